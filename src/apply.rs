@@ -1,0 +1,240 @@
+//! Applying a logged batch to the active overlay: the same code runs at write time and at
+//! replay, so a replayed store answers exactly what the live one did.
+
+use std::collections::BTreeMap;
+
+use redb::ReadTransaction;
+
+use crate::error::Result;
+use crate::model::{Peer, PeerKind, UpdateStateChange};
+use crate::op::Op;
+use crate::overlay::{AccountDelta, Overlay};
+use crate::view::View;
+
+/// Applies one record's batch to `active`, reading older state through `frozen` and `base`.
+pub(crate) fn apply_batch(
+    active: &mut Overlay,
+    frozen: Option<&Overlay>,
+    base: Option<&ReadTransaction>,
+    lsn: u64,
+    ops: Vec<Op>,
+) -> Result<()> {
+    for op in ops {
+        apply_op(active, frozen, base, op)?;
+    }
+    active.last_lsn = lsn;
+    active.records += 1;
+    Ok(())
+}
+
+fn apply_op(
+    active: &mut Overlay,
+    frozen: Option<&Overlay>,
+    base: Option<&ReadTransaction>,
+    op: Op,
+) -> Result<()> {
+    match op {
+        Op::DeleteAccount { account } => {
+            active.accounts.insert(account, AccountDelta::wiped());
+            return Ok(());
+        }
+        Op::UpdateState { account, change } => {
+            if let UpdateStateChange::Channel { id, pts } = change {
+                touch(active, &account).channels.insert(id, Some(pts));
+            } else {
+                let view = View::new(active, frozen, base);
+                let mut state = view.update_state(&account)?.unwrap_or_default();
+                state.apply(&change);
+                touch(active, &account).update_state = Some(Some(state));
+            }
+        }
+        Op::CachePeers { account, peers } => {
+            for peer in peers {
+                cache_peer(active, frozen, base, &account, peer)?;
+            }
+            touch(active, &account);
+        }
+        Op::RemovePeer { account, id } => {
+            let view = View::new(active, frozen, base);
+            let old = view.peer(&account, id)?;
+            let was_self = view.self_peer_id(&account)? == Some(id);
+            let mut changes = PeerChanges::default();
+            if let Some(old) = old {
+                changes.unindex(&view, &account, &old, &[], None)?;
+            }
+            let d = touch(active, &account);
+            changes.write(d);
+            d.peers.insert(id, None);
+            if was_self {
+                d.self_peer = Some(None);
+            }
+        }
+        other => {
+            let d = touch(active, other.account());
+            match other {
+                Op::CreateAccount { .. } => {}
+                Op::SetHomeDc { dc, .. } => d.home_dc = Some(dc),
+                Op::SetDc { dc, .. } => {
+                    d.dcs.insert(dc.id, Some(dc));
+                }
+                Op::RemoveDc { id, .. } => {
+                    d.dcs.insert(id, None);
+                }
+                Op::SetUser { user, .. } => d.user = Some(user),
+                Op::RemoveChannel { id, .. } => {
+                    d.channels.insert(id, None);
+                }
+                Op::SetAppFields { app, .. } => d.app = Some(app),
+                Op::SetUpdateState { state, .. } => d.update_state = Some(state),
+                Op::DeleteAccount { .. }
+                | Op::UpdateState { .. }
+                | Op::CachePeers { .. }
+                | Op::RemovePeer { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Marks the account as existing (any write creates it) and returns its delta.
+fn touch<'a>(active: &'a mut Overlay, account: &str) -> &'a mut AccountDelta {
+    let d = active.delta(account);
+    d.exists = Some(true);
+    d
+}
+
+fn is_channel(kind: PeerKind) -> bool {
+    matches!(
+        kind,
+        PeerKind::Channel
+            | PeerKind::Megagroup
+            | PeerKind::Gigagroup
+            | PeerKind::Community
+            | PeerKind::ChannelUnknown
+    )
+}
+
+/// The rules for a newly seen version of a known peer: a `min` hash (or none) never replaces
+/// a full one; unknown kind or self-ness never erase a known one.
+pub(crate) fn merge_peer(old: Option<&Peer>, mut new: Peer) -> Peer {
+    let Some(old) = old else { return new };
+    let old_full = old.access_hash.is_some() && !old.min;
+    if new.access_hash.is_none() || (new.min && old_full) {
+        new.access_hash = old.access_hash;
+        new.min = old.min;
+    }
+    if new.is_self.is_none() {
+        new.is_self = old.is_self;
+    }
+    let unknown_user = new.kind == PeerKind::UserUnknown && old.kind.is_user();
+    let unknown_channel = new.kind == PeerKind::ChannelUnknown && is_channel(old.kind);
+    if unknown_user || unknown_channel {
+        new.kind = old.kind;
+    }
+    new
+}
+
+/// Index and peer-row changes caused by one peer write, gathered before they are applied.
+#[derive(Default)]
+struct PeerChanges {
+    usernames: Vec<(String, Option<i64>)>,
+    phones: Vec<(String, Option<i64>)>,
+    /// Other peers that lost a username or phone to the written one.
+    losers: BTreeMap<i64, Peer>,
+}
+
+impl PeerChanges {
+    /// Drops index entries of `old` that the new version (`keep_names`, `keep_phone`) no
+    /// longer has, where they still point at it.
+    fn unindex(
+        &mut self,
+        view: &View<'_>,
+        account: &str,
+        old: &Peer,
+        keep_names: &[String],
+        keep_phone: Option<&str>,
+    ) -> Result<()> {
+        for name in old.usernames.iter().filter(|n| !keep_names.contains(n)) {
+            if view.peer_id_by_username(account, name)? == Some(old.id) {
+                self.usernames.push((name.clone(), None));
+            }
+        }
+        if let Some(phone) = old.phone.as_deref().filter(|p| Some(*p) != keep_phone) {
+            if view.peer_id_by_phone(account, phone)? == Some(old.id) {
+                self.phones.push((phone.to_owned(), None));
+            }
+        }
+        Ok(())
+    }
+
+    /// Points the new version's names at it; a previous holder loses the name (the holder
+    /// written last wins).
+    fn index(&mut self, view: &View<'_>, account: &str, peer: &Peer) -> Result<()> {
+        for name in &peer.usernames {
+            let holder = view.peer_id_by_username(account, name)?;
+            if let Some(h) = holder.filter(|h| *h != peer.id) {
+                if let Some(loser) = self.loser(view, account, h)? {
+                    loser.usernames.retain(|n| n != name);
+                }
+            }
+            self.usernames.push((name.clone(), Some(peer.id)));
+        }
+        if let Some(phone) = &peer.phone {
+            let holder = view.peer_id_by_phone(account, phone)?;
+            if let Some(h) = holder.filter(|h| *h != peer.id) {
+                if let Some(loser) = self.loser(view, account, h)? {
+                    loser.phone = None;
+                }
+            }
+            self.phones.push((phone.clone(), Some(peer.id)));
+        }
+        Ok(())
+    }
+
+    fn loser(&mut self, view: &View<'_>, account: &str, id: i64) -> Result<Option<&mut Peer>> {
+        if !self.losers.contains_key(&id) {
+            match view.peer(account, id)? {
+                Some(p) => self.losers.insert(id, p),
+                None => return Ok(None),
+            };
+        }
+        Ok(self.losers.get_mut(&id))
+    }
+
+    fn write(self, d: &mut AccountDelta) {
+        d.usernames.extend(self.usernames);
+        d.phones.extend(self.phones);
+        for (id, p) in self.losers {
+            d.peers.insert(id, Some(p));
+        }
+    }
+}
+
+fn cache_peer(
+    active: &mut Overlay,
+    frozen: Option<&Overlay>,
+    base: Option<&ReadTransaction>,
+    account: &str,
+    peer: Peer,
+) -> Result<()> {
+    let view = View::new(active, frozen, base);
+    let old = view.peer(account, peer.id)?;
+    let merged = merge_peer(old.as_ref(), peer);
+    let mut changes = PeerChanges::default();
+    if let Some(old) = &old {
+        changes.unindex(&view, account, old, &merged.usernames, merged.phone.as_deref())?;
+    }
+    changes.index(&view, account, &merged)?;
+    let self_change = match merged.is_self {
+        Some(true) => Some(Some(merged.id)),
+        Some(false) if view.self_peer_id(account)? == Some(merged.id) => Some(None),
+        _ => None,
+    };
+    let d = active.delta(account);
+    changes.write(d);
+    if let Some(s) = self_change {
+        d.self_peer = Some(s);
+    }
+    d.peers.insert(merged.id, Some(merged));
+    Ok(())
+}

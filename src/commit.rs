@@ -1,0 +1,467 @@
+//! The commit pipeline: one writer thread with group commit, one checkpoint thread.
+//!
+//! Callers queue requests and wait on a [`Pending`]. The writer takes everything queued,
+//! appends it to the log, applies it to the active overlay (in LSN order, so readers see it),
+//! acknowledges buffered writes, syncs once for all durable writes, acknowledges them, and
+//! starts a checkpoint when one is asked for or the log has grown past its threshold. The
+//! checkpoint thread folds the frozen overlay into redb while the writer goes on.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::apply::apply_batch;
+use crate::completion::{Completer, Pending, completion};
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::io::FileSystem;
+use crate::log::writer::LogWriter;
+use crate::op::Op;
+use crate::overlay::Overlay;
+use crate::view::View;
+
+/// The overlay layers: the one being written and the one being checkpointed.
+#[derive(Default)]
+pub(crate) struct Layers {
+    pub active: Overlay,
+    pub frozen: Option<Arc<Overlay>>,
+}
+
+/// Thresholds of the automatic checkpoint.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Thresholds {
+    pub log_bytes: u64,
+    pub records: u64,
+    pub segment_bytes: u64,
+}
+
+/// State shared by the store handles and the two threads.
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub fs: Arc<dyn FileSystem>,
+    pub index: Index,
+    pub layers: RwLock<Layers>,
+    queue: Mutex<Queue>,
+    queue_ready: Condvar,
+    latch: Mutex<Option<String>>,
+    checkpoint_busy: Mutex<bool>,
+    checkpoint_done: Condvar,
+    pub checkpoint_lsn: AtomicU64,
+    pub log_bytes: AtomicU64,
+    pub syncs: AtomicU64,
+    thresholds: Thresholds,
+}
+
+#[derive(Default)]
+struct Queue {
+    requests: Vec<Request>,
+    stopped: bool,
+}
+
+pub(crate) enum Request {
+    Write {
+        payload: Vec<u8>,
+        ops: Vec<Op>,
+        durable: bool,
+        done: Completer<u64>,
+    },
+    Flush(Completer<u64>),
+    Checkpoint(Completer<u64>),
+    /// Checkpoint (if `checkpoint`), then stop the threads.
+    Stop {
+        checkpoint: bool,
+        done: Completer<u64>,
+    },
+}
+
+struct CheckpointJob {
+    frozen: Arc<Overlay>,
+    sealed: Vec<PathBuf>,
+    waiters: Vec<Completer<u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub fn new(
+        dir: PathBuf,
+        fs: Arc<dyn FileSystem>,
+        index: Index,
+        layers: Layers,
+        checkpoint_lsn: u64,
+        thresholds: Thresholds,
+    ) -> Self {
+        Shared {
+            dir,
+            fs,
+            index,
+            layers: RwLock::new(layers),
+            queue: Mutex::default(),
+            queue_ready: Condvar::new(),
+            latch: Mutex::new(None),
+            checkpoint_busy: Mutex::new(false),
+            checkpoint_done: Condvar::new(),
+            checkpoint_lsn: AtomicU64::new(checkpoint_lsn),
+            log_bytes: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
+            thresholds,
+        }
+    }
+
+    pub fn read_layers(&self) -> RwLockReadGuard<'_, Layers> {
+        self.layers.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_layers(&self) -> RwLockWriteGuard<'_, Layers> {
+        self.layers.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The first I/O failure, if the store is latched.
+    pub fn latched(&self) -> Option<Error> {
+        lock(&self.latch)
+            .as_ref()
+            .map(|cause| Error::Latched { cause: cause.clone() })
+    }
+
+    fn set_latch(&self, e: &Error) {
+        let mut latch = lock(&self.latch);
+        if latch.is_none() {
+            tracing::error!(error = %e, "store latched after I/O failure");
+            *latch = Some(e.to_string());
+        }
+    }
+
+    /// Queues a request for the writer thread.
+    pub fn submit(&self, request: Request) {
+        let mut q = lock(&self.queue);
+        if q.stopped {
+            drop(q);
+            fail(request, Error::Closed);
+            return;
+        }
+        q.requests.push(request);
+        drop(q);
+        self.queue_ready.notify_one();
+    }
+
+    /// Queues a write of `ops` and returns its acknowledgement.
+    pub fn write(&self, ops: Vec<Op>, durable: bool) -> Pending<u64> {
+        if let Some(e) = self.latched() {
+            return Pending::ready(Err(e));
+        }
+        let payload = match crate::log::frame::encode_payload(&ops) {
+            Ok(p) => p,
+            Err(e) => return Pending::ready(Err(e)),
+        };
+        let (done, pending) = completion();
+        self.submit(Request::Write {
+            payload,
+            ops,
+            durable,
+            done,
+        });
+        pending
+    }
+}
+
+fn fail(request: Request, e: Error) {
+    let done = match request {
+        Request::Write { done, .. } => done,
+        Request::Flush(done) | Request::Checkpoint(done) | Request::Stop { done, .. } => done,
+    };
+    done.complete(Err(e));
+}
+
+fn clone_err(e: &Error) -> Error {
+    Error::Latched {
+        cause: e.to_string(),
+    }
+}
+
+/// Starts the writer and checkpoint threads.
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    log: LogWriter,
+) -> Result<std::thread::JoinHandle<()>> {
+    let (tx, rx) = mpsc::channel::<CheckpointJob>();
+    let ck_shared = shared.clone();
+    let checkpointer = std::thread::Builder::new()
+        .name("sessiondb-checkpoint".into())
+        .spawn(move || checkpoint_thread(&ck_shared, rx))
+        .map_err(|e| Error::io("starting the checkpoint thread", e))?;
+    std::thread::Builder::new()
+        .name("sessiondb-writer".into())
+        .spawn(move || {
+            let mut writer = Writer {
+                shared,
+                log,
+                jobs: Some(tx),
+            };
+            writer.run();
+            writer.jobs = None;
+            let _ = checkpointer.join();
+        })
+        .map_err(|e| Error::io("starting the writer thread", e))
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    log: LogWriter,
+    jobs: Option<mpsc::Sender<CheckpointJob>>,
+}
+
+impl Writer {
+    fn run(&mut self) {
+        loop {
+            let requests = {
+                let mut q = lock(&self.shared.queue);
+                while q.requests.is_empty() {
+                    q = self
+                        .shared
+                        .queue_ready
+                        .wait(q)
+                        .unwrap_or_else(|p| p.into_inner());
+                }
+                std::mem::take(&mut q.requests)
+            };
+            if let Some(stop) = self.group(requests) {
+                let mut q = lock(&self.shared.queue);
+                q.stopped = true;
+                for r in q.requests.drain(..) {
+                    fail(r, Error::Closed);
+                }
+                drop(q);
+                self.wait_checkpoint_idle();
+                stop.complete(match self.shared.latched() {
+                    Some(e) => Err(e),
+                    None => Ok(self.log.last_lsn()),
+                });
+                return;
+            }
+        }
+    }
+
+    /// Handles one group of requests; returns the stop completer if asked to stop.
+    fn group(&mut self, requests: Vec<Request>) -> Option<Completer<u64>> {
+        if let Some(e) = self.shared.latched() {
+            let mut stop = None;
+            for r in requests {
+                match r {
+                    Request::Stop { done, .. } => stop = Some(done),
+                    r => fail(r, clone_err(&e)),
+                }
+            }
+            return stop;
+        }
+        let mut batches = Vec::new();
+        let mut buffered = Vec::new();
+        let mut durable = Vec::new();
+        let mut checkpoint = Vec::new();
+        let mut stop = None;
+        let mut stop_checkpoint = false;
+        for r in requests {
+            match r {
+                Request::Write {
+                    payload,
+                    ops,
+                    durable: d,
+                    done,
+                } => {
+                    let lsn = self.log.append(&payload);
+                    batches.push((lsn, ops));
+                    if d {
+                        durable.push((done, lsn));
+                    } else {
+                        buffered.push((done, lsn));
+                    }
+                }
+                Request::Flush(done) => durable.push((done, self.log.last_lsn())),
+                Request::Checkpoint(done) => checkpoint.push(done),
+                Request::Stop { checkpoint: c, done } => {
+                    stop = Some(done);
+                    stop_checkpoint = c;
+                }
+            }
+        }
+        let written = self
+            .log
+            .write_out()
+            .map_err(|e| Error::io("appending to the log", e))
+            .and_then(|()| self.apply(batches));
+        if let Err(e) = written {
+            self.shared.set_latch(&e);
+            for (done, _) in buffered.into_iter().chain(durable) {
+                done.complete(Err(clone_err(&e)));
+            }
+            return stop;
+        }
+        for (done, lsn) in buffered {
+            done.complete(Ok(lsn));
+        }
+        let must_sync = !durable.is_empty() || !checkpoint.is_empty() || stop.is_some();
+        if must_sync {
+            let synced = self.log.sync().map_err(|e| Error::io("syncing the log", e));
+            self.shared.syncs.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = synced {
+                self.shared.set_latch(&e);
+                for (done, _) in durable {
+                    done.complete(Err(clone_err(&e)));
+                }
+                return stop;
+            }
+        }
+        for (done, lsn) in durable {
+            done.complete(Ok(lsn));
+        }
+        let t = self.shared.thresholds;
+        let records = self.shared.read_layers().active.records;
+        let auto = self.log.total_bytes() >= t.log_bytes || records >= t.records;
+        if auto || !checkpoint.is_empty() || stop_checkpoint {
+            if let Err(e) = self.start_checkpoint(checkpoint) {
+                self.shared.set_latch(&e);
+            }
+        } else if self.log.segment_len() >= t.segment_bytes {
+            if let Err(e) = self.log.rotate() {
+                self.shared
+                    .set_latch(&Error::io("rotating the log", e));
+            }
+        }
+        self.shared
+            .log_bytes
+            .store(self.log.total_bytes(), Ordering::Relaxed);
+        stop
+    }
+
+    fn apply(&mut self, batches: Vec<(u64, Vec<Op>)>) -> Result<()> {
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let mut layers = self.shared.write_layers();
+        let layers = &mut *layers;
+        let base = self.shared.index.read()?;
+        for (lsn, ops) in batches {
+            apply_batch(&mut layers.active, layers.frozen.as_deref(), Some(&base), lsn, ops)?;
+        }
+        Ok(())
+    }
+
+    fn wait_checkpoint_idle(&self) {
+        let mut busy = lock(&self.shared.checkpoint_busy);
+        while *busy {
+            busy = self
+                .shared
+                .checkpoint_done
+                .wait(busy)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Seals the log, freezes the active overlay and hands both to the checkpoint thread.
+    fn start_checkpoint(&mut self, waiters: Vec<Completer<u64>>) -> Result<()> {
+        self.wait_checkpoint_idle();
+        if self.shared.latched().is_some() {
+            let e = self.shared.latched().unwrap_or(Error::Closed);
+            for w in waiters {
+                w.complete(Err(clone_err(&e)));
+            }
+            return Ok(());
+        }
+        if self.shared.read_layers().active.is_empty() {
+            let lsn = self.shared.checkpoint_lsn.load(Ordering::Relaxed);
+            for w in waiters {
+                w.complete(Ok(lsn));
+            }
+            return Ok(());
+        }
+        self.log
+            .rotate()
+            .map_err(|e| Error::io("sealing the log segment", e))?;
+        let sealed = self.log.take_sealed();
+        let frozen = {
+            let mut layers = self.shared.write_layers();
+            let frozen = Arc::new(std::mem::take(&mut layers.active));
+            layers.frozen = Some(frozen.clone());
+            frozen
+        };
+        *lock(&self.shared.checkpoint_busy) = true;
+        let job = CheckpointJob {
+            frozen,
+            sealed,
+            waiters,
+        };
+        if let Some(jobs) = &self.jobs {
+            if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                *lock(&self.shared.checkpoint_busy) = false;
+                drop(job);
+                return Err(Error::Closed);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
+    while let Ok(job) = jobs.recv() {
+        let lsn = job.frozen.last_lsn;
+        let result = checkpoint(shared, &job);
+        match &result {
+            Ok(bytes) => {
+                shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
+                tracing::info!(lsn, records = job.frozen.records, log_bytes_freed = bytes, "checkpoint");
+            }
+            Err(e) => shared.set_latch(e),
+        }
+        for w in job.waiters {
+            w.complete(match &result {
+                Ok(_) => Ok(lsn),
+                Err(e) => Err(clone_err(e)),
+            });
+        }
+        *lock(&shared.checkpoint_busy) = false;
+        shared.checkpoint_done.notify_all();
+    }
+}
+
+/// Folds the frozen layer into redb, then drops it and the segments it covered.
+fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
+    shared.index.fold(&job.frozen)?;
+    shared.write_layers().frozen = None;
+    let mut freed = 0;
+    for path in &job.sealed {
+        if let Ok(file) = shared.fs.open(path, false) {
+            freed += file.len().unwrap_or(0);
+        }
+        shared
+            .fs
+            .remove(path)
+            .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+    }
+    shared
+        .fs
+        .sync_dir(&shared.dir)
+        .map_err(|e| Error::io("syncing the store directory", e))?;
+    Ok(freed)
+}
+
+/// A consistent view for reads: layers, then a redb snapshot taken under the same lock, so a
+/// checkpoint that lands meanwhile is seen either wholly in the frozen layer or in redb.
+pub(crate) fn with_view<T>(
+    shared: &Shared,
+    snapshot: Option<&redb::ReadTransaction>,
+    f: impl FnOnce(&View<'_>) -> Result<T>,
+) -> Result<T> {
+    let layers = shared.read_layers();
+    let txn;
+    let base = match snapshot {
+        Some(s) => s,
+        None => {
+            txn = shared.index.read()?;
+            &txn
+        }
+    };
+    let view = View::new(&layers.active, layers.frozen.as_deref(), Some(base));
+    f(&view)
+}

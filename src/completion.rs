@@ -1,0 +1,126 @@
+//! A one-shot completion that can be awaited from async code or waited on from sync code,
+//! without tying the sync path to any runtime.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{Error, Result};
+
+struct Slot<T> {
+    value: Option<Result<T>>,
+    waker: Option<Waker>,
+    taken: bool,
+}
+
+struct Inner<T> {
+    slot: Mutex<Slot<T>>,
+    ready: Condvar,
+}
+
+impl<T> Inner<T> {
+    fn lock(&self) -> MutexGuard<'_, Slot<T>> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The sending half: completes exactly once (on drop without a value, with `Error::Closed`).
+pub(crate) struct Completer<T> {
+    inner: Option<Arc<Inner<T>>>,
+}
+
+/// The receiving half of a write's acknowledgement.
+///
+/// Either `.await` it or call [`Pending::wait`]. Dropping it does not cancel the write.
+#[must_use = "a write is only known to be acknowledged once this completes"]
+pub struct Pending<T> {
+    inner: Arc<Inner<T>>,
+}
+
+/// A connected completer and pending pair.
+pub(crate) fn completion<T>() -> (Completer<T>, Pending<T>) {
+    let inner = Arc::new(Inner {
+        slot: Mutex::new(Slot {
+            value: None,
+            waker: None,
+            taken: false,
+        }),
+        ready: Condvar::new(),
+    });
+    (
+        Completer {
+            inner: Some(inner.clone()),
+        },
+        Pending { inner },
+    )
+}
+
+impl<T> Completer<T> {
+    /// Delivers the result and wakes the waiter.
+    pub fn complete(mut self, value: Result<T>) {
+        self.finish(value);
+    }
+
+    fn finish(&mut self, value: Result<T>) {
+        if let Some(inner) = self.inner.take() {
+            let waker = {
+                let mut slot = inner.lock();
+                slot.value = Some(value);
+                slot.waker.take()
+            };
+            inner.ready.notify_all();
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        self.finish(Err(Error::Closed));
+    }
+}
+
+impl<T> Pending<T> {
+    /// Blocks the calling thread until the result is there.
+    pub fn wait(self) -> Result<T> {
+        let mut slot = self.inner.lock();
+        loop {
+            if let Some(v) = slot.value.take() {
+                slot.taken = true;
+                return v;
+            }
+            slot = self
+                .inner
+                .ready
+                .wait(slot)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// An already-finished pending result.
+    pub(crate) fn ready(value: Result<T>) -> Self {
+        let (c, p) = completion();
+        c.complete(value);
+        p
+    }
+}
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let mut slot = self.inner.lock();
+        if let Some(v) = slot.value.take() {
+            slot.taken = true;
+            return Poll::Ready(v);
+        }
+        if slot.taken {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}

@@ -1,0 +1,132 @@
+//! The one error type of sessiondb.
+//!
+//! No variant ever carries auth-key bytes or other session contents: only paths, offsets,
+//! names and short reasons.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in sessiondb.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O call failed.
+    #[error("I/O error while {context}: {source}")]
+    Io {
+        /// What sessiondb was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another writer (another process, or another open in this one) holds the store.
+    #[error("store {path} is locked by another writer")]
+    Locked {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// The path holds a session file of another library; sessiondb never overwrites it.
+    #[error(
+        "{path} is a {format} session, not a sessiondb store; import it with `{import_hint}`"
+    )]
+    ForeignFormat {
+        /// The path that was opened.
+        path: PathBuf,
+        /// The format that was recognised (or "unknown file").
+        format: &'static str,
+        /// The command that imports it.
+        import_hint: String,
+    },
+    /// Stored bytes are damaged where they were once known to be durable.
+    #[error("corrupt store: {file} at offset {offset}: {reason}")]
+    Corrupt {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset of the damage inside the file.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A stored value could not be decoded.
+    #[error("corrupt record in {location}: {reason}")]
+    CorruptValue {
+        /// Table (and key kind) of the value.
+        location: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A write or fsync failed earlier; the store refuses writes until it is reopened.
+    #[error("store is latched after an earlier I/O failure ({cause}); reopen it")]
+    Latched {
+        /// The first failure.
+        cause: String,
+    },
+    /// The store was closed.
+    #[error("store is closed")]
+    Closed,
+    /// A write was attempted on a read-only open.
+    #[error("store was opened read-only")]
+    ReadOnly,
+    /// A caller-supplied value is not acceptable.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The store was written by a format version this build does not know.
+    #[error("{what} has format version {found}; this build supports up to {supported}")]
+    UnsupportedVersion {
+        /// The thing carrying the version (segment, table value, index).
+        what: String,
+        /// The version found.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The redb index reported an error.
+    #[error("index error: {0}")]
+    Index(String),
+    /// A store file is owned by another user: refusing to use it.
+    #[error("{path} is owned by uid {owner}, not by this user (uid {me})")]
+    ForeignOwner {
+        /// The file.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The effective uid of this process.
+        me: u32,
+    },
+}
+
+/// Result with sessiondb's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt_value(location: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::CorruptValue {
+            location: location.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Index(e.to_string())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

@@ -1,0 +1,362 @@
+//! The I/O seam of the log: a small file-system trait with a real implementation and an
+//! in-memory one that keeps a live and a durable image, so tests can cut the power, tear
+//! writes, slow down or fail syncs without mocking any of our own logic.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A file of the log, addressed by offset.
+pub trait LogFile: Send + Sync {
+    /// Current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Reads exactly `buf.len()` bytes at `offset`.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// Writes all of `buf` at `offset`.
+    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()>;
+    /// Truncates or extends (with zeros) to `len`.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Makes everything written so far durable (fdatasync; `F_FULLFSYNC` on macOS).
+    fn sync_data(&self) -> io::Result<()>;
+}
+
+/// The file-system operations the log needs.
+pub trait FileSystem: Send + Sync + fmt::Debug {
+    /// Creates a directory and its parents.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Names of the entries of a directory.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Creates a new file (0600); fails if it exists.
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
+    /// Opens an existing file.
+    fn open(&self, path: &Path, writable: bool) -> io::Result<Box<dyn LogFile>>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (creations, removals) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFs;
+
+struct RealFile(std::fs::File);
+
+impl LogFile for RealFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.0.read_exact_at(buf, offset)
+    }
+    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.0.write_all_at(buf, offset)
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        sync_file(&self.0)
+    }
+}
+
+/// fdatasync, or `F_FULLFSYNC` on macOS where fsync does not reach the platter.
+pub(crate) fn sync_file(file: &std::fs::File) -> io::Result<()> {
+    #[cfg(target_os = "macos")]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: fcntl on a descriptor we own, with an integer command and no pointers.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_FULLFSYNC) };
+        if rc == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "macos"))]
+    {
+        file.sync_data()
+    }
+}
+
+impl FileSystem for RealFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        Ok(Box::new(RealFile(f)))
+    }
+    fn open(&self, path: &Path, writable: bool) -> io::Result<Box<dyn LogFile>> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(path)?;
+        Ok(Box::new(RealFile(f)))
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        sync_file(&std::fs::File::open(dir)?)
+    }
+}
+
+/// A hook run before every sync (or write) of [`MemFs`]: it may block (a gate) or fail.
+pub type IoHook = Arc<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
+
+/// Page size used to model torn writes.
+pub const MEM_PAGE: usize = 4096;
+
+#[derive(Default)]
+struct MemData {
+    live: Vec<u8>,
+    durable: Vec<u8>,
+}
+
+type Node = Arc<Mutex<MemData>>;
+
+#[derive(Default)]
+struct MemState {
+    live_names: BTreeMap<PathBuf, Node>,
+    durable_names: BTreeMap<PathBuf, Node>,
+    syncs: u64,
+    sync_hook: Option<IoHook>,
+    write_hook: Option<IoHook>,
+}
+
+/// An in-memory file system with a live and a durable image.
+///
+/// A write reaches the durable image only when its file is synced; a created or removed file's
+/// directory entry only when its directory is synced. [`MemFs::power_cut`] returns the image a
+/// machine would boot with.
+#[derive(Clone, Default)]
+pub struct MemFs {
+    state: Arc<Mutex<MemState>>,
+}
+
+impl fmt::Debug for MemFs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MemFs")
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding this lock leaves plain bytes behind: still usable for tests.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn not_found(path: &Path) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, format!("{}", path.display()))
+}
+
+impl MemFs {
+    /// An empty file system.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of file syncs so far.
+    pub fn sync_count(&self) -> u64 {
+        lock(&self.state).syncs
+    }
+
+    /// Runs `hook` before every file sync; its error becomes the sync's error.
+    pub fn set_sync_hook(&self, hook: Option<IoHook>) {
+        lock(&self.state).sync_hook = hook;
+    }
+
+    /// Runs `hook` before every write; its error becomes the write's error.
+    pub fn set_write_hook(&self, hook: Option<IoHook>) {
+        lock(&self.state).write_hook = hook;
+    }
+
+    /// The bytes of a live file, if it exists.
+    pub fn read_live(&self, path: &Path) -> Option<Vec<u8>> {
+        let st = lock(&self.state);
+        st.live_names.get(path).map(|n| lock(n).live.clone())
+    }
+
+    /// Replaces a live file's bytes as if they had been written and synced (for damage tests).
+    pub fn overwrite(&self, path: &Path, bytes: Vec<u8>) -> io::Result<()> {
+        let st = lock(&self.state);
+        let node = st.live_names.get(path).ok_or_else(|| not_found(path))?;
+        let mut d = lock(node);
+        d.live = bytes.clone();
+        d.durable = bytes;
+        Ok(())
+    }
+
+    /// The image after a power cut. Synced data and synced directory entries survive; of the
+    /// unsynced pages of each file, those for which `keep(path, page_index)` is true survive
+    /// too (a torn write keeps some pages and loses others). Gaps read as zeros.
+    pub fn power_cut(&self, keep: &mut dyn FnMut(&Path, usize) -> bool) -> MemFs {
+        let st = lock(&self.state);
+        let mut out = MemState::default();
+        for (path, node) in &st.durable_names {
+            let d = lock(node);
+            let mut image = d.durable.clone();
+            let pages = d.live.len().div_ceil(MEM_PAGE);
+            for page in 0..pages {
+                let start = page * MEM_PAGE;
+                let end = (start + MEM_PAGE).min(d.live.len());
+                let live = &d.live[start..end];
+                let same = d.durable.get(start..end).is_some_and(|dur| dur == live);
+                if same || !keep(path, page) {
+                    continue;
+                }
+                if image.len() < end {
+                    image.resize(end, 0);
+                }
+                image[start..end].copy_from_slice(live);
+            }
+            let node = Arc::new(Mutex::new(MemData {
+                live: image.clone(),
+                durable: image,
+            }));
+            out.live_names.insert(path.clone(), node.clone());
+            out.durable_names.insert(path.clone(), node);
+        }
+        MemFs {
+            state: Arc::new(Mutex::new(out)),
+        }
+    }
+
+    fn node(&self, path: &Path) -> io::Result<(Node, Option<IoHook>, Option<IoHook>)> {
+        let st = lock(&self.state);
+        let node = st.live_names.get(path).ok_or_else(|| not_found(path))?;
+        Ok((node.clone(), st.sync_hook.clone(), st.write_hook.clone()))
+    }
+}
+
+struct MemHandle {
+    fs: MemFs,
+    path: PathBuf,
+    node: Node,
+}
+
+impl LogFile for MemHandle {
+    fn len(&self) -> io::Result<u64> {
+        Ok(lock(&self.node).live.len() as u64)
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let d = lock(&self.node);
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        let src = d
+            .live
+            .get(start..start.saturating_add(buf.len()))
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        let hook = lock(&self.fs.state).write_hook.clone();
+        if let Some(h) = hook {
+            h(&self.path)?;
+        }
+        let mut d = lock(&self.node);
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let end = start + buf.len();
+        if d.live.len() < end {
+            d.live.resize(end, 0);
+        }
+        d.live[start..end].copy_from_slice(buf);
+        Ok(())
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        let len = usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
+        lock(&self.node).live.resize(len, 0);
+        Ok(())
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        let hook = {
+            let mut st = lock(&self.fs.state);
+            st.syncs += 1;
+            st.sync_hook.clone()
+        };
+        if let Some(h) = hook {
+            h(&self.path)?;
+        }
+        let mut d = lock(&self.node);
+        d.durable = d.live.clone();
+        Ok(())
+    }
+}
+
+impl FileSystem for MemFs {
+    fn create_dir_all(&self, _dir: &Path) -> io::Result<()> {
+        Ok(())
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let st = lock(&self.state);
+        Ok(st
+            .live_names
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect())
+    }
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
+        let mut st = lock(&self.state);
+        if st.live_names.contains_key(path) {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        let node = Node::default();
+        st.live_names.insert(path.to_owned(), node.clone());
+        Ok(Box::new(MemHandle {
+            fs: self.clone(),
+            path: path.to_owned(),
+            node,
+        }))
+    }
+    fn open(&self, path: &Path, _writable: bool) -> io::Result<Box<dyn LogFile>> {
+        let (node, _, _) = self.node(path)?;
+        Ok(Box::new(MemHandle {
+            fs: self.clone(),
+            path: path.to_owned(),
+            node,
+        }))
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        st.live_names
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| not_found(path))
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        let in_dir = |p: &PathBuf| p.parent() == Some(dir);
+        st.durable_names.retain(|p, _| !in_dir(p));
+        let live: Vec<(PathBuf, Node)> = st
+            .live_names
+            .iter()
+            .filter(|(p, _)| in_dir(p))
+            .map(|(p, n)| (p.clone(), n.clone()))
+            .collect();
+        st.durable_names.extend(live);
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! # sessiondb
+//!
+//! Crash-safe embedded storage for Telegram (MTProto) client sessions: per account, the
+//! session (home DC, per-DC addresses and auth keys, salt, logged-in user), the peer
+//! access-hash cache and the update state.
+//!
+//! Writes go to a CRC-framed append log with group commit and are visible at once through an
+//! in-memory overlay; checkpoints fold the overlay into a redb index in one durable
+//! transaction. See `docs/design.md` for the on-disk format and the protocols.
+//!
+//! ```
+//! use sessiondb::{DataCenter, Store, UpdateStateChange};
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("bot");
+//! let store = Store::open(&path)?; // creates bot.session/
+//! let account = store.default_account();
+//! account.set_home_dc(2)?;
+//! account.set_dc(DataCenter::new(2))?;
+//! account.set_update_state(UpdateStateChange::Primary { pts: 10, date: 1_700_000_000, seq: 1 })?;
+//! assert_eq!(account.update_state()?.map(|s| s.pts), Some(10));
+//! store.close()?;
+//! # Ok::<(), sessiondb::Error>(())
+//! ```
+#![deny(missing_docs)]
+#![deny(clippy::unwrap_used)]
+
+mod account;
+mod apply;
+mod codec;
+mod commit;
+mod completion;
+mod error;
+mod index;
+pub mod io;
+mod log;
+mod model;
+mod op;
+mod overlay;
+mod paths;
+mod store;
+mod view;
+
+pub use account::Account;
+pub use completion::Pending;
+pub use error::{Error, Result};
+pub use log::recovery::RecoveryMode;
+pub use model::{
+    AUTH_KEY_LEN, AppFields, AuthKey, DEFAULT_ACCOUNT, DataCenter, MAX_ACCOUNT_NAME_LEN, Peer,
+    PeerKind, Session, UpdateState, UpdateStateChange, User, normalize_phone,
+    normalize_username, validate_account,
+};
+pub use paths::store_dir;
+pub use store::{Durability, Options, RecoveryReport, Store};

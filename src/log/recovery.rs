@@ -1,0 +1,276 @@
+//! Recovery: replay the records after the checkpoint, and tell a torn tail from corruption.
+//!
+//! At the first damaged record D (short, bad CRC, wrong LSN, damaged length or header) we
+//! look at every valid record after it. Each carries its sync horizon — the highest LSN known
+//! durable when it was written. If one of them has a horizon >= D, then D was once synced
+//! (and possibly acknowledged): the damage is corruption. Otherwise nothing after D was ever
+//! acknowledged, the damage is a torn tail from a power cut, and the log is cut at D.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::frame::{
+    HeaderError, SEGMENT_HEADER_LEN, decode_payload, parse_segment_header, read_record,
+    valid_records_after,
+};
+use super::parse_segment_name;
+use crate::error::{Error, Result};
+use crate::io::FileSystem;
+use crate::op::Op;
+
+/// What to do with a damaged log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecoveryMode {
+    /// Cut a torn tail (damage after which nothing was ever synced); any other damage is
+    /// `Error::Corrupt`. The default.
+    #[default]
+    TornTail,
+    /// Any damage at all is `Error::Corrupt`.
+    Strict,
+    /// Keep every valid record before the first damage and cut the rest, even where it had
+    /// been synced. Loses data; for getting a damaged store open again.
+    Salvage,
+}
+
+/// What recovery found.
+#[derive(Debug, Default)]
+pub(crate) struct Recovered {
+    /// The LSN the next record gets.
+    pub next_lsn: u64,
+    /// Surviving segments, oldest first.
+    pub segments: Vec<PathBuf>,
+    /// Their total size.
+    pub segment_bytes: u64,
+    /// Records applied (after the checkpoint).
+    pub replayed: u64,
+    /// Bytes cut from the tail (0 when the log was clean).
+    pub bytes_cut: u64,
+}
+
+struct Segment {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+struct Damage {
+    index: usize,
+    offset: usize,
+    expected: u64,
+    reason: String,
+}
+
+/// Replays the log in `dir` after `checkpoint_lsn`, calling `apply` for each batch in order.
+/// A read-only recovery changes nothing and stops at the first damage.
+pub(crate) fn recover(
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+    checkpoint_lsn: u64,
+    mode: RecoveryMode,
+    read_only: bool,
+    apply: &mut dyn FnMut(u64, Vec<Op>) -> Result<()>,
+) -> Result<Recovered> {
+    let mut names: Vec<(u64, PathBuf)> = fs
+        .list(dir)
+        .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+        .iter()
+        .filter_map(|n| parse_segment_name(n).map(|lsn| (lsn, dir.join(n))))
+        .collect();
+    names.sort();
+
+    // Segments wholly at or below the checkpoint are already in the index.
+    let keep_from = (0..names.len())
+        .find(|&i| names.get(i + 1).is_none_or(|next| next.0 > checkpoint_lsn + 1))
+        .unwrap_or(names.len());
+    if !read_only && keep_from > 0 {
+        for (_, path) in &names[..keep_from] {
+            remove(fs, path)?;
+        }
+        sync_dir(fs, dir)?;
+    }
+
+    let mut segments = Vec::new();
+    for (_, path) in &names[keep_from..] {
+        segments.push(Segment {
+            bytes: read_all(fs, path)?,
+            path: path.clone(),
+        });
+    }
+
+    let mut out = Recovered::default();
+    let mut expected = names
+        .get(keep_from)
+        .map_or(checkpoint_lsn + 1, |(lsn, _)| *lsn);
+    if expected > checkpoint_lsn + 1 {
+        return Err(Error::Corrupt {
+            file: names[keep_from].1.clone(),
+            offset: 0,
+            reason: format!(
+                "log starts at LSN {expected} but the checkpoint covers only up to {checkpoint_lsn}"
+            ),
+        });
+    }
+
+    let mut damage = None;
+    'segments: for (index, seg) in segments.iter().enumerate() {
+        let first = match parse_segment_header(&seg.bytes) {
+            Ok(first) => first,
+            Err(HeaderError::Version(v)) => {
+                return Err(Error::UnsupportedVersion {
+                    what: format!("log segment {}", seg.path.display()),
+                    found: v,
+                    supported: super::frame::LOG_FORMAT,
+                });
+            }
+            Err(HeaderError::Damaged(why)) => {
+                damage = Some(Damage { index, offset: 0, expected, reason: why.into() });
+                break;
+            }
+        };
+        if first != expected {
+            damage = Some(Damage {
+                index,
+                offset: 0,
+                expected,
+                reason: format!("segment starts at LSN {first}, expected {expected}"),
+            });
+            break;
+        }
+        let mut offset = SEGMENT_HEADER_LEN;
+        while offset < seg.bytes.len() {
+            let record = match read_record(&seg.bytes, offset) {
+                Ok(r) if r.lsn == expected => r,
+                Ok(r) => {
+                    let reason = format!("record has LSN {}, expected {expected}", r.lsn);
+                    damage = Some(Damage { index, offset, expected, reason });
+                    break 'segments;
+                }
+                Err(why) => {
+                    damage = Some(Damage { index, offset, expected, reason: why.into() });
+                    break 'segments;
+                }
+            };
+            if record.lsn > checkpoint_lsn {
+                let payload = &seg.bytes[record.payload.0..record.payload.1];
+                // The CRC matched, so these are the bytes we wrote: failing to decode them is
+                // not a torn write but a format problem.
+                let ops = decode_payload(payload).map_err(|reason| Error::Corrupt {
+                    file: seg.path.clone(),
+                    offset: offset as u64,
+                    reason,
+                })?;
+                apply(record.lsn, ops)?;
+                out.replayed += 1;
+            }
+            expected += 1;
+            offset = record.end();
+        }
+    }
+
+    let mut kept = segments.len();
+    let mut last_len = None;
+    if let Some(d) = damage {
+        if read_only {
+            // A reader treats the first damage as the end of the log and changes nothing.
+            kept = d.index + usize::from(d.offset > 0);
+            last_len = (d.offset > 0).then_some(d.offset);
+        } else {
+            (kept, last_len) = handle_damage(fs, dir, &segments, &d, mode, &mut out)?;
+        }
+    }
+    out.next_lsn = expected.max(checkpoint_lsn + 1);
+    for (i, seg) in segments[..kept].iter().enumerate() {
+        out.segments.push(seg.path.clone());
+        let len = match last_len {
+            Some(len) if i + 1 == kept => len,
+            _ => seg.bytes.len(),
+        };
+        out.segment_bytes += len as u64;
+    }
+    Ok(out)
+}
+
+/// Decides torn tail or corruption; cuts the tail when allowed. Returns how many segments
+/// are kept and, if the last kept one was cut, its new length.
+fn handle_damage(
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+    segments: &[Segment],
+    d: &Damage,
+    mode: RecoveryMode,
+    out: &mut Recovered,
+) -> Result<(usize, Option<usize>)> {
+    let seg = &segments[d.index];
+    let mut later = valid_records_after(&seg.bytes, d.offset + 1, d.expected - 1);
+    for s in &segments[d.index + 1..] {
+        later.extend(valid_records_after(&s.bytes, SEGMENT_HEADER_LEN, d.expected - 1));
+    }
+    let once_synced = later.iter().any(|r| r.horizon >= d.expected);
+    let corrupt = match mode {
+        RecoveryMode::Strict => true,
+        RecoveryMode::TornTail => once_synced,
+        RecoveryMode::Salvage => false,
+    };
+    if corrupt {
+        return Err(Error::Corrupt {
+            file: seg.path.clone(),
+            offset: d.offset as u64,
+            reason: if once_synced {
+                format!("{} (records after it were written once LSN {} was synced)", d.reason, d.expected)
+            } else {
+                d.reason.clone()
+            },
+        });
+    }
+    tracing::warn!(
+        file = %seg.path.display(),
+        offset = d.offset,
+        reason = %d.reason,
+        "cutting torn log tail"
+    );
+    let mut kept = d.index + 1;
+    let mut last_len = Some(d.offset);
+    if d.offset == 0 {
+        remove(fs, &seg.path)?;
+        out.bytes_cut += seg.bytes.len() as u64;
+        kept = d.index;
+        last_len = None;
+    } else {
+        let file = fs
+            .open(&seg.path, true)
+            .map_err(|e| Error::io(format!("opening {}", seg.path.display()), e))?;
+        file.set_len(d.offset as u64)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| Error::io(format!("cutting {}", seg.path.display()), e))?;
+        out.bytes_cut += (seg.bytes.len() - d.offset) as u64;
+    }
+    for s in &segments[d.index + 1..] {
+        remove(fs, &s.path)?;
+        out.bytes_cut += s.bytes.len() as u64;
+    }
+    sync_dir(fs, dir)?;
+    Ok((kept, last_len))
+}
+
+fn read_all(fs: &Arc<dyn FileSystem>, path: &Path) -> Result<Vec<u8>> {
+    let ctx = || format!("reading {}", path.display());
+    let file = fs.open(path, false).map_err(|e| Error::io(ctx(), e))?;
+    let len = file.len().map_err(|e| Error::io(ctx(), e))?;
+    let len = usize::try_from(len).map_err(|_| Error::Corrupt {
+        file: path.to_owned(),
+        offset: 0,
+        reason: "segment larger than memory".into(),
+    })?;
+    let mut bytes = vec![0u8; len];
+    file.read_at(0, &mut bytes).map_err(|e| Error::io(ctx(), e))?;
+    Ok(bytes)
+}
+
+fn remove(fs: &Arc<dyn FileSystem>, path: &Path) -> Result<()> {
+    fs.remove(path)
+        .map_err(|e| Error::io(format!("removing {}", path.display()), e))
+}
+
+fn sync_dir(fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<()> {
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))
+}

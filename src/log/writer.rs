@@ -1,0 +1,132 @@
+//! The segment writer: appends framed records, syncs, rotates segments.
+//!
+//! Only the commit thread owns a `LogWriter`, so nothing here locks.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::frame::{encode_record, segment_header};
+use super::segment_path;
+use crate::io::{FileSystem, LogFile};
+
+/// Appends records to the current segment.
+pub(crate) struct LogWriter {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    file: Box<dyn LogFile>,
+    path: PathBuf,
+    offset: u64,
+    next_lsn: u64,
+    written_lsn: u64,
+    synced_lsn: u64,
+    buf: Vec<u8>,
+    sealed: Vec<PathBuf>,
+    total_bytes: u64,
+}
+
+impl LogWriter {
+    /// Starts a fresh segment whose first record will be `next_lsn`. `sealed` are the
+    /// segments recovery kept, oldest first; everything up to `next_lsn - 1` is durable.
+    pub fn create(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        next_lsn: u64,
+        sealed: Vec<PathBuf>,
+        sealed_bytes: u64,
+    ) -> std::io::Result<Self> {
+        let (file, path) = new_segment(fs.as_ref(), dir, next_lsn)?;
+        Ok(LogWriter {
+            fs,
+            dir: dir.to_owned(),
+            file,
+            path,
+            offset: super::frame::SEGMENT_HEADER_LEN as u64,
+            next_lsn,
+            written_lsn: next_lsn - 1,
+            synced_lsn: next_lsn - 1,
+            buf: Vec::new(),
+            sealed,
+            total_bytes: sealed_bytes + super::frame::SEGMENT_HEADER_LEN as u64,
+        })
+    }
+
+    /// Frames `payload` as the next record (buffered until [`Self::write_out`]).
+    pub fn append(&mut self, payload: &[u8]) -> u64 {
+        let lsn = self.next_lsn;
+        encode_record(&mut self.buf, lsn, self.synced_lsn, payload);
+        self.next_lsn += 1;
+        lsn
+    }
+
+    /// Writes buffered records to the segment file (no sync).
+    pub fn write_out(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.file.write_at(self.offset, &self.buf)?;
+        self.offset += self.buf.len() as u64;
+        self.total_bytes += self.buf.len() as u64;
+        self.buf.clear();
+        self.written_lsn = self.next_lsn - 1;
+        Ok(())
+    }
+
+    /// Writes and syncs; afterwards every appended record is durable.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.write_out()?;
+        if self.synced_lsn < self.written_lsn {
+            self.file.sync_data()?;
+            self.synced_lsn = self.written_lsn;
+        }
+        Ok(())
+    }
+
+    /// Seals the current segment (synced) and starts a new one.
+    pub fn rotate(&mut self) -> std::io::Result<()> {
+        self.sync()?;
+        let (file, path) = new_segment(self.fs.as_ref(), &self.dir, self.next_lsn)?;
+        let old = std::mem::replace(&mut self.path, path);
+        self.sealed.push(old);
+        self.file = file;
+        self.offset = super::frame::SEGMENT_HEADER_LEN as u64;
+        self.total_bytes += super::frame::SEGMENT_HEADER_LEN as u64;
+        Ok(())
+    }
+
+    /// Takes the sealed segments (all wholly below the current one's first LSN) for the
+    /// checkpoint to delete; from now on only the current segment counts as log.
+    pub fn take_sealed(&mut self) -> Vec<PathBuf> {
+        self.total_bytes = self.offset;
+        std::mem::take(&mut self.sealed)
+    }
+
+    /// LSN of the last appended record (0 if none ever).
+    pub fn last_lsn(&self) -> u64 {
+        self.next_lsn - 1
+    }
+
+    /// Bytes in the current segment, written or buffered.
+    pub fn segment_len(&self) -> u64 {
+        self.offset + self.buf.len() as u64
+    }
+
+    /// Bytes in all live segments.
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes + self.buf.len() as u64
+    }
+}
+
+/// Creates a segment with its header, syncs it and its directory entry before any record
+/// goes in, so a header is never torn under records that were acknowledged.
+fn new_segment(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    first_lsn: u64,
+) -> std::io::Result<(Box<dyn LogFile>, PathBuf)> {
+    let path = segment_path(dir, first_lsn);
+    let file = fs.create_new(&path)?;
+    file.write_at(0, &segment_header(first_lsn))?;
+    file.sync_data()?;
+    fs.sync_dir(dir)?;
+    Ok((file, path))
+}

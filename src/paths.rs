@@ -1,0 +1,156 @@
+//! Where a store lives, what must never be overwritten, and who may read it.
+//!
+//! A store is a directory `<name>.session/` (so `*.session` in `.gitignore` covers it) with
+//! mode 0700 holding files with mode 0600. A path that is a file belongs to another library
+//! (Telethon, Pyrogram, grammers, layer-client): opening it is `Error::ForeignFormat`.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Name of the lock file inside a store.
+pub(crate) const LOCK_FILE: &str = "LOCK";
+/// Name of the redb index inside a store.
+pub(crate) const INDEX_FILE: &str = "index.redb";
+
+/// `bot` → `bot.session`; a path already ending in `.session` is kept.
+pub fn store_dir(path: &Path) -> PathBuf {
+    if path.extension().is_some_and(|e| e == "session") {
+        path.to_owned()
+    } else {
+        let mut s = path.as_os_str().to_owned();
+        s.push(".session");
+        PathBuf::from(s)
+    }
+}
+
+/// The effective uid of this process.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Refuses a path that is a file (another library's session) or a directory that is not a
+/// store (never adopt and scatter files into somebody's folder).
+pub(crate) fn check_store_path(dir: &Path) -> Result<()> {
+    let meta = match fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("inspecting {}", dir.display()), e)),
+    };
+    if meta.is_file() {
+        let format = sniff_foreign(dir);
+        return Err(Error::ForeignFormat {
+            path: dir.to_owned(),
+            format,
+            import_hint: format!("sessiondb import {}", dir.display()),
+        });
+    }
+    let ours = dir.join(INDEX_FILE).exists() || dir.join(LOCK_FILE).exists();
+    let empty = fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+        .next()
+        .is_none();
+    if !ours && !empty {
+        return Err(Error::InvalidArgument(format!(
+            "{} is a non-empty directory that is not a sessiondb store",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Names the library whose session file `path` is, from its first bytes.
+pub(crate) fn sniff_foreign(path: &Path) -> &'static str {
+    let mut head = Vec::new();
+    if let Ok(f) = fs::File::open(path) {
+        let _ = f.take(64 * 1024).read_to_end(&mut head);
+    }
+    let has = |needle: &str| head.windows(needle.len()).any(|w| w == needle.as_bytes());
+    if head.starts_with(b"SQLite format 3\0") {
+        if has("dc_home") && has("peer_info") {
+            "grammers-session SQLite"
+        } else if has("datacenter") && has("channelstate") {
+            "Telethon v2 SQLite"
+        } else if has("entities") && has("sent_files") {
+            "Telethon v1 SQLite"
+        } else if has("peers") && has("last_update_on") {
+            "Pyrogram SQLite"
+        } else {
+            "SQLite database (unknown schema)"
+        }
+    } else if matches!(head.first(), Some(1..=3)) && head.len() >= 6 {
+        "layer-client binary"
+    } else {
+        "unknown file"
+    }
+}
+
+/// Creates the store directory (0700) if needed, syncing its parent so the entry survives.
+pub(crate) fn create_dir(dir: &Path) -> Result<bool> {
+    if dir.is_dir() {
+        return Ok(false);
+    }
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::io::sync_file(
+            &fs::File::open(parent)
+                .map_err(|e| Error::io(format!("opening {}", parent.display()), e))?,
+        )
+        .map_err(|e| Error::io(format!("syncing {}", parent.display()), e))?;
+    }
+    Ok(true)
+}
+
+/// Refuses files owned by another user; tightens the directory to 0700 and files to 0600.
+pub(crate) fn secure(dir: &Path, writable: bool) -> Result<()> {
+    let me = euid();
+    check_and_tighten(dir, 0o700, me, writable)?;
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))? {
+        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        let path = entry.path();
+        if path.is_file() {
+            check_and_tighten(&path, 0o600, me, writable)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_and_tighten(path: &Path, mode: u32, me: u32, writable: bool) -> Result<()> {
+    let meta =
+        fs::metadata(path).map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?;
+    // Even root refuses: a store another user planted must not receive our auth keys.
+    if meta.uid() != me {
+        return Err(Error::ForeignOwner {
+            path: path.to_owned(),
+            owner: meta.uid(),
+            me,
+        });
+    }
+    if writable && meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(format!("tightening {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Opens (creating 0600 if missing) a file inside the store.
+pub(crate) fn open_private(path: &Path, create: bool) -> Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .write(create)
+        .create(create)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))
+}

@@ -1,0 +1,393 @@
+//! Opening, recovering and closing a store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+
+use redb::{Builder, ConcurrencyMode, ReadTransaction, ReadableDatabase};
+
+use crate::account::Account;
+use crate::apply::apply_batch;
+use crate::commit::{self, Layers, Request, Shared, Thresholds};
+use crate::completion::completion;
+use crate::error::{Error, Result};
+use crate::index::{self, Index};
+use crate::io::{FileSystem, RealFs};
+use crate::log::recovery::{RecoveryMode, recover};
+use crate::log::{segment_path, writer::LogWriter};
+use crate::model::{DEFAULT_ACCOUNT, validate_account};
+use crate::op::Op;
+use crate::overlay::Overlay;
+use crate::paths::{self, INDEX_FILE, LOCK_FILE};
+
+/// When a kind of write is acknowledged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// After the log is synced: survives `kill -9` and power loss.
+    #[default]
+    Durable,
+    /// At once, visible to readers; synced with the next durable write, `flush`, or
+    /// checkpoint. Lost only if the process or machine dies before that.
+    Buffered,
+}
+
+/// How a store is opened. Every field documents its default.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What to do with a damaged log. Default: [`RecoveryMode::TornTail`].
+    pub recovery: RecoveryMode,
+    /// redb page-cache size in bytes (redb's own default is 1 GiB). Default: 64 MiB.
+    pub cache_size: usize,
+    /// Checkpoint automatically once the log holds this many bytes. Default: 32 MiB.
+    pub checkpoint_log_bytes: u64,
+    /// ... or once this many records were written since the last checkpoint. Default: 50,000.
+    pub checkpoint_records: u64,
+    /// Start a new log segment past this size. Default: 16 MiB.
+    pub segment_bytes: u64,
+    /// Durability of peer-cache writes. Default: [`Durability::Buffered`].
+    pub peer_durability: Durability,
+    /// Whether peers are cached at all (Telethon's `save_entities`). Default: `true`.
+    pub cache_peers: bool,
+    /// The file system the log goes through (tests inject faults here). Default: the real one.
+    pub log_fs: Option<Arc<dyn FileSystem>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            recovery: RecoveryMode::TornTail,
+            cache_size: 64 << 20,
+            checkpoint_log_bytes: 32 << 20,
+            checkpoint_records: 50_000,
+            segment_bytes: 16 << 20,
+            peer_durability: Durability::Buffered,
+            cache_peers: true,
+            log_fs: None,
+        }
+    }
+}
+
+/// What the last open found in the log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Records replayed on top of the last checkpoint.
+    pub records_replayed: u64,
+    /// Bytes of torn tail cut off.
+    pub bytes_cut: u64,
+    /// The checkpoint LSN found in the index.
+    pub checkpoint_lsn: u64,
+}
+
+/// Shared by a store and its account handles.
+pub(crate) struct Inner {
+    pub shared: Arc<Shared>,
+    /// Read-only opens read one consistent snapshot of the index.
+    pub snapshot: Option<ReadTransaction>,
+    pub options: Options,
+}
+
+impl Inner {
+    pub fn writable(&self) -> Result<()> {
+        if self.snapshot.is_some() {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+}
+
+/// An open sessiondb store: one directory, many accounts, one writer process.
+///
+/// Dropping a store flushes buffered writes but does not checkpoint; [`Store::close`] does.
+pub struct Store {
+    inner: Arc<Inner>,
+    dir: PathBuf,
+    writer: Option<JoinHandle<()>>,
+    _lock: Option<std::fs::File>,
+    recovery: RecoveryReport,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("read_only", &self.inner.snapshot.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens or creates the store at `path` (`bot` → `bot.session/`) with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// Opens or creates the store at `path` for writing.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        let dir = paths::store_dir(path.as_ref());
+        paths::check_store_path(&dir)?;
+        let created = paths::create_dir(&dir)?;
+        paths::secure(&dir, true)?;
+        let lock = paths::open_private(&dir.join(LOCK_FILE), true)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: dir }),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", dir.display()), e));
+            }
+        }
+        let index_path = dir.join(INDEX_FILE);
+        let new_index = !index_path.exists();
+        let file = paths::open_private(&index_path, true)?;
+        let db = Builder::new()
+            .set_cache_size(options.cache_size)
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .create_with_backend(redb::backends::FileBackend::new(file)?)?;
+        Index::init(&db, &index_path)?;
+        if created || new_index {
+            RealFs
+                .sync_dir(&dir)
+                .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
+        }
+        let index = Index::Writer(db);
+        let fs: Arc<dyn FileSystem> = options.log_fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+        fs.create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+
+        let txn = index.read()?;
+        let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
+        let mut active = Overlay::default();
+        let mut rec = recover(&fs, &dir, checkpoint_lsn, options.recovery, false, &mut |lsn, ops| {
+            apply_batch(&mut active, None, Some(&txn), lsn, ops)
+        })?;
+        drop(txn);
+        let report = RecoveryReport {
+            records_replayed: rec.replayed,
+            bytes_cut: rec.bytes_cut,
+            checkpoint_lsn,
+        };
+        tracing::info!(
+            dir = %dir.display(),
+            checkpoint_lsn,
+            records_replayed = rec.replayed,
+            bytes_cut = rec.bytes_cut,
+            "opened store"
+        );
+
+        // A segment holding only a header has the name the new segment needs.
+        let next = segment_path(&dir, rec.next_lsn);
+        if rec.segments.last() == Some(&next) {
+            rec.segments.pop();
+            fs.remove(&next)
+                .and_then(|()| fs.sync_dir(&dir))
+                .map_err(|e| Error::io(format!("removing {}", next.display()), e))?;
+        }
+        let log = LogWriter::create(fs.clone(), &dir, rec.next_lsn, rec.segments, rec.segment_bytes)
+            .map_err(|e| Error::io("starting a log segment", e))?;
+        let thresholds = Thresholds {
+            log_bytes: options.checkpoint_log_bytes,
+            records: options.checkpoint_records,
+            segment_bytes: options.segment_bytes,
+        };
+        let layers = Layers {
+            active,
+            frozen: None,
+        };
+        let shared = Arc::new(Shared::new(
+            dir.clone(),
+            fs,
+            index,
+            layers,
+            checkpoint_lsn,
+            thresholds,
+        ));
+        let writer = commit::spawn(shared.clone(), log)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                shared,
+                snapshot: None,
+                options,
+            }),
+            dir,
+            writer: Some(writer),
+            _lock: Some(lock),
+            recovery: report,
+        })
+    }
+
+    /// Opens a store read-only, beside a writer that may be running: it reads the last
+    /// checkpoint plus the log written so far, as one snapshot taken now.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
+        Self::open_read_only_with(path, Options::default())
+    }
+
+    /// [`Store::open_read_only`] with options (cache size, log file system).
+    pub fn open_read_only_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        let dir = paths::store_dir(path.as_ref());
+        paths::check_store_path(&dir)?;
+        if !dir.join(INDEX_FILE).is_file() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a sessiondb store",
+                dir.display()
+            )));
+        }
+        paths::secure(&dir, false)?;
+        let file = paths::open_private(&dir.join(INDEX_FILE), false)?;
+        let db = Builder::new()
+            .set_cache_size(options.cache_size)
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .open_read_only_with_backend(redb::backends::FileBackend::new(file)?)?;
+        let fs: Arc<dyn FileSystem> = options.log_fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+        // A checkpoint of the writer may delete segments while we read them: try again.
+        let mut attempt = 0;
+        let (txn, active, rec, checkpoint_lsn) = loop {
+            let txn = db.begin_read()?;
+            let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
+            let mut active = Overlay::default();
+            let result = recover(&fs, &dir, checkpoint_lsn, options.recovery, true, &mut |lsn, ops| {
+                apply_batch(&mut active, None, Some(&txn), lsn, ops)
+            });
+            match result {
+                Ok(rec) => break (txn, active, rec, checkpoint_lsn),
+                Err(e) if attempt < 5 && matches!(e, Error::Io { .. } | Error::Corrupt { .. }) => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let layers = Layers {
+            active,
+            frozen: None,
+        };
+        let thresholds = Thresholds {
+            log_bytes: u64::MAX,
+            records: u64::MAX,
+            segment_bytes: u64::MAX,
+        };
+        let shared = Arc::new(Shared::new(
+            dir.clone(),
+            fs,
+            Index::Reader(db),
+            layers,
+            checkpoint_lsn,
+            thresholds,
+        ));
+        Ok(Store {
+            inner: Arc::new(Inner {
+                shared,
+                snapshot: Some(txn),
+                options,
+            }),
+            dir,
+            writer: None,
+            _lock: None,
+            recovery: RecoveryReport {
+                records_replayed: rec.replayed,
+                bytes_cut: 0,
+                checkpoint_lsn,
+            },
+        })
+    }
+
+    /// The store directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What the open found in the log.
+    pub fn recovery(&self) -> RecoveryReport {
+        self.recovery
+    }
+
+    /// A handle on the `"default"` account.
+    pub fn default_account(&self) -> Account {
+        Account::new(self.inner.clone(), DEFAULT_ACCOUNT.to_owned())
+    }
+
+    /// A handle on a named account (it exists once something is written to it).
+    pub fn account(&self, name: &str) -> Result<Account> {
+        validate_account(name)?;
+        Ok(Account::new(self.inner.clone(), name.to_owned()))
+    }
+
+    /// Creates an account durably (idempotent) and returns its handle.
+    pub fn create_account(&self, name: &str) -> Result<Account> {
+        let account = self.account(name)?;
+        account.write(
+            vec![Op::CreateAccount {
+                account: name.to_owned(),
+            }],
+            true,
+        )?;
+        Ok(account)
+    }
+
+    /// The accounts that exist, sorted.
+    pub fn accounts(&self) -> Result<Vec<String>> {
+        self.view(|v| v.accounts())
+    }
+
+    /// Deletes an account and everything stored under it, durably.
+    pub fn delete_account(&self, name: &str) -> Result<()> {
+        self.account(name)?.write(
+            vec![Op::DeleteAccount {
+                account: name.to_owned(),
+            }],
+            true,
+        )?;
+        Ok(())
+    }
+
+    /// Syncs every buffered write.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.writable()?;
+        let (done, pending) = completion();
+        self.inner.shared.submit(Request::Flush(done));
+        pending.wait().map(|_| ())
+    }
+
+    /// Folds everything written so far into the index in one durable transaction and drops
+    /// the log it covered. Returns the checkpoint LSN.
+    pub fn checkpoint(&self) -> Result<u64> {
+        self.inner.writable()?;
+        let (done, pending) = completion();
+        self.inner.shared.submit(Request::Checkpoint(done));
+        pending.wait()
+    }
+
+    /// The LSN of the last checkpoint.
+    pub fn checkpoint_lsn(&self) -> u64 {
+        self.inner.shared.checkpoint_lsn.load(Ordering::Relaxed)
+    }
+
+    /// Bytes currently in the log.
+    pub fn log_bytes(&self) -> u64 {
+        self.inner.shared.log_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Checkpoints, syncs and closes the store, releasing the lock.
+    pub fn close(mut self) -> Result<()> {
+        self.stop(true)
+    }
+
+    fn stop(&mut self, checkpoint: bool) -> Result<()> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let (done, pending) = completion();
+        self.inner.shared.submit(Request::Stop { checkpoint, done });
+        let result = pending.wait().map(|_| ());
+        let _ = writer.join();
+        result
+    }
+
+    pub(crate) fn view<T>(&self, f: impl FnOnce(&crate::view::View<'_>) -> Result<T>) -> Result<T> {
+        commit::with_view(&self.inner.shared, self.inner.snapshot.as_ref(), f)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.stop(false);
+    }
+}

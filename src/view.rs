@@ -1,0 +1,193 @@
+//! A consistent read view: overlay layers (newest first) over a redb snapshot.
+
+use std::collections::BTreeMap;
+
+use redb::ReadTransaction;
+
+use crate::error::Result;
+use crate::index::{self, SessionRecord};
+use crate::model::{AppFields, DataCenter, Peer, UpdateState, User};
+use crate::overlay::{AccountDelta, Overlay};
+
+/// Overlay layers over the checkpointed index.
+pub(crate) struct View<'a> {
+    /// Newest first: the active layer, then the frozen one being checkpointed.
+    layers: [Option<&'a Overlay>; 2],
+    base: Option<&'a ReadTransaction>,
+}
+
+impl<'a> View<'a> {
+    pub fn new(
+        active: &'a Overlay,
+        frozen: Option<&'a Overlay>,
+        base: Option<&'a ReadTransaction>,
+    ) -> Self {
+        View {
+            layers: [Some(active), frozen],
+            base,
+        }
+    }
+
+    fn deltas(&self, account: &str) -> impl Iterator<Item = &'a AccountDelta> {
+        self.layers
+            .into_iter()
+            .flatten()
+            .filter_map(move |l| l.accounts.get(account))
+    }
+
+    /// The newest layer's answer, or the index's when no layer knows.
+    fn point<T>(
+        &self,
+        account: &str,
+        pick: impl Fn(&'a AccountDelta) -> Option<Option<T>>,
+        base: impl FnOnce(&ReadTransaction) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        for d in self.deltas(account) {
+            if let Some(v) = pick(d) {
+                return Ok(v);
+            }
+            if d.wiped {
+                return Ok(None);
+            }
+        }
+        match self.base {
+            Some(txn) => base(txn),
+            None => Ok(None),
+        }
+    }
+
+    /// A whole per-account map: the index's, with each layer's changes applied oldest first.
+    fn map<K: Ord + Clone + 'a, V: Clone + 'a>(
+        &self,
+        account: &str,
+        pick: impl Fn(&'a AccountDelta) -> &'a BTreeMap<K, Option<V>>,
+        base: impl FnOnce(&ReadTransaction) -> Result<BTreeMap<K, V>>,
+    ) -> Result<BTreeMap<K, V>> {
+        let deltas: Vec<&AccountDelta> = self.deltas(account).collect();
+        let cut = deltas.iter().position(|d| d.wiped);
+        let mut out = match (cut, self.base) {
+            (None, Some(txn)) => base(txn)?,
+            _ => BTreeMap::new(),
+        };
+        let upto = cut.map_or(deltas.len(), |c| c + 1);
+        for d in deltas[..upto].iter().rev() {
+            for (k, v) in pick(d) {
+                match v {
+                    Some(v) => out.insert(k.clone(), v.clone()),
+                    None => out.remove(k),
+                };
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn account_exists(&self, account: &str) -> Result<bool> {
+        let found = self.point(
+            account,
+            |d| d.exists.map(|e| e.then_some(())),
+            |txn| Ok(index::read::account_exists(txn, account)?.then_some(())),
+        )?;
+        Ok(found.is_some())
+    }
+
+    pub fn accounts(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = match self.base {
+            Some(txn) => index::read::accounts(txn)?,
+            None => Vec::new(),
+        };
+        for layer in self.layers.iter().rev().flatten() {
+            for (name, d) in &layer.accounts {
+                match d.exists {
+                    Some(true) if !names.contains(name) => names.push(name.clone()),
+                    Some(false) => names.retain(|n| n != name),
+                    _ => {}
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn session_row(&self, account: &str) -> Result<SessionRecord> {
+        match self.base {
+            Some(txn) => index::read::session(txn, account),
+            None => Ok(SessionRecord::default()),
+        }
+    }
+
+    pub fn home_dc(&self, account: &str) -> Result<Option<i32>> {
+        self.point(account, |d| d.home_dc, |_| Ok(self.session_row(account)?.home_dc))
+    }
+
+    pub fn user(&self, account: &str) -> Result<Option<User>> {
+        self.point(account, |d| d.user.clone(), |_| Ok(self.session_row(account)?.user))
+    }
+
+    pub fn self_peer_id(&self, account: &str) -> Result<Option<i64>> {
+        self.point(account, |d| d.self_peer, |_| Ok(self.session_row(account)?.self_peer))
+    }
+
+    pub fn dc(&self, account: &str, id: i32) -> Result<Option<DataCenter>> {
+        self.point(
+            account,
+            |d| d.dcs.get(&id).cloned(),
+            |txn| index::read::dc(txn, account, id),
+        )
+    }
+
+    pub fn dcs(&self, account: &str) -> Result<BTreeMap<i32, DataCenter>> {
+        self.map(account, |d| &d.dcs, |txn| index::read::dcs(txn, account))
+    }
+
+    pub fn update_state(&self, account: &str) -> Result<Option<UpdateState>> {
+        self.point(
+            account,
+            |d| d.update_state,
+            |txn| index::read::update_state(txn, account),
+        )
+    }
+
+    pub fn channel_pts(&self, account: &str, id: i64) -> Result<Option<i32>> {
+        self.point(
+            account,
+            |d| d.channels.get(&id).copied(),
+            |txn| index::read::channel(txn, account, id),
+        )
+    }
+
+    pub fn channels(&self, account: &str) -> Result<BTreeMap<i64, i32>> {
+        self.map(account, |d| &d.channels, |txn| index::read::channels(txn, account))
+    }
+
+    pub fn app(&self, account: &str) -> Result<Option<AppFields>> {
+        self.point(
+            account,
+            |d| d.app.clone().map(Some),
+            |txn| index::read::app(txn, account),
+        )
+    }
+
+    pub fn peer(&self, account: &str, id: i64) -> Result<Option<Peer>> {
+        self.point(
+            account,
+            |d| d.peers.get(&id).cloned(),
+            |txn| index::read::peer(txn, account, id),
+        )
+    }
+
+    pub fn peer_id_by_username(&self, account: &str, name: &str) -> Result<Option<i64>> {
+        self.point(
+            account,
+            |d| d.usernames.get(name).copied(),
+            |txn| index::read::by_username(txn, account, name),
+        )
+    }
+
+    pub fn peer_id_by_phone(&self, account: &str, phone: &str) -> Result<Option<i64>> {
+        self.point(
+            account,
+            |d| d.phones.get(phone).copied(),
+            |txn| index::read::by_phone(txn, account, phone),
+        )
+    }
+}
