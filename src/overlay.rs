@@ -37,7 +37,6 @@ impl AccountDelta {
         }
     }
 }
-}
 
 /// One layer of changes: the active one being written, or a frozen one being checkpointed.
 #[derive(Debug, Default)]
