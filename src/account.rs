@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::commit::with_view;
 use crate::completion::Pending;
@@ -18,10 +18,11 @@ use crate::view::View;
 /// A cheap, cloneable handle on one account of an open store.
 ///
 /// Reads see every acknowledged write (and buffered peer writes at once). Writes block until
-/// acknowledged; the `*_async` forms return a [`Pending`] to `.await` instead.
+/// acknowledged; the `*_async` forms return a [`Pending`] to `.await` instead. A handle does
+/// not keep the store open: once the store is closed or dropped, calls return `Error::Closed`.
 #[derive(Clone)]
 pub struct Account {
-    inner: Arc<Inner>,
+    inner: Weak<Inner>,
     name: String,
 }
 
@@ -32,8 +33,15 @@ impl fmt::Debug for Account {
 }
 
 impl Account {
-    pub(crate) fn new(inner: Arc<Inner>, name: String) -> Self {
-        Account { inner, name }
+    pub(crate) fn new(inner: &Arc<Inner>, name: String) -> Self {
+        Account {
+            inner: Arc::downgrade(inner),
+            name,
+        }
+    }
+
+    fn inner(&self) -> Result<Arc<Inner>> {
+        self.inner.upgrade().ok_or(Error::Closed)
     }
 
     /// The account name.
@@ -42,15 +50,16 @@ impl Account {
     }
 
     fn view<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
-        with_view(&self.inner.shared, self.inner.snapshot.as_ref(), f)
+        let inner = self.inner()?;
+        with_view(&inner.shared, inner.snapshot.as_ref(), f)
     }
 
     /// Queues `ops` and returns the acknowledgement (LSN) to wait for.
     pub(crate) fn submit(&self, ops: Vec<Op>, durable: bool) -> Pending<u64> {
-        if let Err(e) = self.inner.writable() {
-            return Pending::ready(Err(e));
+        match self.inner().and_then(|i| i.writable().map(|()| i)) {
+            Ok(inner) => inner.shared.write(ops, durable),
+            Err(e) => Pending::ready(Err(e)),
         }
-        self.inner.shared.write(ops, durable)
     }
 
     pub(crate) fn write(&self, ops: Vec<Op>, durable: bool) -> Result<u64> {
@@ -213,7 +222,7 @@ impl Account {
     /// Replaces the account's DCs, user, update state, channel pts and app fields in one
     /// durable batch (DCs and channels absent from `session` are deleted), then checkpoints.
     pub fn save(&self, session: &Session) -> Result<()> {
-        self.inner.writable()?;
+        self.inner()?.writable()?;
         session.app.validate()?;
         let mut ids = BTreeMap::new();
         for dc in &session.dcs {
@@ -248,7 +257,9 @@ impl Account {
         ops.push(Op::SetAppFields { account, app: session.app.clone() });
         self.write(ops, true)?;
         let (done, pending) = crate::completion::completion();
-        self.inner.shared.submit(crate::commit::Request::Checkpoint(done));
+        self.inner()?
+            .shared
+            .submit(crate::commit::Request::Checkpoint(done));
         pending.wait().map(drop)
     }
 
@@ -256,7 +267,8 @@ impl Account {
 
     /// Caches a batch of peers as one log record, with the store's peer durability.
     pub fn cache_peers(&self, peers: &[Peer]) -> Result<()> {
-        self.cache_peers_with(peers, self.inner.options.peer_durability)
+        let durability = self.inner()?.options.peer_durability;
+        self.cache_peers_with(peers, durability)
     }
 
     /// Caches a batch of peers with the given durability.
@@ -269,7 +281,11 @@ impl Account {
     /// # Cancel safety
     /// Dropping the returned future does not cancel the write: it may still land.
     pub fn cache_peers_async(&self, peers: &[Peer], durability: Durability) -> Pending<u64> {
-        if !self.inner.options.cache_peers || peers.is_empty() {
+        let enabled = match self.inner() {
+            Ok(inner) => inner.options.cache_peers,
+            Err(e) => return Pending::ready(Err(e)),
+        };
+        if !enabled || peers.is_empty() {
             return Pending::ready(Ok(0));
         }
         let now = std::time::SystemTime::now()
@@ -288,7 +304,7 @@ impl Account {
 
     /// Removes one cached peer (and its username and phone entries).
     pub fn remove_peer(&self, id: i64) -> Result<()> {
-        let durable = self.inner.options.peer_durability == Durability::Durable;
+        let durable = self.inner()?.options.peer_durability == Durability::Durable;
         self.write(vec![Op::RemovePeer { account: self.acc(), id }], durable)
             .map(drop)
     }

@@ -301,13 +301,13 @@ impl Store {
 
     /// A handle on the `"default"` account.
     pub fn default_account(&self) -> Account {
-        Account::new(self.inner.clone(), DEFAULT_ACCOUNT.to_owned())
+        Account::new(&self.inner, DEFAULT_ACCOUNT.to_owned())
     }
 
     /// A handle on a named account (it exists once something is written to it).
     pub fn account(&self, name: &str) -> Result<Account> {
         validate_account(name)?;
-        Ok(Account::new(self.inner.clone(), name.to_owned()))
+        Ok(Account::new(&self.inner, name.to_owned()))
     }
 
     /// Creates an account durably (idempotent) and returns its handle.

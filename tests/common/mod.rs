@@ -1,0 +1,77 @@
+//! Shared builders for the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::{Ipv6Addr, SocketAddrV4, SocketAddrV6};
+
+use sessiondb::{AppFields, AuthKey, DataCenter, Peer, PeerKind, Session, UpdateState, User};
+
+/// A key whose bytes depend on `seed` (never all zeros: that would hide shifted parsing).
+pub fn key(seed: u8) -> AuthKey {
+    let mut bytes = [0u8; 256];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(7).wrapping_add(seed) | 1;
+    }
+    AuthKey::new(bytes)
+}
+
+pub fn dc(id: i32, seed: u8) -> DataCenter {
+    DataCenter {
+        id,
+        ipv4: Some(SocketAddrV4::new([149, 154, 167, id as u8].into(), 443)),
+        ipv6: Some(SocketAddrV6::new(
+            Ipv6Addr::new(0x2001, 0x67c, 0x4e8, 0xf002, 0, 0, 0, 0xa),
+            443,
+            0,
+            0,
+        )),
+        auth_key: Some(key(seed)),
+        server_salt: 0x1234_5678_9abc_def0 ^ i64::from(id),
+        time_offset: -3,
+        flags: 5,
+    }
+}
+
+pub fn session(seed: u8) -> Session {
+    let mut custom = BTreeMap::new();
+    custom.insert("lang".to_owned(), b"en".to_vec());
+    Session {
+        home_dc: Some(2),
+        dcs: vec![dc(1, seed), dc(2, seed.wrapping_add(1)), dc(4, seed.wrapping_add(2))],
+        user: Some(User {
+            id: 777_000 + i64::from(seed),
+            dc: 2,
+            bot: true,
+            username: Some("test_bot".into()),
+        }),
+        update_state: Some(UpdateState {
+            pts: 100 + i32::from(seed),
+            qts: 7,
+            date: 1_700_000_000,
+            seq: 3,
+        }),
+        channels: [(1_234_567, 55), (7_654_321, 66)].into_iter().collect(),
+        app: AppFields {
+            api_id: Some(12345),
+            test_mode: false,
+            takeout_id: Some(99),
+            created_at: Some(1_690_000_000),
+            custom,
+        },
+    }
+}
+
+pub fn peer(id: i64) -> Peer {
+    let mut p = Peer::new(id, PeerKind::User, Some(id.wrapping_mul(31) ^ 0x55));
+    p.usernames = vec![format!("user{id}")];
+    p.phone = Some(format!("1555{id:07}"));
+    p.name = Some(format!("User {id}"));
+    p
+}
+
+/// Ignores the `updated_at` stamp the store sets.
+pub fn same_peer(a: &Peer, b: &Peer) -> bool {
+    let mut a = a.clone();
+    a.updated_at = b.updated_at;
+    &a == b
+}
