@@ -1,0 +1,60 @@
+//! A store written by format version 1 is committed under `tests/fixtures/v1.session`; every
+//! later version must open it. Regenerate (only when adding a new version's fixture) with
+//! `SESSIONDB_WRITE_FIXTURE=1 cargo test --test format_fixture write_fixture`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use sessiondb::{Store, UpdateStateChange};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1.session")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn write_fixture() {
+    if std::env::var("SESSIONDB_WRITE_FIXTURE").is_err() {
+        return;
+    }
+    let _ = std::fs::remove_dir_all(fixture());
+    let store = Store::open(fixture()).unwrap();
+    let acc = store.default_account();
+    acc.save(&common::session(1)).unwrap(); // in the index
+    acc.cache_peers(&[common::peer(1), common::peer(2)]).unwrap();
+    store.checkpoint().unwrap();
+    let other = store.account("second").unwrap();
+    other.save(&common::session(2)).unwrap();
+    // ... and in the log, not checkpointed:
+    acc.set_update_state(UpdateStateChange::Primary { pts: 900, date: 901, seq: 902 }).unwrap();
+    acc.cache_peers_with(&[common::peer(3)], sessiondb::Durability::Durable).unwrap();
+    drop(store); // no checkpoint
+}
+
+#[test]
+fn the_v1_fixture_opens_with_all_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("v1.session");
+    copy_dir(&fixture(), &copy);
+    let store = Store::open(&copy).unwrap();
+    assert!(store.recovery().records_replayed >= 2, "the fixture has an un-checkpointed tail");
+    assert_eq!(store.accounts().unwrap(), vec!["default".to_owned(), "second".to_owned()]);
+    let acc = store.default_account();
+    let mut want = common::session(1);
+    want.update_state = Some(sessiondb::UpdateState { pts: 900, qts: 7, date: 901, seq: 902 });
+    assert_eq!(acc.session().unwrap(), Some(want));
+    for id in 1..=3 {
+        let got = acc.peer(id).unwrap().expect("peer");
+        assert!(common::same_peer(&common::peer(id), &got));
+    }
+    assert_eq!(acc.peer_by_username("USER2").unwrap().map(|p| p.id), Some(2));
+    assert_eq!(store.account("second").unwrap().session().unwrap(), Some(common::session(2)));
+}

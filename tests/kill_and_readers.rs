@@ -1,0 +1,104 @@
+//! A child process holding the store is SIGKILLed mid-write; a read-only open beside a writer.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use sessiondb::{Durability, Store, UpdateStateChange};
+
+const CHILD_ENV: &str = "SESSIONDB_KILL_CHILD";
+
+/// Runs only as the child: writes durably forever, printing each acknowledged pts.
+#[test]
+fn child_writer() {
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let store = Store::open(&path).unwrap();
+    let acc = store.default_account();
+    let start = acc.update_state().unwrap().map_or(0, |s| s.pts);
+    for pts in start + 1.. {
+        acc.cache_peers_with(&[common::peer(i64::from(pts))], Durability::Buffered).unwrap();
+        acc.set_update_state(UpdateStateChange::Primary { pts, date: pts, seq: 1 }).unwrap();
+        if pts % 37 == 0 {
+            acc.set_dc(common::dc(2, pts as u8)).unwrap();
+        }
+        if pts % 150 == 0 {
+            store.checkpoint().unwrap();
+        }
+        println!("ACK {pts}");
+    }
+}
+
+fn run_child_until(path: &std::path::Path, acks: usize) -> i32 {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["child_writer", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut last = 0;
+    let mut seen = 0;
+    while seen < acks {
+        let line = lines.next().expect("child died early").unwrap();
+        if let Some(n) = line.strip_prefix("ACK ") {
+            last = n.trim().parse().unwrap();
+            seen += 1;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    last
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_and_are_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("victim");
+    let mut replayed_total = 0;
+    for (round, acks) in [40, 170, 7, 260, 90].into_iter().enumerate() {
+        let last = run_child_until(&path, acks);
+        let store = Store::open(&path).unwrap();
+        let acc = store.default_account();
+        let state = acc.update_state().unwrap().expect("state survives");
+        assert!(state.pts >= last, "round {round}: pts {} < acknowledged {last}", state.pts);
+        // Durable writes sync the log, so buffered peers written before them are durable too.
+        assert!(acc.peer(i64::from(last)).unwrap().is_some(), "round {round}");
+        replayed_total += store.recovery().records_replayed;
+        drop(store);
+    }
+    assert!(replayed_total > 0, "kills must land between checkpoints");
+}
+
+#[test]
+fn a_read_only_open_sees_the_checkpoint_and_the_log_beside_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bot");
+    let writer = Store::open(&path).unwrap();
+    let acc = writer.default_account();
+    acc.save(&common::session(1)).unwrap(); // checkpointed
+    acc.set_update_state(UpdateStateChange::Primary { pts: 500, date: 1, seq: 1 }).unwrap();
+    acc.cache_peers_with(&[common::peer(9)], Durability::Durable).unwrap();
+
+    let reader = Store::open_read_only(&path).unwrap();
+    let racc = reader.default_account();
+    assert_eq!(racc.update_state().unwrap().unwrap().pts, 500, "log tail replayed");
+    assert_eq!(racc.dc(2).unwrap(), Some(common::dc(2, 2)), "checkpoint read");
+    assert!(racc.peer(9).unwrap().is_some());
+    assert!(matches!(
+        racc.set_update_state(UpdateStateChange::Secondary { qts: 1 }),
+        Err(sessiondb::Error::ReadOnly)
+    ));
+    // The writer goes on (and checkpoints) while the reader holds its snapshot.
+    acc.set_update_state(UpdateStateChange::Primary { pts: 501, date: 1, seq: 1 }).unwrap();
+    writer.checkpoint().unwrap();
+    assert_eq!(racc.update_state().unwrap().unwrap().pts, 500, "a snapshot");
+    let reader2 = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader2.default_account().update_state().unwrap().unwrap().pts, 501);
+    drop(reader);
+    drop(reader2);
+    writer.close().unwrap();
+}
