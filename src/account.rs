@@ -169,28 +169,53 @@ impl Account {
 
     /// Sets the home DC.
     pub fn set_home_dc(&self, dc: i32) -> Result<()> {
-        self.write(vec![Op::SetHomeDc { account: self.acc(), dc: Some(dc) }], true)
-            .map(drop)
+        self.write(
+            vec![Op::SetHomeDc {
+                account: self.acc(),
+                dc: Some(dc),
+            }],
+            true,
+        )
+        .map(drop)
     }
 
     /// Inserts or replaces one DC (its auth key included).
     pub fn set_dc(&self, dc: DataCenter) -> Result<()> {
-        self.write(vec![Op::SetDc { account: self.acc(), dc }], true).map(drop)
+        self.write(
+            vec![Op::SetDc {
+                account: self.acc(),
+                dc,
+            }],
+            true,
+        )
+        .map(drop)
     }
 
     /// Removes one DC and its auth key.
     pub fn remove_dc(&self, id: i32) -> Result<()> {
-        self.write(vec![Op::RemoveDc { account: self.acc(), id }], true).map(drop)
+        self.write(
+            vec![Op::RemoveDc {
+                account: self.acc(),
+                id,
+            }],
+            true,
+        )
+        .map(drop)
     }
 
     /// Sets or clears the logged-in user.
     pub fn set_user(&self, user: Option<User>) -> Result<()> {
-        if let Some(u) = &user {
-            if let Some(name) = &u.username {
-                normalize_username(name)?;
-            }
+        if let Some(name) = user.as_ref().and_then(|u| u.username.as_deref()) {
+            normalize_username(name)?;
         }
-        self.write(vec![Op::SetUser { account: self.acc(), user }], true).map(drop)
+        self.write(
+            vec![Op::SetUser {
+                account: self.acc(),
+                user,
+            }],
+            true,
+        )
+        .map(drop)
     }
 
     /// Persists an update-state change durably. Store only what the bot has handled.
@@ -203,20 +228,38 @@ impl Account {
     /// # Cancel safety
     /// Dropping the returned future does not cancel the write: it may still land.
     pub fn set_update_state_async(&self, change: UpdateStateChange) -> Pending<u64> {
-        self.submit(vec![Op::UpdateState { account: self.acc(), change }], true)
+        self.submit(
+            vec![Op::UpdateState {
+                account: self.acc(),
+                change,
+            }],
+            true,
+        )
     }
 
     /// Forgets one channel's pts.
     pub fn remove_channel(&self, channel_id: i64) -> Result<()> {
-        self.write(vec![Op::RemoveChannel { account: self.acc(), id: channel_id }], true)
-            .map(drop)
+        self.write(
+            vec![Op::RemoveChannel {
+                account: self.acc(),
+                id: channel_id,
+            }],
+            true,
+        )
+        .map(drop)
     }
 
     /// Replaces the app fields.
     pub fn set_app_fields(&self, app: AppFields) -> Result<()> {
         app.validate()?;
-        self.write(vec![Op::SetAppFields { account: self.acc(), app }], true)
-            .map(drop)
+        self.write(
+            vec![Op::SetAppFields {
+                account: self.acc(),
+                app,
+            }],
+            true,
+        )
+        .map(drop)
     }
 
     /// Replaces the account's DCs, user, update state, channel pts and app fields in one
@@ -227,26 +270,52 @@ impl Account {
         let mut ids = BTreeMap::new();
         for dc in &session.dcs {
             if ids.insert(dc.id, ()).is_some() {
-                return Err(Error::InvalidArgument(format!("DC {} appears twice", dc.id)));
+                return Err(Error::InvalidArgument(format!(
+                    "DC {} appears twice",
+                    dc.id
+                )));
             }
         }
         let (old_dcs, old_channels) =
             self.view(|v| Ok((v.dcs(&self.name)?, v.channels(&self.name)?)))?;
         let account = self.acc();
         let mut ops = vec![
-            Op::CreateAccount { account: account.clone() },
-            Op::SetHomeDc { account: account.clone(), dc: session.home_dc },
+            Op::CreateAccount {
+                account: account.clone(),
+            },
+            Op::SetHomeDc {
+                account: account.clone(),
+                dc: session.home_dc,
+            },
         ];
         for id in old_dcs.keys().filter(|id| !ids.contains_key(id)) {
-            ops.push(Op::RemoveDc { account: account.clone(), id: *id });
+            ops.push(Op::RemoveDc {
+                account: account.clone(),
+                id: *id,
+            });
         }
         for dc in &session.dcs {
-            ops.push(Op::SetDc { account: account.clone(), dc: dc.clone() });
+            ops.push(Op::SetDc {
+                account: account.clone(),
+                dc: dc.clone(),
+            });
         }
-        ops.push(Op::SetUser { account: account.clone(), user: session.user.clone() });
-        ops.push(Op::SetUpdateState { account: account.clone(), state: session.update_state });
-        for id in old_channels.keys().filter(|id| !session.channels.contains_key(id)) {
-            ops.push(Op::RemoveChannel { account: account.clone(), id: *id });
+        ops.push(Op::SetUser {
+            account: account.clone(),
+            user: session.user.clone(),
+        });
+        ops.push(Op::SetUpdateState {
+            account: account.clone(),
+            state: session.update_state,
+        });
+        for id in old_channels
+            .keys()
+            .filter(|id| !session.channels.contains_key(id))
+        {
+            ops.push(Op::RemoveChannel {
+                account: account.clone(),
+                id: *id,
+            });
         }
         for (&id, &pts) in &session.channels {
             ops.push(Op::UpdateState {
@@ -254,7 +323,10 @@ impl Account {
                 change: UpdateStateChange::Channel { id, pts },
             });
         }
-        ops.push(Op::SetAppFields { account, app: session.app.clone() });
+        ops.push(Op::SetAppFields {
+            account,
+            app: session.app.clone(),
+        });
         self.write(ops, true)?;
         let (done, pending) = crate::completion::completion();
         self.inner()?
@@ -298,15 +370,24 @@ impl Account {
                 Err(e) => return Pending::ready(Err(e)),
             }
         }
-        let op = Op::CachePeers { account: self.acc(), peers: batch };
+        let op = Op::CachePeers {
+            account: self.acc(),
+            peers: batch,
+        };
         self.submit(vec![op], durability == Durability::Durable)
     }
 
     /// Removes one cached peer (and its username and phone entries).
     pub fn remove_peer(&self, id: i64) -> Result<()> {
         let durable = self.inner()?.options.peer_durability == Durability::Durable;
-        self.write(vec![Op::RemovePeer { account: self.acc(), id }], durable)
-            .map(drop)
+        self.write(
+            vec![Op::RemovePeer {
+                account: self.acc(),
+                id,
+            }],
+            durable,
+        )
+        .map(drop)
     }
 }
 
@@ -325,10 +406,10 @@ fn normalize_peer(p: &Peer, now: i64) -> Result<Peer> {
         Some(phone) => Some(normalize_phone(phone)?),
         None => None,
     };
-    if let Some(name) = &p.name {
-        if name.len() > 1024 {
-            return Err(Error::InvalidArgument("peer names are at most 1024 bytes".into()));
-        }
+    if p.name.as_ref().is_some_and(|n| n.len() > 1024) {
+        return Err(Error::InvalidArgument(
+            "peer names are at most 1024 bytes".into(),
+        ));
     }
     p.updated_at = now;
     Ok(p)

@@ -159,10 +159,10 @@ impl PeerChanges {
                 self.usernames.push((name.clone(), None));
             }
         }
-        if let Some(phone) = old.phone.as_deref().filter(|p| Some(*p) != keep_phone) {
-            if view.peer_id_by_phone(account, phone)? == Some(old.id) {
-                self.phones.push((phone.to_owned(), None));
-            }
+        if let Some(phone) = old.phone.as_deref().filter(|p| Some(*p) != keep_phone)
+            && view.peer_id_by_phone(account, phone)? == Some(old.id)
+        {
+            self.phones.push((phone.to_owned(), None));
         }
         Ok(())
     }
@@ -172,19 +172,19 @@ impl PeerChanges {
     fn index(&mut self, view: &View<'_>, account: &str, peer: &Peer) -> Result<()> {
         for name in &peer.usernames {
             let holder = view.peer_id_by_username(account, name)?;
-            if let Some(h) = holder.filter(|h| *h != peer.id) {
-                if let Some(loser) = self.loser(view, account, h)? {
-                    loser.usernames.retain(|n| n != name);
-                }
+            if let Some(h) = holder.filter(|h| *h != peer.id)
+                && let Some(loser) = self.loser(view, account, h)?
+            {
+                loser.usernames.retain(|n| n != name);
             }
             self.usernames.push((name.clone(), Some(peer.id)));
         }
         if let Some(phone) = &peer.phone {
             let holder = view.peer_id_by_phone(account, phone)?;
-            if let Some(h) = holder.filter(|h| *h != peer.id) {
-                if let Some(loser) = self.loser(view, account, h)? {
-                    loser.phone = None;
-                }
+            if let Some(h) = holder.filter(|h| *h != peer.id)
+                && let Some(loser) = self.loser(view, account, h)?
+            {
+                loser.phone = None;
             }
             self.phones.push((phone.clone(), Some(peer.id)));
         }
@@ -192,9 +192,9 @@ impl PeerChanges {
     }
 
     fn loser(&mut self, view: &View<'_>, account: &str, id: i64) -> Result<Option<&mut Peer>> {
-        if !self.losers.contains_key(&id) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.losers.entry(id) {
             match view.peer(account, id)? {
-                Some(p) => self.losers.insert(id, p),
+                Some(p) => slot.insert(p),
                 None => return Ok(None),
             };
         }
@@ -222,7 +222,13 @@ fn cache_peer(
     let merged = merge_peer(old.as_ref(), peer);
     let mut changes = PeerChanges::default();
     if let Some(old) = &old {
-        changes.unindex(&view, account, old, &merged.usernames, merged.phone.as_deref())?;
+        changes.unindex(
+            &view,
+            account,
+            old,
+            &merged.usernames,
+            merged.phone.as_deref(),
+        )?;
     }
     changes.index(&view, account, &merged)?;
     let self_change = match merged.is_self {

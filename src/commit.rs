@@ -121,9 +121,9 @@ impl Shared {
 
     /// The first I/O failure, if the store is latched.
     pub fn latched(&self) -> Option<Error> {
-        lock(&self.latch)
-            .as_ref()
-            .map(|cause| Error::Latched { cause: cause.clone() })
+        lock(&self.latch).as_ref().map(|cause| Error::Latched {
+            cause: cause.clone(),
+        })
     }
 
     fn set_latch(&self, e: &Error) {
@@ -182,10 +182,7 @@ fn clone_err(e: &Error) -> Error {
 }
 
 /// Starts the writer and checkpoint threads.
-pub(crate) fn spawn(
-    shared: Arc<Shared>,
-    log: LogWriter,
-) -> Result<std::thread::JoinHandle<()>> {
+pub(crate) fn spawn(shared: Arc<Shared>, log: LogWriter) -> Result<std::thread::JoinHandle<()>> {
     let (tx, rx) = mpsc::channel::<CheckpointJob>();
     let ck_shared = shared.clone();
     let checkpointer = std::thread::Builder::new()
@@ -280,7 +277,10 @@ impl Writer {
                 }
                 Request::Flush(done) => durable.push((done, self.log.last_lsn())),
                 Request::Checkpoint(done) => checkpoint.push(done),
-                Request::Stop { checkpoint: c, done } => {
+                Request::Stop {
+                    checkpoint: c,
+                    done,
+                } => {
                     stop = Some(done);
                     stop_checkpoint = c;
                 }
@@ -323,11 +323,10 @@ impl Writer {
             if let Err(e) = self.start_checkpoint(checkpoint) {
                 self.shared.set_latch(&e);
             }
-        } else if self.log.segment_len() >= t.segment_bytes {
-            if let Err(e) = self.log.rotate() {
-                self.shared
-                    .set_latch(&Error::io("rotating the log", e));
-            }
+        } else if self.log.segment_len() >= t.segment_bytes
+            && let Err(e) = self.log.rotate()
+        {
+            self.shared.set_latch(&Error::io("rotating the log", e));
         }
         self.shared
             .log_bytes
@@ -343,7 +342,13 @@ impl Writer {
         let layers = &mut *layers;
         let base = self.shared.index.read()?;
         for (lsn, ops) in batches {
-            apply_batch(&mut layers.active, layers.frozen.as_deref(), Some(&base), lsn, ops)?;
+            apply_batch(
+                &mut layers.active,
+                layers.frozen.as_deref(),
+                Some(&base),
+                lsn,
+                ops,
+            )?;
         }
         Ok(())
     }
@@ -392,12 +397,12 @@ impl Writer {
             sealed,
             waiters,
         };
-        if let Some(jobs) = &self.jobs {
-            if let Err(mpsc::SendError(job)) = jobs.send(job) {
-                *lock(&self.shared.checkpoint_busy) = false;
-                drop(job);
-                return Err(Error::Closed);
-            }
+        if let Some(jobs) = &self.jobs
+            && let Err(mpsc::SendError(job)) = jobs.send(job)
+        {
+            *lock(&self.shared.checkpoint_busy) = false;
+            drop(job);
+            return Err(Error::Closed);
         }
         Ok(())
     }
@@ -410,7 +415,12 @@ fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
         match &result {
             Ok(bytes) => {
                 shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
-                tracing::info!(lsn, records = job.frozen.records, log_bytes_freed = bytes, "checkpoint");
+                tracing::info!(
+                    lsn,
+                    records = job.frozen.records,
+                    log_bytes_freed = bytes,
+                    "checkpoint"
+                );
             }
             Err(e) => shared.set_latch(e),
         }

@@ -25,9 +25,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// The path holds a session file of another library; sessiondb never overwrites it.
-    #[error(
-        "{path} is a {format} session, not a sessiondb store; import it with `{import_hint}`"
-    )]
+    #[error("{path} is a {format} session, not a sessiondb store; import it with `{import_hint}`")]
     ForeignFormat {
         /// The path that was opened.
         path: PathBuf,

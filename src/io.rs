@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A file of the log, addressed by offset.
+#[allow(clippy::len_without_is_empty)] // a file length, not a collection
 pub trait LogFile: Send + Sync {
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;

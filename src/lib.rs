@@ -46,8 +46,8 @@ pub use error::{Error, Result};
 pub use log::recovery::RecoveryMode;
 pub use model::{
     AUTH_KEY_LEN, AppFields, AuthKey, DEFAULT_ACCOUNT, DataCenter, MAX_ACCOUNT_NAME_LEN, Peer,
-    PeerKind, Session, UpdateState, UpdateStateChange, User, normalize_phone,
-    normalize_username, validate_account,
+    PeerKind, Session, UpdateState, UpdateStateChange, User, normalize_phone, normalize_username,
+    validate_account,
 };
 pub use paths::store_dir;
 pub use store::{Durability, Options, RecoveryReport, Store};

@@ -346,9 +346,7 @@ pub fn validate_account(name: &str) -> Result<()> {
 pub fn normalize_username(name: &str) -> Result<String> {
     let name = name.strip_prefix('@').unwrap_or(name);
     if name.is_empty() || name.len() > 64 {
-        return Err(Error::InvalidArgument(
-            "usernames are 1 to 64 bytes".into(),
-        ));
+        return Err(Error::InvalidArgument("usernames are 1 to 64 bytes".into()));
     }
     Ok(name.to_ascii_lowercase())
 }

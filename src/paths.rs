@@ -114,7 +114,9 @@ pub(crate) fn create_dir(dir: &Path) -> Result<bool> {
 pub(crate) fn secure(dir: &Path, writable: bool) -> Result<()> {
     let me = euid();
     check_and_tighten(dir, 0o700, me, writable)?;
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))? {
+    for entry in
+        fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+    {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         let path = entry.path();
         if path.is_file() {

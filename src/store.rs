@@ -157,9 +157,14 @@ impl Store {
         let txn = index.read()?;
         let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
         let mut active = Overlay::default();
-        let mut rec = recover(&fs, &dir, checkpoint_lsn, options.recovery, false, &mut |lsn, ops| {
-            apply_batch(&mut active, None, Some(&txn), lsn, ops)
-        })?;
+        let mut rec = recover(
+            &fs,
+            &dir,
+            checkpoint_lsn,
+            options.recovery,
+            false,
+            &mut |lsn, ops| apply_batch(&mut active, None, Some(&txn), lsn, ops),
+        )?;
         drop(txn);
         let report = RecoveryReport {
             records_replayed: rec.replayed,
@@ -182,8 +187,14 @@ impl Store {
                 .and_then(|()| fs.sync_dir(&dir))
                 .map_err(|e| Error::io(format!("removing {}", next.display()), e))?;
         }
-        let log = LogWriter::create(fs.clone(), &dir, rec.next_lsn, rec.segments, rec.segment_bytes)
-            .map_err(|e| Error::io("starting a log segment", e))?;
+        let log = LogWriter::create(
+            fs.clone(),
+            &dir,
+            rec.next_lsn,
+            rec.segments,
+            rec.segment_bytes,
+        )
+        .map_err(|e| Error::io("starting a log segment", e))?;
         let thresholds = Thresholds {
             log_bytes: options.checkpoint_log_bytes,
             records: options.checkpoint_records,
@@ -244,9 +255,14 @@ impl Store {
             let txn = db.begin_read()?;
             let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
             let mut active = Overlay::default();
-            let result = recover(&fs, &dir, checkpoint_lsn, options.recovery, true, &mut |lsn, ops| {
-                apply_batch(&mut active, None, Some(&txn), lsn, ops)
-            });
+            let result = recover(
+                &fs,
+                &dir,
+                checkpoint_lsn,
+                options.recovery,
+                true,
+                &mut |lsn, ops| apply_batch(&mut active, None, Some(&txn), lsn, ops),
+            );
             match result {
                 Ok(rec) => break (txn, active, rec, checkpoint_lsn),
                 Err(e) if attempt < 5 && matches!(e, Error::Io { .. } | Error::Corrupt { .. }) => {

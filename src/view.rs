@@ -116,15 +116,27 @@ impl<'a> View<'a> {
     }
 
     pub fn home_dc(&self, account: &str) -> Result<Option<i32>> {
-        self.point(account, |d| d.home_dc, |_| Ok(self.session_row(account)?.home_dc))
+        self.point(
+            account,
+            |d| d.home_dc,
+            |_| Ok(self.session_row(account)?.home_dc),
+        )
     }
 
     pub fn user(&self, account: &str) -> Result<Option<User>> {
-        self.point(account, |d| d.user.clone(), |_| Ok(self.session_row(account)?.user))
+        self.point(
+            account,
+            |d| d.user.clone(),
+            |_| Ok(self.session_row(account)?.user),
+        )
     }
 
     pub fn self_peer_id(&self, account: &str) -> Result<Option<i64>> {
-        self.point(account, |d| d.self_peer, |_| Ok(self.session_row(account)?.self_peer))
+        self.point(
+            account,
+            |d| d.self_peer,
+            |_| Ok(self.session_row(account)?.self_peer),
+        )
     }
 
     pub fn dc(&self, account: &str, id: i32) -> Result<Option<DataCenter>> {
@@ -156,7 +168,11 @@ impl<'a> View<'a> {
     }
 
     pub fn channels(&self, account: &str) -> Result<BTreeMap<i64, i32>> {
-        self.map(account, |d| &d.channels, |txn| index::read::channels(txn, account))
+        self.map(
+            account,
+            |d| &d.channels,
+            |txn| index::read::channels(txn, account),
+        )
     }
 
     pub fn app(&self, account: &str) -> Result<Option<AppFields>> {

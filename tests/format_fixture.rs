@@ -29,13 +29,20 @@ fn write_fixture() {
     let store = Store::open(fixture()).unwrap();
     let acc = store.default_account();
     acc.save(&common::session(1)).unwrap(); // in the index
-    acc.cache_peers(&[common::peer(1), common::peer(2)]).unwrap();
+    acc.cache_peers(&[common::peer(1), common::peer(2)])
+        .unwrap();
     store.checkpoint().unwrap();
     let other = store.account("second").unwrap();
     other.save(&common::session(2)).unwrap();
     // ... and in the log, not checkpointed:
-    acc.set_update_state(UpdateStateChange::Primary { pts: 900, date: 901, seq: 902 }).unwrap();
-    acc.cache_peers_with(&[common::peer(3)], sessiondb::Durability::Durable).unwrap();
+    acc.set_update_state(UpdateStateChange::Primary {
+        pts: 900,
+        date: 901,
+        seq: 902,
+    })
+    .unwrap();
+    acc.cache_peers_with(&[common::peer(3)], sessiondb::Durability::Durable)
+        .unwrap();
     drop(store); // no checkpoint
 }
 
@@ -45,16 +52,33 @@ fn the_v1_fixture_opens_with_all_its_data() {
     let copy = dir.path().join("v1.session");
     copy_dir(&fixture(), &copy);
     let store = Store::open(&copy).unwrap();
-    assert!(store.recovery().records_replayed >= 2, "the fixture has an un-checkpointed tail");
-    assert_eq!(store.accounts().unwrap(), vec!["default".to_owned(), "second".to_owned()]);
+    assert!(
+        store.recovery().records_replayed >= 2,
+        "the fixture has an un-checkpointed tail"
+    );
+    assert_eq!(
+        store.accounts().unwrap(),
+        vec!["default".to_owned(), "second".to_owned()]
+    );
     let acc = store.default_account();
     let mut want = common::session(1);
-    want.update_state = Some(sessiondb::UpdateState { pts: 900, qts: 7, date: 901, seq: 902 });
+    want.update_state = Some(sessiondb::UpdateState {
+        pts: 900,
+        qts: 7,
+        date: 901,
+        seq: 902,
+    });
     assert_eq!(acc.session().unwrap(), Some(want));
     for id in 1..=3 {
         let got = acc.peer(id).unwrap().expect("peer");
         assert!(common::same_peer(&common::peer(id), &got));
     }
-    assert_eq!(acc.peer_by_username("USER2").unwrap().map(|p| p.id), Some(2));
-    assert_eq!(store.account("second").unwrap().session().unwrap(), Some(common::session(2)));
+    assert_eq!(
+        acc.peer_by_username("USER2").unwrap().map(|p| p.id),
+        Some(2)
+    );
+    assert_eq!(
+        store.account("second").unwrap().session().unwrap(),
+        Some(common::session(2))
+    );
 }

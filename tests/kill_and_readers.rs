@@ -19,8 +19,14 @@ fn child_writer() {
     let acc = store.default_account();
     let start = acc.update_state().unwrap().map_or(0, |s| s.pts);
     for pts in start + 1.. {
-        acc.cache_peers_with(&[common::peer(i64::from(pts))], Durability::Buffered).unwrap();
-        acc.set_update_state(UpdateStateChange::Primary { pts, date: pts, seq: 1 }).unwrap();
+        acc.cache_peers_with(&[common::peer(i64::from(pts))], Durability::Buffered)
+            .unwrap();
+        acc.set_update_state(UpdateStateChange::Primary {
+            pts,
+            date: pts,
+            seq: 1,
+        })
+        .unwrap();
         if pts % 37 == 0 {
             acc.set_dc(common::dc(2, pts as u8)).unwrap();
         }
@@ -64,9 +70,16 @@ fn acknowledged_writes_survive_sigkill_and_are_replayed() {
         let store = Store::open(&path).unwrap();
         let acc = store.default_account();
         let state = acc.update_state().unwrap().expect("state survives");
-        assert!(state.pts >= last, "round {round}: pts {} < acknowledged {last}", state.pts);
+        assert!(
+            state.pts >= last,
+            "round {round}: pts {} < acknowledged {last}",
+            state.pts
+        );
         // Durable writes sync the log, so buffered peers written before them are durable too.
-        assert!(acc.peer(i64::from(last)).unwrap().is_some(), "round {round}");
+        assert!(
+            acc.peer(i64::from(last)).unwrap().is_some(),
+            "round {round}"
+        );
         replayed_total += store.recovery().records_replayed;
         drop(store);
     }
@@ -80,24 +93,51 @@ fn a_read_only_open_sees_the_checkpoint_and_the_log_beside_a_writer() {
     let writer = Store::open(&path).unwrap();
     let acc = writer.default_account();
     acc.save(&common::session(1)).unwrap(); // checkpointed
-    acc.set_update_state(UpdateStateChange::Primary { pts: 500, date: 1, seq: 1 }).unwrap();
-    acc.cache_peers_with(&[common::peer(9)], Durability::Durable).unwrap();
+    acc.set_update_state(UpdateStateChange::Primary {
+        pts: 500,
+        date: 1,
+        seq: 1,
+    })
+    .unwrap();
+    acc.cache_peers_with(&[common::peer(9)], Durability::Durable)
+        .unwrap();
 
     let reader = Store::open_read_only(&path).unwrap();
     let racc = reader.default_account();
-    assert_eq!(racc.update_state().unwrap().unwrap().pts, 500, "log tail replayed");
-    assert_eq!(racc.dc(2).unwrap(), Some(common::dc(2, 2)), "checkpoint read");
+    assert_eq!(
+        racc.update_state().unwrap().unwrap().pts,
+        500,
+        "log tail replayed"
+    );
+    assert_eq!(
+        racc.dc(2).unwrap(),
+        Some(common::dc(2, 2)),
+        "checkpoint read"
+    );
     assert!(racc.peer(9).unwrap().is_some());
     assert!(matches!(
         racc.set_update_state(UpdateStateChange::Secondary { qts: 1 }),
         Err(sessiondb::Error::ReadOnly)
     ));
     // The writer goes on (and checkpoints) while the reader holds its snapshot.
-    acc.set_update_state(UpdateStateChange::Primary { pts: 501, date: 1, seq: 1 }).unwrap();
+    acc.set_update_state(UpdateStateChange::Primary {
+        pts: 501,
+        date: 1,
+        seq: 1,
+    })
+    .unwrap();
     writer.checkpoint().unwrap();
     assert_eq!(racc.update_state().unwrap().unwrap().pts, 500, "a snapshot");
     let reader2 = Store::open_read_only(&path).unwrap();
-    assert_eq!(reader2.default_account().update_state().unwrap().unwrap().pts, 501);
+    assert_eq!(
+        reader2
+            .default_account()
+            .update_state()
+            .unwrap()
+            .unwrap()
+            .pts,
+        501
+    );
     drop(reader);
     drop(reader2);
     writer.close().unwrap();

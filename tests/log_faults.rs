@@ -23,7 +23,11 @@ fn open(dir: &Path, fs: &MemFs) -> sessiondb::Result<Store> {
 }
 
 fn pts(pts: i32) -> UpdateStateChange {
-    UpdateStateChange::Primary { pts, date: pts, seq: pts }
+    UpdateStateChange::Primary {
+        pts,
+        date: pts,
+        seq: pts,
+    }
 }
 
 /// The one log segment of the store (tests that call this never rotate).
@@ -81,7 +85,11 @@ fn truncating_the_last_record_at_every_offset_keeps_all_earlier_records() {
     assert!(end > start + 24);
     for cut in start..end {
         let image = image_with(&seg, &full[..cut]);
-        assert_eq!(stored_pts(dir.path(), &image).unwrap(), Some(4), "cut at {cut}");
+        assert_eq!(
+            stored_pts(dir.path(), &image).unwrap(),
+            Some(4),
+            "cut at {cut}"
+        );
         // The cut is made durable: a second open finds a clean log.
         let store = open(dir.path(), &image).unwrap();
         assert_eq!(store.recovery().bytes_cut, 0);
@@ -100,7 +108,14 @@ fn a_flipped_bit_in_the_middle_of_the_log_is_corruption() {
     let full = fs.read_live(&seg).unwrap();
     // byte offsets inside record 5: payload, CRC, LSN, horizon, and the length field
     let rec = ends[4];
-    for (at, bit) in [(rec + 30, 0x10), (rec + 5, 1), (rec + 9, 4), (rec + 17, 2), (rec + 3, 0x80), (rec, 1)] {
+    for (at, bit) in [
+        (rec + 30, 0x10),
+        (rec + 5, 1),
+        (rec + 9, 4),
+        (rec + 17, 2),
+        (rec + 3, 0x80),
+        (rec, 1),
+    ] {
         let mut bytes = full.clone();
         bytes[at] ^= bit;
         let image = image_with(&seg, &bytes);
@@ -126,18 +141,27 @@ fn a_flipped_bit_in_the_last_record_is_a_torn_tail_and_salvage_opens_corruption(
     bytes[ends[9] + 28] ^= 1;
     // Nothing after the last record can prove it was synced: indistinguishable from a torn
     // write, so it is cut (documented in docs/design.md).
-    assert_eq!(stored_pts(dir.path(), &image_with(&seg, &bytes)).unwrap(), Some(9));
+    assert_eq!(
+        stored_pts(dir.path(), &image_with(&seg, &bytes)).unwrap(),
+        Some(9)
+    );
 
     let mut bytes = fs.read_live(&seg).unwrap();
     bytes[ends[4] + 28] ^= 1;
     let image = image_with(&seg, &bytes);
-    assert!(matches!(open(dir.path(), &image), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        open(dir.path(), &image),
+        Err(Error::Corrupt { .. })
+    ));
     let salvage = Options {
         recovery: sessiondb::RecoveryMode::Salvage,
         ..options(&image)
     };
     let store = Store::open_with(dir.path().join("bot"), salvage).unwrap();
-    assert_eq!(store.default_account().update_state().unwrap().unwrap().pts, 4);
+    assert_eq!(
+        store.default_account().update_state().unwrap().unwrap().pts,
+        4
+    );
 }
 
 #[test]
@@ -164,7 +188,10 @@ fn a_power_cut_that_keeps_a_later_page_and_loses_an_earlier_one_still_opens() {
         }
         false
     });
-    assert!(unsynced.len() >= 3, "the buffered batches span pages: {unsynced:?}");
+    assert!(
+        unsynced.len() >= 3,
+        "the buffered batches span pages: {unsynced:?}"
+    );
     let lost = unsynced[0];
     let image = fs.power_cut(&mut |_, page| page != lost);
     drop(store);
@@ -194,8 +221,12 @@ fn a_power_cut_loses_only_unsynced_writes() {
     let store = open(dir.path(), &fs).unwrap();
     let acc = store.default_account();
     acc.set_update_state(pts(7)).unwrap();
-    acc.cache_peers_with(&[peer(1)], Durability::Buffered).unwrap();
-    assert!(acc.peer(1).unwrap().is_some(), "buffered writes are visible at once");
+    acc.cache_peers_with(&[peer(1)], Durability::Buffered)
+        .unwrap();
+    assert!(
+        acc.peer(1).unwrap().is_some(),
+        "buffered writes are visible at once"
+    );
     let image = fs.power_cut(&mut |_, _| false);
     drop(store);
     let store = open(dir.path(), &image).unwrap();
@@ -215,7 +246,10 @@ fn group_commit_64_durable_writes_behind_a_blocked_sync_take_at_most_2_more_sync
     let fs = MemFs::new();
     let store = open(dir.path(), &fs).unwrap();
     let acc = store.default_account();
-    let gate = Arc::new(Gate { state: Mutex::new((true, false)), cv: Condvar::new() });
+    let gate = Arc::new(Gate {
+        state: Mutex::new((true, false)),
+        cv: Condvar::new(),
+    });
     let g = gate.clone();
     fs.set_sync_hook(Some(Arc::new(move |_| {
         let mut s = g.state.lock().unwrap();
@@ -234,7 +268,9 @@ fn group_commit_64_durable_writes_behind_a_blocked_sync_take_at_most_2_more_sync
         }
     }
     // The writer is now inside a sync. Queue 64 more durable writes behind it.
-    let queued: Vec<_> = (2..=65).map(|i| acc.set_update_state_async(pts(i))).collect();
+    let queued: Vec<_> = (2..=65)
+        .map(|i| acc.set_update_state_async(pts(i)))
+        .collect();
     let before = fs.sync_count();
     gate.state.lock().unwrap().0 = false;
     gate.cv.notify_all();
@@ -243,7 +279,10 @@ fn group_commit_64_durable_writes_behind_a_blocked_sync_take_at_most_2_more_sync
         q.wait().unwrap();
     }
     let extra = fs.sync_count() - before;
-    assert!(extra <= 2, "64 queued durable writes took {extra} more syncs");
+    assert!(
+        extra <= 2,
+        "64 queued durable writes took {extra} more syncs"
+    );
     assert_eq!(acc.update_state().unwrap().unwrap().pts, 65);
 }
 
@@ -254,14 +293,19 @@ fn a_failed_fsync_latches_the_store_until_reopened() {
     let store = open(dir.path(), &fs).unwrap();
     let acc = store.default_account();
     acc.set_update_state(pts(1)).unwrap();
-    fs.set_sync_hook(Some(Arc::new(|_| Err(std::io::Error::other("injected EIO")))));
+    fs.set_sync_hook(Some(Arc::new(|_| {
+        Err(std::io::Error::other("injected EIO"))
+    })));
     match acc.set_update_state(pts(2)) {
         Err(Error::Io { .. } | Error::Latched { .. }) => {}
         other => panic!("expected an I/O error, got {other:?}"),
     }
     fs.set_sync_hook(None);
     // The sync works again, but the store stays latched: a failed fsync may have lost pages.
-    assert!(matches!(acc.set_update_state(pts(3)), Err(Error::Latched { .. })));
+    assert!(matches!(
+        acc.set_update_state(pts(3)),
+        Err(Error::Latched { .. })
+    ));
     assert!(matches!(store.flush(), Err(Error::Latched { .. })));
     assert!(acc.update_state().unwrap().is_some(), "reads still work");
     drop(store);
@@ -275,8 +319,13 @@ fn a_failed_write_latches_the_store() {
     let fs = MemFs::new();
     let store = open(dir.path(), &fs).unwrap();
     let acc = store.default_account();
-    fs.set_write_hook(Some(Arc::new(|_| Err(std::io::Error::other("injected ENOSPC")))));
+    fs.set_write_hook(Some(Arc::new(|_| {
+        Err(std::io::Error::other("injected ENOSPC"))
+    })));
     assert!(acc.set_update_state(pts(1)).is_err());
     fs.set_write_hook(None);
-    assert!(matches!(acc.set_update_state(pts(2)), Err(Error::Latched { .. })));
+    assert!(matches!(
+        acc.set_update_state(pts(2)),
+        Err(Error::Latched { .. })
+    ));
 }

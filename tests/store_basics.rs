@@ -21,7 +21,8 @@ fn every_type_round_trips_through_close_and_reopen() {
         let acc = store.default_account();
         acc.save(&s).unwrap();
         acc.cache_peers(&[peer(10), peer(11)]).unwrap();
-        acc.set_update_state(UpdateStateChange::Secondary { qts: 9 }).unwrap();
+        acc.set_update_state(UpdateStateChange::Secondary { qts: 9 })
+            .unwrap();
         store.close().unwrap();
     }
     let store = Store::open(&path).unwrap();
@@ -29,7 +30,10 @@ fn every_type_round_trips_through_close_and_reopen() {
     let mut expected = s.clone();
     expected.update_state.as_mut().unwrap().qts = 9;
     assert_eq!(acc.session().unwrap(), Some(expected));
-    assert!(common::same_peer(&peer(10), &acc.peer(10).unwrap().unwrap()));
+    assert!(common::same_peer(
+        &peer(10),
+        &acc.peer(10).unwrap().unwrap()
+    ));
     assert_eq!(store.accounts().unwrap(), vec!["default".to_owned()]);
 }
 
@@ -40,13 +44,28 @@ fn writes_are_visible_before_a_checkpoint_and_survive_drop_without_close() {
     let store = Store::open(&path).unwrap();
     let acc = store.default_account();
     acc.set_dc(dc(2, 1)).unwrap();
-    acc.set_update_state(UpdateStateChange::Primary { pts: 5, date: 6, seq: 7 }).unwrap();
-    acc.set_update_state(UpdateStateChange::Channel { id: 42, pts: 8 }).unwrap();
-    assert_eq!(store.checkpoint_lsn(), 0, "nothing may have been checkpointed yet");
+    acc.set_update_state(UpdateStateChange::Primary {
+        pts: 5,
+        date: 6,
+        seq: 7,
+    })
+    .unwrap();
+    acc.set_update_state(UpdateStateChange::Channel { id: 42, pts: 8 })
+        .unwrap();
+    assert_eq!(
+        store.checkpoint_lsn(),
+        0,
+        "nothing may have been checkpointed yet"
+    );
     assert_eq!(acc.dc(2).unwrap(), Some(dc(2, 1)));
     assert_eq!(
         acc.update_state().unwrap(),
-        Some(UpdateState { pts: 5, qts: 0, date: 6, seq: 7 })
+        Some(UpdateState {
+            pts: 5,
+            qts: 0,
+            date: 6,
+            seq: 7
+        })
     );
     assert_eq!(acc.channel_pts(42).unwrap(), Some(8));
     drop(store); // no checkpoint: the log must carry it
@@ -64,7 +83,12 @@ fn checkpoint_then_more_writes_then_reopen() {
     let store = Store::open(&path).unwrap();
     let acc = store.default_account();
     for pts in 1..=50 {
-        acc.set_update_state(UpdateStateChange::Primary { pts, date: pts, seq: pts }).unwrap();
+        acc.set_update_state(UpdateStateChange::Primary {
+            pts,
+            date: pts,
+            seq: pts,
+        })
+        .unwrap();
         if pts % 20 == 0 {
             assert!(store.checkpoint().unwrap() > 0);
         }
@@ -115,7 +139,10 @@ fn accounts_are_isolated_and_delete_wipes_durably() {
     assert_eq!(a.session().unwrap(), None);
     assert_eq!(a.dcs().unwrap(), vec![]);
     assert_eq!(a.channels().unwrap().len(), 0);
-    assert_eq!(store.account("bob").unwrap().session().unwrap(), Some(session(2)));
+    assert_eq!(
+        store.account("bob").unwrap().session().unwrap(),
+        Some(session(2))
+    );
 }
 
 #[test]
@@ -128,7 +155,12 @@ fn save_replaces_dcs_and_channels() {
     s.dcs.retain(|d| d.id == 2);
     s.channels.remove(&1_234_567);
     s.update_state = None;
-    s.user = Some(User { id: 5, dc: 2, bot: false, username: None });
+    s.user = Some(User {
+        id: 5,
+        dc: 2,
+        bot: false,
+        username: None,
+    });
     acc.save(&s).unwrap();
     assert_eq!(acc.session().unwrap(), Some(s));
 }
@@ -138,17 +170,33 @@ fn bad_arguments_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("bot")).unwrap();
     assert!(matches!(store.account(""), Err(Error::InvalidArgument(_))));
-    assert!(matches!(store.account(&"x".repeat(65)), Err(Error::InvalidArgument(_))));
-    assert!(matches!(store.account("a\nb"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(sessiondb::AuthKey::from_slice(&[1; 255]), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        store.account(&"x".repeat(65)),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        store.account("a\nb"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        sessiondb::AuthKey::from_slice(&[1; 255]),
+        Err(Error::InvalidArgument(_))
+    ));
     let mut app = AppFields::default();
     app.custom.insert("big".into(), vec![0; 5000]);
     let acc = store.default_account();
-    assert!(matches!(acc.set_app_fields(app), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        acc.set_app_fields(app),
+        Err(Error::InvalidArgument(_))
+    ));
     let mut s = session(1);
     s.dcs.push(dc(2, 9));
     assert!(matches!(acc.save(&s), Err(Error::InvalidArgument(_))));
-    assert_eq!(acc.session().unwrap(), None, "a refused save writes nothing");
+    assert_eq!(
+        acc.session().unwrap(),
+        None,
+        "a refused save writes nothing"
+    );
 }
 
 #[test]
@@ -173,7 +221,10 @@ fn files_are_private_and_wider_modes_are_tightened() {
     store.close().unwrap();
     let sdir = dir.path().join("bot.session");
     assert_eq!(mode(&sdir), 0o700);
-    let files: Vec<_> = std::fs::read_dir(&sdir).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(&sdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert!(files.len() >= 3, "lock, index and a log segment");
     for f in &files {
         assert_eq!(mode(f), 0o600, "{}", f.display());
@@ -210,21 +261,35 @@ fn a_file_owned_by_another_user_is_refused() {
 #[test]
 fn a_telethon_session_file_is_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/telethon_v7.session");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/telethon_v7.session"
+    );
     let target = dir.path().join("bot.session");
     std::fs::copy(fixture, &target).unwrap();
     let before = std::fs::read(&target).unwrap();
     for p in [dir.path().join("bot"), target.clone()] {
         match Store::open(&p) {
-            Err(Error::ForeignFormat { format, import_hint, .. }) => {
+            Err(Error::ForeignFormat {
+                format,
+                import_hint,
+                ..
+            }) => {
                 assert_eq!(format, "Telethon v1 SQLite");
                 assert!(import_hint.contains("sessiondb import"));
             }
             other => panic!("expected ForeignFormat, got {other:?}"),
         }
     }
-    assert!(matches!(Store::open_read_only(&target), Err(Error::ForeignFormat { .. })));
-    assert_eq!(std::fs::read(&target).unwrap(), before, "the file must be untouched");
+    assert!(matches!(
+        Store::open_read_only(&target),
+        Err(Error::ForeignFormat { .. })
+    ));
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        before,
+        "the file must be untouched"
+    );
 }
 
 #[test]
@@ -233,14 +298,25 @@ fn a_foreign_directory_is_not_adopted() {
     let target = dir.path().join("photos.session");
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("cat.jpg"), b"meow").unwrap();
-    assert!(matches!(Store::open(&target), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        Store::open(&target),
+        Err(Error::InvalidArgument(_))
+    ));
 }
 
 #[test]
 fn debug_and_errors_never_show_key_bytes() {
     let k = key(1);
-    let hex: String = k.as_bytes()[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let dec = format!("{}, {}, {}", k.as_bytes()[0], k.as_bytes()[1], k.as_bytes()[2]);
+    let hex: String = k.as_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dec = format!(
+        "{}, {}, {}",
+        k.as_bytes()[0],
+        k.as_bytes()[1],
+        k.as_bytes()[2]
+    );
     let s = session(1);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("bot")).unwrap();

@@ -142,7 +142,10 @@ impl RecordRef {
 
 /// Reads the record at `offset`, if one that passes length and CRC checks is there.
 /// `Err` says why not; LSN continuity is the caller's check.
-pub(crate) fn read_record(buf: &[u8], offset: usize) -> std::result::Result<RecordRef, &'static str> {
+pub(crate) fn read_record(
+    buf: &[u8],
+    offset: usize,
+) -> std::result::Result<RecordRef, &'static str> {
     let header = buf
         .get(offset..offset.saturating_add(RECORD_HEADER_LEN))
         .ok_or("short record header")?;
@@ -172,12 +175,13 @@ pub(crate) fn valid_records_after(buf: &[u8], from: usize, after: u64) -> Vec<Re
     let mut at = from;
     while at + RECORD_HEADER_LEN <= buf.len() {
         let lsn = u64_at(buf, at + 8);
-        if lsn > after && lsn <= max_lsn {
-            if let Ok(r) = read_record(buf, at) {
-                found.push(r);
-                at = r.end();
-                continue;
-            }
+        if lsn > after
+            && lsn <= max_lsn
+            && let Ok(r) = read_record(buf, at)
+        {
+            found.push(r);
+            at = r.end();
+            continue;
         }
         at += 1;
     }

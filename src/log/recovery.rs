@@ -79,7 +79,11 @@ pub(crate) fn recover(
 
     // Segments wholly at or below the checkpoint are already in the index.
     let keep_from = (0..names.len())
-        .find(|&i| names.get(i + 1).is_none_or(|next| next.0 > checkpoint_lsn + 1))
+        .find(|&i| {
+            names
+                .get(i + 1)
+                .is_none_or(|next| next.0 > checkpoint_lsn + 1)
+        })
         .unwrap_or(names.len());
     if !read_only && keep_from > 0 {
         for (_, path) in &names[..keep_from] {
@@ -122,7 +126,12 @@ pub(crate) fn recover(
                 });
             }
             Err(HeaderError::Damaged(why)) => {
-                damage = Some(Damage { index, offset: 0, expected, reason: why.into() });
+                damage = Some(Damage {
+                    index,
+                    offset: 0,
+                    expected,
+                    reason: why.into(),
+                });
                 break;
             }
         };
@@ -141,11 +150,21 @@ pub(crate) fn recover(
                 Ok(r) if r.lsn == expected => r,
                 Ok(r) => {
                     let reason = format!("record has LSN {}, expected {expected}", r.lsn);
-                    damage = Some(Damage { index, offset, expected, reason });
+                    damage = Some(Damage {
+                        index,
+                        offset,
+                        expected,
+                        reason,
+                    });
                     break 'segments;
                 }
                 Err(why) => {
-                    damage = Some(Damage { index, offset, expected, reason: why.into() });
+                    damage = Some(Damage {
+                        index,
+                        offset,
+                        expected,
+                        reason: why.into(),
+                    });
                     break 'segments;
                 }
             };
@@ -202,7 +221,11 @@ fn handle_damage(
     let seg = &segments[d.index];
     let mut later = valid_records_after(&seg.bytes, d.offset + 1, d.expected - 1);
     for s in &segments[d.index + 1..] {
-        later.extend(valid_records_after(&s.bytes, SEGMENT_HEADER_LEN, d.expected - 1));
+        later.extend(valid_records_after(
+            &s.bytes,
+            SEGMENT_HEADER_LEN,
+            d.expected - 1,
+        ));
     }
     let once_synced = later.iter().any(|r| r.horizon >= d.expected);
     let corrupt = match mode {
@@ -215,7 +238,10 @@ fn handle_damage(
             file: seg.path.clone(),
             offset: d.offset as u64,
             reason: if once_synced {
-                format!("{} (records after it were written once LSN {} was synced)", d.reason, d.expected)
+                format!(
+                    "{} (records after it were written once LSN {} was synced)",
+                    d.reason, d.expected
+                )
             } else {
                 d.reason.clone()
             },
@@ -261,7 +287,8 @@ fn read_all(fs: &Arc<dyn FileSystem>, path: &Path) -> Result<Vec<u8>> {
         reason: "segment larger than memory".into(),
     })?;
     let mut bytes = vec![0u8; len];
-    file.read_at(0, &mut bytes).map_err(|e| Error::io(ctx(), e))?;
+    file.read_at(0, &mut bytes)
+        .map_err(|e| Error::io(ctx(), e))?;
     Ok(bytes)
 }
 

@@ -37,7 +37,11 @@ pub fn session(seed: u8) -> Session {
     custom.insert("lang".to_owned(), b"en".to_vec());
     Session {
         home_dc: Some(2),
-        dcs: vec![dc(1, seed), dc(2, seed.wrapping_add(1)), dc(4, seed.wrapping_add(2))],
+        dcs: vec![
+            dc(1, seed),
+            dc(2, seed.wrapping_add(1)),
+            dc(4, seed.wrapping_add(2)),
+        ],
         user: Some(User {
             id: 777_000 + i64::from(seed),
             dc: 2,
