@@ -157,6 +157,17 @@ impl Account {
         })
     }
 
+    /// Up to `limit` cached peers with ids above `after` (`None`: from the start), in id
+    /// order. Page through the cache by passing the last id seen.
+    pub fn peers(&self, after: Option<i64>, limit: usize) -> Result<Vec<Peer>> {
+        self.view(|v| v.peers(&self.name, after, limit))
+    }
+
+    /// Number of cached peers, in O(1).
+    pub fn peer_count(&self) -> Result<u64> {
+        self.view(|v| v.peer_count(&self.name))
+    }
+
     /// The cached peer marked `is_self`, in O(1).
     pub fn self_user(&self) -> Result<Option<Peer>> {
         self.view(|v| match v.self_peer_id(&self.name)? {

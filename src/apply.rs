@@ -59,11 +59,15 @@ fn apply_op(
             let old = view.peer(&account, id)?;
             let was_self = view.self_peer_id(&account)? == Some(id);
             let mut changes = PeerChanges::default();
-            if let Some(old) = old {
-                changes.unindex(&view, &account, &old, &[], None)?;
+            if let Some(old) = &old {
+                changes.unindex(&view, &account, old, &[], None)?;
             }
+            let existed = old.is_some();
             let d = touch(active, &account);
             changes.write(d);
+            if existed {
+                d.peer_count_delta -= 1;
+            }
             d.peers.insert(id, None);
             if was_self {
                 d.self_peer = Some(None);
@@ -238,6 +242,9 @@ fn cache_peer(
     };
     let d = active.delta(account);
     changes.write(d);
+    if old.is_none() {
+        d.peer_count_delta += 1;
+    }
     if let Some(s) = self_change {
         d.self_peer = Some(s);
     }

@@ -40,6 +40,8 @@ pub(crate) struct SessionRecord {
     pub home_dc: Option<i32>,
     pub user: Option<User>,
     pub self_peer: Option<i64>,
+    /// Cached peers of the account, so `count` is O(1).
+    pub peer_count: u64,
 }
 
 /// The redb database, opened for writing or read-only.
@@ -157,7 +159,8 @@ fn fold_account(txn: &WriteTransaction, account: &str, d: &AccountDelta) -> Resu
         }
         None => {}
     }
-    if d.home_dc.is_some() || d.user.is_some() || d.self_peer.is_some() {
+    if d.home_dc.is_some() || d.user.is_some() || d.self_peer.is_some() || d.peer_count_delta != 0
+    {
         let mut table = txn.open_table(SESSIONS)?;
         let mut row: SessionRecord = match table.get(account)? {
             Some(v) => decode(v.value(), "sessions")?,
@@ -172,6 +175,7 @@ fn fold_account(txn: &WriteTransaction, account: &str, d: &AccountDelta) -> Resu
         if let Some(s) = d.self_peer {
             row.self_peer = s;
         }
+        row.peer_count = row.peer_count.saturating_add_signed(d.peer_count_delta);
         table.insert(account, encode(&row).as_slice())?;
     }
     {

@@ -31,6 +31,7 @@ mod commit;
 mod completion;
 mod error;
 mod index;
+mod index_io;
 pub mod io;
 mod log;
 mod model;
@@ -43,6 +44,7 @@ mod view;
 pub use account::Account;
 pub use completion::Pending;
 pub use error::{Error, Result};
+pub use index_io::{IndexIo, IndexIoCounts};
 pub use log::recovery::RecoveryMode;
 pub use model::{
     AUTH_KEY_LEN, AppFields, AuthKey, DEFAULT_ACCOUNT, DataCenter, MAX_ACCOUNT_NAME_LEN, Peer,

@@ -18,6 +18,8 @@ pub(crate) struct AccountDelta {
     pub home_dc: Option<Option<i32>>,
     pub user: Option<Option<User>>,
     pub self_peer: Option<Option<i64>>,
+    /// Peers added minus peers removed in this layer (relative to 0 when `wiped`).
+    pub peer_count_delta: i64,
     pub dcs: BTreeMap<i32, Option<DataCenter>>,
     pub update_state: Option<Option<UpdateState>>,
     pub channels: BTreeMap<i64, Option<i32>>,

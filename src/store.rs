@@ -13,6 +13,7 @@ use crate::commit::{self, Layers, Request, Shared, Thresholds};
 use crate::completion::completion;
 use crate::error::{Error, Result};
 use crate::index::{self, Index};
+use crate::index_io::{CountingBackend, IndexIo, IndexIoCounts};
 use crate::io::{FileSystem, RealFs};
 use crate::log::recovery::{RecoveryMode, recover};
 use crate::log::{segment_path, writer::LogWriter};
@@ -103,6 +104,7 @@ pub struct Store {
     inner: Arc<Inner>,
     dir: PathBuf,
     writer: Option<JoinHandle<()>>,
+    index_io: Arc<IndexIo>,
     _lock: Option<std::fs::File>,
     recovery: RecoveryReport,
 }
@@ -139,10 +141,14 @@ impl Store {
         let index_path = dir.join(INDEX_FILE);
         let new_index = !index_path.exists();
         let file = paths::open_private(&index_path, true)?;
+        let index_io = Arc::new(IndexIo::default());
         let db = Builder::new()
             .set_cache_size(options.cache_size)
             .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .create_with_backend(redb::backends::FileBackend::new(file)?)?;
+            .create_with_backend(CountingBackend::new(
+                redb::backends::FileBackend::new(file)?,
+                index_io.clone(),
+            ))?;
         Index::init(&db, &index_path)?;
         if created || new_index {
             RealFs
@@ -221,6 +227,7 @@ impl Store {
             }),
             dir,
             writer: Some(writer),
+            index_io,
             _lock: Some(lock),
             recovery: report,
         })
@@ -296,6 +303,7 @@ impl Store {
             }),
             dir,
             writer: None,
+            index_io: Arc::default(),
             _lock: None,
             recovery: RecoveryReport {
                 records_replayed: rec.replayed,
@@ -374,6 +382,11 @@ impl Store {
     /// The LSN of the last checkpoint.
     pub fn checkpoint_lsn(&self) -> u64 {
         self.inner.shared.checkpoint_lsn.load(Ordering::Relaxed)
+    }
+
+    /// What the index has written and synced since the store was opened.
+    pub fn index_io(&self) -> IndexIoCounts {
+        self.index_io.counts()
     }
 
     /// Bytes currently in the log.

@@ -1,6 +1,7 @@
 //! A consistent read view: overlay layers (newest first) over a redb snapshot.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use redb::ReadTransaction;
 
@@ -139,6 +140,22 @@ impl<'a> View<'a> {
         )
     }
 
+    pub fn peer_count(&self, account: &str) -> Result<u64> {
+        let mut total: i64 = 0;
+        let mut wiped = false;
+        for d in self.deltas(account) {
+            total += d.peer_count_delta;
+            if d.wiped {
+                wiped = true;
+                break;
+            }
+        }
+        if !wiped {
+            total += self.session_row(account)?.peer_count as i64;
+        }
+        Ok(total.max(0) as u64)
+    }
+
     pub fn dc(&self, account: &str, id: i32) -> Result<Option<DataCenter>> {
         self.point(
             account,
@@ -189,6 +206,70 @@ impl<'a> View<'a> {
             |d| d.peers.get(&id).cloned(),
             |txn| index::read::peer(txn, account, id),
         )
+    }
+
+    /// Up to `limit` peers with ids above `after`, in id order: a merge of every layer's
+    /// range and the index's range, newest source winning.
+    pub fn peers(&self, account: &str, after: Option<i64>, limit: usize) -> Result<Vec<Peer>> {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let deltas: Vec<&AccountDelta> = self.deltas(account).collect();
+        let cut = deltas.iter().position(|d| d.wiped);
+        let used = &deltas[..cut.map_or(deltas.len(), |c| c + 1)];
+        let mut layers: Vec<_> = used
+            .iter()
+            .map(|d| d.peers.range((lower, Bound::Unbounded)).peekable())
+            .collect();
+        let start = match after {
+            Some(i64::MAX) => None,
+            Some(a) => Some(a + 1),
+            None => Some(i64::MIN),
+        };
+        let mut base = match (cut, self.base, start) {
+            (None, Some(txn), Some(start)) => Some(
+                txn.open_table(index::PEERS)?
+                    .range((account, start)..=(account, i64::MAX))?
+                    .peekable(),
+            ),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let base_key = match base.as_mut().and_then(|b| b.peek()) {
+                Some(Ok((k, _))) => Some(k.value().1),
+                Some(Err(_)) => {
+                    // Surface the storage error through next().
+                    if let Some(Some(Err(e))) = base.as_mut().map(|b| b.next()) {
+                        return Err(e.into());
+                    }
+                    None
+                }
+                None => None,
+            };
+            let Some(key) = layers
+                .iter_mut()
+                .filter_map(|l| l.peek().map(|(k, _)| **k))
+                .chain(base_key)
+                .min()
+            else {
+                break;
+            };
+            let mut chosen: Option<Option<Peer>> = None;
+            for l in &mut layers {
+                if let Some((_, v)) = l.next_if(|(k, _)| **k == key) {
+                    chosen.get_or_insert_with(|| v.clone());
+                }
+            }
+            if base_key == Some(key)
+                && let Some(Some(Ok((_, v)))) = base.as_mut().map(|b| b.next())
+                && chosen.is_none()
+            {
+                chosen = Some(Some(crate::codec::decode(v.value(), "peers")?));
+            }
+            if let Some(Some(p)) = chosen {
+                out.push(p);
+            }
+        }
+        Ok(out)
     }
 
     pub fn peer_id_by_username(&self, account: &str, name: &str) -> Result<Option<i64>> {
