@@ -172,11 +172,15 @@ impl PeerChanges {
     }
 
     /// Points the new version's names at it; a previous holder loses the name (the holder
-    /// written last wins).
+    /// written last wins). Entries that already point at it are left alone, so re-caching a
+    /// known peer does not rewrite index pages.
     fn index(&mut self, view: &View<'_>, account: &str, peer: &Peer) -> Result<()> {
         for name in &peer.usernames {
             let holder = view.peer_id_by_username(account, name)?;
-            if let Some(h) = holder.filter(|h| *h != peer.id)
+            if holder == Some(peer.id) {
+                continue;
+            }
+            if let Some(h) = holder
                 && let Some(loser) = self.loser(view, account, h)?
             {
                 loser.usernames.retain(|n| n != name);
@@ -185,7 +189,10 @@ impl PeerChanges {
         }
         if let Some(phone) = &peer.phone {
             let holder = view.peer_id_by_phone(account, phone)?;
-            if let Some(h) = holder.filter(|h| *h != peer.id)
+            if holder == Some(peer.id) {
+                return Ok(());
+            }
+            if let Some(h) = holder
                 && let Some(loser) = self.loser(view, account, h)?
             {
                 loser.phone = None;

@@ -159,8 +159,7 @@ fn fold_account(txn: &WriteTransaction, account: &str, d: &AccountDelta) -> Resu
         }
         None => {}
     }
-    if d.home_dc.is_some() || d.user.is_some() || d.self_peer.is_some() || d.peer_count_delta != 0
-    {
+    if d.home_dc.is_some() || d.user.is_some() || d.self_peer.is_some() || d.peer_count_delta != 0 {
         let mut table = txn.open_table(SESSIONS)?;
         let mut row: SessionRecord = match table.get(account)? {
             Some(v) => decode(v.value(), "sessions")?,

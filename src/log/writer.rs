@@ -15,6 +15,7 @@ pub(crate) struct LogWriter {
     dir: PathBuf,
     file: Box<dyn LogFile>,
     path: PathBuf,
+    first_lsn: u64,
     offset: u64,
     next_lsn: u64,
     written_lsn: u64,
@@ -40,6 +41,7 @@ impl LogWriter {
             dir: dir.to_owned(),
             file,
             path,
+            first_lsn: next_lsn,
             offset: super::frame::SEGMENT_HEADER_LEN as u64,
             next_lsn,
             written_lsn: next_lsn - 1,
@@ -81,12 +83,17 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Seals the current segment (synced) and starts a new one.
+    /// Seals the current segment (synced) and starts a new one. A segment without records
+    /// already starts where the next would: it stays.
     pub fn rotate(&mut self) -> std::io::Result<()> {
         self.sync()?;
+        if self.first_lsn == self.next_lsn {
+            return Ok(());
+        }
         let (file, path) = new_segment(self.fs.as_ref(), &self.dir, self.next_lsn)?;
         let old = std::mem::replace(&mut self.path, path);
         self.sealed.push(old);
+        self.first_lsn = self.next_lsn;
         self.file = file;
         self.offset = super::frame::SEGMENT_HEADER_LEN as u64;
         self.total_bytes += super::frame::SEGMENT_HEADER_LEN as u64;
