@@ -4,15 +4,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use crate::commit::with_view;
 use crate::completion::Pending;
+use crate::engine::{Control, Engine};
 use crate::error::{Error, Result};
 use crate::model::{
     AppFields, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User, normalize_phone,
     normalize_username,
 };
 use crate::op::Op;
-use crate::store::{Durability, Inner};
+use crate::store::Durability;
 use crate::view::View;
 
 /// A cheap, cloneable handle on one account of an open store.
@@ -22,7 +22,7 @@ use crate::view::View;
 /// not keep the store open: once the store is closed or dropped, calls return `Error::Closed`.
 #[derive(Clone)]
 pub struct Account {
-    inner: Weak<Inner>,
+    engine: Weak<dyn Engine>,
     name: String,
 }
 
@@ -33,15 +33,12 @@ impl fmt::Debug for Account {
 }
 
 impl Account {
-    pub(crate) fn new(inner: &Arc<Inner>, name: String) -> Self {
-        Account {
-            inner: Arc::downgrade(inner),
-            name,
-        }
+    pub(crate) fn new(engine: Weak<dyn Engine>, name: String) -> Self {
+        Account { engine, name }
     }
 
-    fn inner(&self) -> Result<Arc<Inner>> {
-        self.inner.upgrade().ok_or(Error::Closed)
+    fn engine(&self) -> Result<Arc<dyn Engine>> {
+        self.engine.upgrade().ok_or(Error::Closed)
     }
 
     /// The account name.
@@ -50,14 +47,13 @@ impl Account {
     }
 
     fn view<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
-        let inner = self.inner()?;
-        with_view(&inner.shared, inner.snapshot.as_ref(), f)
+        crate::engine::view(self.engine()?.as_ref(), f)
     }
 
     /// Queues `ops` and returns the acknowledgement (LSN) to wait for.
     pub(crate) fn submit(&self, ops: Vec<Op>, durable: bool) -> Pending<u64> {
-        match self.inner().and_then(|i| i.writable().map(|()| i)) {
-            Ok(inner) => inner.shared.write(ops, durable),
+        match self.engine() {
+            Ok(engine) => engine.submit(ops, durable),
             Err(e) => Pending::ready(Err(e)),
         }
     }
@@ -276,7 +272,27 @@ impl Account {
     /// Replaces the account's DCs, user, update state, channel pts and app fields in one
     /// durable batch (DCs and channels absent from `session` are deleted), then checkpoints.
     pub fn save(&self, session: &Session) -> Result<()> {
-        self.inner()?.writable()?;
+        self.save_async(session).wait().map(drop)
+    }
+
+    /// [`Account::save`] without blocking.
+    ///
+    /// # Cancel safety
+    /// Dropping the returned future does not cancel the save: it may still land.
+    pub fn save_async(&self, session: &Session) -> Pending<u64> {
+        let engine = match self.engine() {
+            Ok(e) => e,
+            Err(e) => return Pending::ready(Err(e)),
+        };
+        let ops = match self.save_ops(session) {
+            Ok(ops) => ops,
+            Err(e) => return Pending::ready(Err(e)),
+        };
+        let written = engine.submit(ops, true);
+        Pending::chain(written, move |_| engine.control(Control::Checkpoint))
+    }
+
+    fn save_ops(&self, session: &Session) -> Result<Vec<Op>> {
         session.app.validate()?;
         let mut ids = BTreeMap::new();
         for dc in &session.dcs {
@@ -338,19 +354,14 @@ impl Account {
             account,
             app: session.app.clone(),
         });
-        self.write(ops, true)?;
-        let (done, pending) = crate::completion::completion();
-        self.inner()?
-            .shared
-            .submit(crate::commit::Request::Checkpoint(done));
-        pending.wait().map(drop)
+        Ok(ops)
     }
 
     // ---- peer cache --------------------------------------------------------------------
 
     /// Caches a batch of peers as one log record, with the store's peer durability.
     pub fn cache_peers(&self, peers: &[Peer]) -> Result<()> {
-        let durability = self.inner()?.options.peer_durability;
+        let durability = self.engine()?.config().peer_durability;
         self.cache_peers_with(peers, durability)
     }
 
@@ -364,8 +375,8 @@ impl Account {
     /// # Cancel safety
     /// Dropping the returned future does not cancel the write: it may still land.
     pub fn cache_peers_async(&self, peers: &[Peer], durability: Durability) -> Pending<u64> {
-        let enabled = match self.inner() {
-            Ok(inner) => inner.options.cache_peers,
+        let enabled = match self.engine() {
+            Ok(engine) => engine.config().cache_peers,
             Err(e) => return Pending::ready(Err(e)),
         };
         if !enabled || peers.is_empty() {
@@ -390,7 +401,7 @@ impl Account {
 
     /// Removes one cached peer (and its username and phone entries).
     pub fn remove_peer(&self, id: i64) -> Result<()> {
-        let durable = self.inner()?.options.peer_durability == Durability::Durable;
+        let durable = self.engine()?.config().peer_durability == Durability::Durable;
         self.write(
             vec![Op::RemovePeer {
                 account: self.acc(),

@@ -461,7 +461,7 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
 pub(crate) fn with_view<T>(
     shared: &Shared,
     snapshot: Option<&redb::ReadTransaction>,
-    f: impl FnOnce(&View<'_>) -> Result<T>,
+    f: &mut dyn FnMut(&View<'_>) -> Result<T>,
 ) -> Result<T> {
     let layers = shared.read_layers();
     let txn;

@@ -35,7 +35,15 @@ pub(crate) struct Completer<T> {
 /// Either `.await` it or call [`Pending::wait`]. Dropping it does not cancel the write.
 #[must_use = "a write is only known to be acknowledged once this completes"]
 pub struct Pending<T> {
-    inner: Arc<Inner<T>>,
+    state: State<T>,
+}
+
+type Then<T> = Box<dyn FnOnce(T) -> Pending<T> + Send>;
+
+enum State<T> {
+    One(Arc<Inner<T>>),
+    /// Wait for the first, then for what `then` makes of its value.
+    Chain(Box<Pending<T>>, Option<Then<T>>),
 }
 
 /// A connected completer and pending pair.
@@ -52,7 +60,9 @@ pub(crate) fn completion<T>() -> (Completer<T>, Pending<T>) {
         Completer {
             inner: Some(inner.clone()),
         },
-        Pending { inner },
+        Pending {
+            state: State::One(inner),
+        },
     )
 }
 
@@ -86,17 +96,34 @@ impl<T> Drop for Completer<T> {
 impl<T> Pending<T> {
     /// Blocks the calling thread until the result is there.
     pub fn wait(self) -> Result<T> {
-        let mut slot = self.inner.lock();
-        loop {
-            if let Some(v) = slot.value.take() {
-                slot.taken = true;
-                return v;
+        match self.state {
+            State::One(inner) => {
+                let mut slot = inner.lock();
+                loop {
+                    if let Some(v) = slot.value.take() {
+                        slot.taken = true;
+                        return v;
+                    }
+                    slot = inner.ready.wait(slot).unwrap_or_else(|p| p.into_inner());
+                }
             }
-            slot = self
-                .inner
-                .ready
-                .wait(slot)
-                .unwrap_or_else(|p| p.into_inner());
+            State::Chain(first, then) => {
+                let value = first.wait()?;
+                match then {
+                    Some(then) => then(value).wait(),
+                    None => Err(Error::Closed),
+                }
+            }
+        }
+    }
+
+    /// Once `first` succeeds, continues with `then(value)`.
+    pub(crate) fn chain(
+        first: Pending<T>,
+        then: impl FnOnce(T) -> Pending<T> + Send + 'static,
+    ) -> Self {
+        Pending {
+            state: State::Chain(Box::new(first), Some(Box::new(then))),
         }
     }
 
@@ -112,15 +139,32 @@ impl<T> Future for Pending<T> {
     type Output = Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        let mut slot = self.inner.lock();
-        if let Some(v) = slot.value.take() {
-            slot.taken = true;
-            return Poll::Ready(v);
+        let this = self.get_mut();
+        match &mut this.state {
+            State::One(inner) => {
+                let mut slot = inner.lock();
+                if let Some(v) = slot.value.take() {
+                    slot.taken = true;
+                    return Poll::Ready(v);
+                }
+                if slot.taken {
+                    return Poll::Ready(Err(Error::Closed));
+                }
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            State::Chain(first, then) => {
+                let value = match Pin::new(&mut **first).poll(cx) {
+                    Poll::Ready(Ok(v)) => v,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                };
+                let Some(then) = then.take() else {
+                    return Poll::Ready(Err(Error::Closed));
+                };
+                this.state = then(value).state;
+                Pin::new(this).poll(cx)
+            }
         }
-        if slot.taken {
-            return Poll::Ready(Err(Error::Closed));
-        }
-        slot.waker = Some(cx.waker().clone());
-        Poll::Pending
     }
 }

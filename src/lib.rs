@@ -29,6 +29,7 @@ mod apply;
 mod codec;
 mod commit;
 mod completion;
+mod engine;
 mod error;
 mod index;
 mod index_io;

@@ -10,7 +10,9 @@ use redb::{Builder, ConcurrencyMode, ReadTransaction, ReadableDatabase};
 use crate::account::Account;
 use crate::apply::apply_batch;
 use crate::commit::{self, Layers, Request, Shared, Thresholds};
-use crate::completion::completion;
+use crate::completion::{Pending, completion};
+use crate::engine::{Control, Engine, EngineConfig};
+use crate::view::View;
 use crate::error::{Error, Result};
 use crate::index::{self, Index};
 use crate::index_io::{CountingBackend, IndexIo, IndexIoCounts};
@@ -89,11 +91,43 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn writable(&self) -> Result<()> {
+    fn writable(&self) -> Result<()> {
         if self.snapshot.is_some() {
             return Err(Error::ReadOnly);
         }
         Ok(())
+    }
+}
+
+impl Engine for Inner {
+    fn view_dyn(&self, f: &mut dyn FnMut(&View<'_>) -> Result<()>) -> Result<()> {
+        commit::with_view(&self.shared, self.snapshot.as_ref(), f)
+    }
+
+    fn submit(&self, ops: Vec<Op>, durable: bool) -> Pending<u64> {
+        match self.writable() {
+            Ok(()) => self.shared.write(ops, durable),
+            Err(e) => Pending::ready(Err(e)),
+        }
+    }
+
+    fn control(&self, what: Control) -> Pending<u64> {
+        if let Err(e) = self.writable() {
+            return Pending::ready(Err(e));
+        }
+        let (done, pending) = completion();
+        self.shared.submit(match what {
+            Control::Flush => Request::Flush(done),
+            Control::Checkpoint => Request::Checkpoint(done),
+        });
+        pending
+    }
+
+    fn config(&self) -> EngineConfig {
+        EngineConfig {
+            cache_peers: self.options.cache_peers,
+            peer_durability: self.options.peer_durability,
+        }
     }
 }
 
@@ -325,13 +359,13 @@ impl Store {
 
     /// A handle on the `"default"` account.
     pub fn default_account(&self) -> Account {
-        Account::new(&self.inner, DEFAULT_ACCOUNT.to_owned())
+        Account::new(self.engine(), DEFAULT_ACCOUNT.to_owned())
     }
 
     /// A handle on a named account (it exists once something is written to it).
     pub fn account(&self, name: &str) -> Result<Account> {
         validate_account(name)?;
-        Ok(Account::new(&self.inner, name.to_owned()))
+        Ok(Account::new(self.engine(), name.to_owned()))
     }
 
     /// Creates an account durably (idempotent) and returns its handle.
@@ -362,21 +396,20 @@ impl Store {
         Ok(())
     }
 
+    fn engine(&self) -> std::sync::Weak<dyn Engine> {
+        let weak: std::sync::Weak<dyn Engine> = Arc::downgrade(&self.inner) as _;
+        weak
+    }
+
     /// Syncs every buffered write.
     pub fn flush(&self) -> Result<()> {
-        self.inner.writable()?;
-        let (done, pending) = completion();
-        self.inner.shared.submit(Request::Flush(done));
-        pending.wait().map(|_| ())
+        self.inner.control(Control::Flush).wait().map(drop)
     }
 
     /// Folds everything written so far into the index in one durable transaction and drops
     /// the log it covered. Returns the checkpoint LSN.
     pub fn checkpoint(&self) -> Result<u64> {
-        self.inner.writable()?;
-        let (done, pending) = completion();
-        self.inner.shared.submit(Request::Checkpoint(done));
-        pending.wait()
+        self.inner.control(Control::Checkpoint).wait()
     }
 
     /// The LSN of the last checkpoint.
@@ -410,8 +443,8 @@ impl Store {
         result
     }
 
-    pub(crate) fn view<T>(&self, f: impl FnOnce(&crate::view::View<'_>) -> Result<T>) -> Result<T> {
-        commit::with_view(&self.inner.shared, self.inner.snapshot.as_ref(), f)
+    pub(crate) fn view<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
+        crate::engine::view(self.inner.as_ref(), f)
     }
 }
 

@@ -1,0 +1,47 @@
+//! What an [`Account`](crate::Account) needs from whatever holds the data: a consistent view
+//! for reads and a way to submit logged operations. The file store and `MemoryStore` both
+//! provide it, so every call (and every rule: username moves, the min rule, `save`
+//! replacing DCs) is the same code for both.
+
+use crate::completion::Pending;
+use crate::error::{Error, Result};
+use crate::op::Op;
+use crate::store::Durability;
+use crate::view::View;
+
+/// Settings the calls consult.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EngineConfig {
+    pub cache_peers: bool,
+    pub peer_durability: Durability,
+}
+
+/// Control requests besides writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Control {
+    Flush,
+    Checkpoint,
+}
+
+pub(crate) trait Engine: Send + Sync {
+    /// Runs `f` on a consistent view.
+    fn view_dyn(&self, f: &mut dyn FnMut(&View<'_>) -> Result<()>) -> Result<()>;
+    /// Queues a batch; the pending result is its LSN once acknowledged.
+    fn submit(&self, ops: Vec<Op>, durable: bool) -> Pending<u64>;
+    /// Flush or checkpoint.
+    fn control(&self, what: Control) -> Pending<u64>;
+    fn config(&self) -> EngineConfig;
+}
+
+/// Runs `f` on a view of `engine` and returns its result.
+pub(crate) fn view<T>(engine: &dyn Engine, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
+    let mut f = Some(f);
+    let mut out = None;
+    engine.view_dyn(&mut |v| {
+        if let Some(f) = f.take() {
+            out = Some(f(v)?);
+        }
+        Ok(())
+    })?;
+    out.ok_or(Error::Closed)
+}
