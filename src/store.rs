@@ -82,15 +82,47 @@ pub struct RecoveryReport {
     pub checkpoint_lsn: u64,
 }
 
-/// Shared by a store and its account handles.
+/// The open store. Account handles hold it weakly; dropping it stops the writer (flushing
+/// buffered writes, no checkpoint), closes redb and releases the lock.
 pub(crate) struct Inner {
-    pub shared: Arc<Shared>,
+    shared: Arc<Shared>,
     /// Read-only opens read one consistent snapshot of the index.
-    pub snapshot: Option<ReadTransaction>,
-    pub options: Options,
+    snapshot: Option<ReadTransaction>,
+    options: Options,
+    writer: std::sync::Mutex<Option<JoinHandle<()>>>,
+    index_io: Arc<IndexIo>,
+    _lock: Option<std::fs::File>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.stop(false).wait();
+        self.join_writer();
+    }
 }
 
 impl Inner {
+    /// Asks the writer to stop (after a checkpoint if `checkpoint`).
+    fn stop(&self, checkpoint: bool) -> Pending<u64> {
+        if self.snapshot.is_some() {
+            return Pending::ready(Ok(0));
+        }
+        let (done, pending) = completion();
+        self.shared.submit(Request::Stop { checkpoint, done });
+        pending
+    }
+
+    fn join_writer(&self) {
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+    }
+
     fn writable(&self) -> Result<()> {
         if self.snapshot.is_some() {
             return Err(Error::ReadOnly);
@@ -135,11 +167,9 @@ impl Engine for Inner {
 ///
 /// Dropping a store flushes buffered writes but does not checkpoint; [`Store::close`] does.
 pub struct Store {
-    inner: Arc<Inner>,
+    inner: std::sync::Mutex<Option<Arc<Inner>>>,
     dir: PathBuf,
-    writer: Option<JoinHandle<()>>,
-    index_io: Arc<IndexIo>,
-    _lock: Option<std::fs::File>,
+    read_only: bool,
     recovery: RecoveryReport,
 }
 
@@ -147,7 +177,7 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("dir", &self.dir)
-            .field("read_only", &self.inner.snapshot.is_some())
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }
@@ -253,18 +283,15 @@ impl Store {
             thresholds,
         ));
         let writer = commit::spawn(shared.clone(), log)?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                shared,
-                snapshot: None,
-                options,
-            }),
-            dir,
-            writer: Some(writer),
+        let inner = Inner {
+            shared,
+            snapshot: None,
+            options,
+            writer: std::sync::Mutex::new(Some(writer)),
             index_io,
             _lock: Some(lock),
-            recovery: report,
-        })
+        };
+        Ok(Store::wrap(inner, dir, report))
     }
 
     /// Opens a store read-only, beside a writer that may be running: it reads the last
@@ -329,22 +356,20 @@ impl Store {
             checkpoint_lsn,
             thresholds,
         ));
-        Ok(Store {
-            inner: Arc::new(Inner {
-                shared,
-                snapshot: Some(txn),
-                options,
-            }),
-            dir,
-            writer: None,
+        let inner = Inner {
+            shared,
+            snapshot: Some(txn),
+            options,
+            writer: std::sync::Mutex::new(None),
             index_io: Arc::default(),
             _lock: None,
-            recovery: RecoveryReport {
-                records_replayed: rec.replayed,
-                bytes_cut: 0,
-                checkpoint_lsn,
-            },
-        })
+        };
+        let report = RecoveryReport {
+            records_replayed: rec.replayed,
+            bytes_cut: 0,
+            checkpoint_lsn,
+        };
+        Ok(Store::wrap(inner, dir, report))
     }
 
     /// The store directory.
@@ -396,60 +421,78 @@ impl Store {
         Ok(())
     }
 
+    fn wrap(inner: Inner, dir: PathBuf, recovery: RecoveryReport) -> Store {
+        Store {
+            read_only: inner.snapshot.is_some(),
+            inner: std::sync::Mutex::new(Some(Arc::new(inner))),
+            dir,
+            recovery,
+        }
+    }
+
+    fn inner(&self) -> Result<Arc<Inner>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(Error::Closed)
+    }
+
     fn engine(&self) -> std::sync::Weak<dyn Engine> {
-        let weak: std::sync::Weak<dyn Engine> = Arc::downgrade(&self.inner) as _;
-        weak
+        match self.inner() {
+            Ok(inner) => {
+                let weak: std::sync::Weak<dyn Engine> = Arc::downgrade(&inner) as _;
+                weak
+            }
+            Err(_) => std::sync::Weak::<Inner>::new() as _,
+        }
     }
 
     /// Syncs every buffered write.
     pub fn flush(&self) -> Result<()> {
-        self.inner.control(Control::Flush).wait().map(drop)
+        self.inner()?.control(Control::Flush).wait().map(drop)
     }
 
     /// Folds everything written so far into the index in one durable transaction and drops
     /// the log it covered. Returns the checkpoint LSN.
     pub fn checkpoint(&self) -> Result<u64> {
-        self.inner.control(Control::Checkpoint).wait()
+        self.inner()?.control(Control::Checkpoint).wait()
     }
 
     /// The LSN of the last checkpoint.
     pub fn checkpoint_lsn(&self) -> u64 {
-        self.inner.shared.checkpoint_lsn.load(Ordering::Relaxed)
+        self.inner()
+            .map_or(0, |i| i.shared.checkpoint_lsn.load(Ordering::Relaxed))
     }
 
     /// What the index has written and synced since the store was opened.
     pub fn index_io(&self) -> IndexIoCounts {
-        self.index_io.counts()
+        self.inner().map(|i| i.index_io.counts()).unwrap_or_default()
     }
 
     /// Bytes currently in the log.
     pub fn log_bytes(&self) -> u64 {
-        self.inner.shared.log_bytes.load(Ordering::Relaxed)
+        self.inner()
+            .map_or(0, |i| i.shared.log_bytes.load(Ordering::Relaxed))
     }
 
-    /// Checkpoints, syncs and closes the store, releasing the lock.
-    pub fn close(mut self) -> Result<()> {
-        self.stop(true)
-    }
-
-    fn stop(&mut self, checkpoint: bool) -> Result<()> {
-        let Some(writer) = self.writer.take() else {
+    /// Checkpoints, syncs and closes the store, releasing the lock. Later calls on it (or
+    /// its account handles) return `Error::Closed`.
+    pub fn close(&self) -> Result<()> {
+        let Some(inner) = self.take_inner() else {
             return Ok(());
         };
-        let (done, pending) = completion();
-        self.inner.shared.submit(Request::Stop { checkpoint, done });
-        let result = pending.wait().map(|_| ());
-        let _ = writer.join();
+        let result = inner.stop(true).wait().map(drop);
+        drop(inner);
         result
     }
 
-    pub(crate) fn view<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
-        crate::engine::view(self.inner.as_ref(), f)
+    /// Takes the open store out, so that dropping it closes everything.
+    pub(crate) fn take_inner(&self) -> Option<Arc<Inner>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
-}
 
-impl Drop for Store {
-    fn drop(&mut self) {
-        let _ = self.stop(false);
+    pub(crate) fn view<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
+        crate::engine::view(self.inner()?.as_ref(), f)
     }
 }
