@@ -58,10 +58,6 @@ impl Account {
         }
     }
 
-    pub(crate) fn write(&self, ops: Vec<Op>, durable: bool) -> Result<u64> {
-        self.submit(ops, durable).wait()
-    }
-
     fn acc(&self) -> String {
         self.name.clone()
     }
@@ -172,57 +168,74 @@ impl Account {
         })
     }
 
-    // ---- durable writes ----------------------------------------------------------------
+    // ---- writes ------------------------------------------------------------------------
+    //
+    // Each `*_async` call queues its batch at once and returns the acknowledgement; the plain
+    // form waits for it. # Cancel safety (all `*_async`): dropping the returned future does
+    // not cancel the write, which may still land.
+
+    fn durable(&self, op: Op) -> Pending<u64> {
+        self.submit(vec![op], true)
+    }
 
     /// Sets the home DC.
     pub fn set_home_dc(&self, dc: i32) -> Result<()> {
-        self.write(
-            vec![Op::SetHomeDc {
-                account: self.acc(),
-                dc: Some(dc),
-            }],
-            true,
-        )
-        .map(drop)
+        self.set_home_dc_async(dc).wait().map(drop)
+    }
+
+    /// [`Account::set_home_dc`] without blocking. Cancel safety: see the type docs.
+    pub fn set_home_dc_async(&self, dc: i32) -> Pending<u64> {
+        self.durable(Op::SetHomeDc {
+            account: self.acc(),
+            dc: Some(dc),
+        })
     }
 
     /// Inserts or replaces one DC (its auth key included).
     pub fn set_dc(&self, dc: DataCenter) -> Result<()> {
-        self.write(
-            vec![Op::SetDc {
-                account: self.acc(),
-                dc,
-            }],
-            true,
-        )
-        .map(drop)
+        self.set_dc_async(dc).wait().map(drop)
+    }
+
+    /// [`Account::set_dc`] without blocking.
+    ///
+    /// # Cancel safety
+    /// Dropping the returned future does not cancel the write: it may still land.
+    pub fn set_dc_async(&self, dc: DataCenter) -> Pending<u64> {
+        self.durable(Op::SetDc {
+            account: self.acc(),
+            dc,
+        })
     }
 
     /// Removes one DC and its auth key.
     pub fn remove_dc(&self, id: i32) -> Result<()> {
-        self.write(
-            vec![Op::RemoveDc {
-                account: self.acc(),
-                id,
-            }],
-            true,
-        )
-        .map(drop)
+        self.remove_dc_async(id).wait().map(drop)
+    }
+
+    /// [`Account::remove_dc`] without blocking. Cancel safety: see [`Account::set_dc_async`].
+    pub fn remove_dc_async(&self, id: i32) -> Pending<u64> {
+        self.durable(Op::RemoveDc {
+            account: self.acc(),
+            id,
+        })
     }
 
     /// Sets or clears the logged-in user.
     pub fn set_user(&self, user: Option<User>) -> Result<()> {
-        if let Some(name) = user.as_ref().and_then(|u| u.username.as_deref()) {
-            normalize_username(name)?;
+        self.set_user_async(user).wait().map(drop)
+    }
+
+    /// [`Account::set_user`] without blocking. Cancel safety: see [`Account::set_dc_async`].
+    pub fn set_user_async(&self, user: Option<User>) -> Pending<u64> {
+        if let Some(name) = user.as_ref().and_then(|u| u.username.as_deref())
+            && let Err(e) = normalize_username(name)
+        {
+            return Pending::ready(Err(e));
         }
-        self.write(
-            vec![Op::SetUser {
-                account: self.acc(),
-                user,
-            }],
-            true,
-        )
-        .map(drop)
+        self.durable(Op::SetUser {
+            account: self.acc(),
+            user,
+        })
     }
 
     /// Persists an update-state change durably. Store only what the bot has handled.
@@ -230,43 +243,46 @@ impl Account {
         self.set_update_state_async(change).wait().map(drop)
     }
 
-    /// [`Account::set_update_state`] without blocking: await or wait on the result.
+    /// [`Account::set_update_state`] without blocking; concurrent calls share one sync.
     ///
     /// # Cancel safety
     /// Dropping the returned future does not cancel the write: it may still land.
     pub fn set_update_state_async(&self, change: UpdateStateChange) -> Pending<u64> {
-        self.submit(
-            vec![Op::UpdateState {
-                account: self.acc(),
-                change,
-            }],
-            true,
-        )
+        self.durable(Op::UpdateState {
+            account: self.acc(),
+            change,
+        })
     }
 
     /// Forgets one channel's pts.
     pub fn remove_channel(&self, channel_id: i64) -> Result<()> {
-        self.write(
-            vec![Op::RemoveChannel {
-                account: self.acc(),
-                id: channel_id,
-            }],
-            true,
-        )
-        .map(drop)
+        self.remove_channel_async(channel_id).wait().map(drop)
+    }
+
+    /// [`Account::remove_channel`] without blocking. Cancel safety: see
+    /// [`Account::set_dc_async`].
+    pub fn remove_channel_async(&self, channel_id: i64) -> Pending<u64> {
+        self.durable(Op::RemoveChannel {
+            account: self.acc(),
+            id: channel_id,
+        })
     }
 
     /// Replaces the app fields.
     pub fn set_app_fields(&self, app: AppFields) -> Result<()> {
-        app.validate()?;
-        self.write(
-            vec![Op::SetAppFields {
-                account: self.acc(),
-                app,
-            }],
-            true,
-        )
-        .map(drop)
+        self.set_app_fields_async(app).wait().map(drop)
+    }
+
+    /// [`Account::set_app_fields`] without blocking. Cancel safety: see
+    /// [`Account::set_dc_async`].
+    pub fn set_app_fields_async(&self, app: AppFields) -> Pending<u64> {
+        if let Err(e) = app.validate() {
+            return Pending::ready(Err(e));
+        }
+        self.durable(Op::SetAppFields {
+            account: self.acc(),
+            app,
+        })
     }
 
     /// Replaces the account's DCs, user, update state, channel pts and app fields in one
@@ -284,7 +300,7 @@ impl Account {
             Ok(e) => e,
             Err(e) => return Pending::ready(Err(e)),
         };
-        let ops = match self.save_ops(session) {
+        let ops = match self.view(|v| crate::save::save_ops(v, &self.name, session)) {
             Ok(ops) => ops,
             Err(e) => return Pending::ready(Err(e)),
         };
@@ -292,124 +308,92 @@ impl Account {
         Pending::chain(written, move |_| engine.control(Control::Checkpoint))
     }
 
-    fn save_ops(&self, session: &Session) -> Result<Vec<Op>> {
-        session.app.validate()?;
-        let mut ids = BTreeMap::new();
-        for dc in &session.dcs {
-            if ids.insert(dc.id, ()).is_some() {
-                return Err(Error::InvalidArgument(format!(
-                    "DC {} appears twice",
-                    dc.id
-                )));
-            }
-        }
-        let (old_dcs, old_channels) =
-            self.view(|v| Ok((v.dcs(&self.name)?, v.channels(&self.name)?)))?;
-        let account = self.acc();
-        let mut ops = vec![
-            Op::CreateAccount {
-                account: account.clone(),
-            },
-            Op::SetHomeDc {
-                account: account.clone(),
-                dc: session.home_dc,
-            },
-        ];
-        for id in old_dcs.keys().filter(|id| !ids.contains_key(id)) {
-            ops.push(Op::RemoveDc {
-                account: account.clone(),
-                id: *id,
-            });
-        }
-        for dc in &session.dcs {
-            ops.push(Op::SetDc {
-                account: account.clone(),
-                dc: dc.clone(),
-            });
-        }
-        ops.push(Op::SetUser {
-            account: account.clone(),
-            user: session.user.clone(),
-        });
-        ops.push(Op::SetUpdateState {
-            account: account.clone(),
-            state: session.update_state,
-        });
-        for id in old_channels
-            .keys()
-            .filter(|id| !session.channels.contains_key(id))
-        {
-            ops.push(Op::RemoveChannel {
-                account: account.clone(),
-                id: *id,
-            });
-        }
-        for (&id, &pts) in &session.channels {
-            ops.push(Op::UpdateState {
-                account: account.clone(),
-                change: UpdateStateChange::Channel { id, pts },
-            });
-        }
-        ops.push(Op::SetAppFields {
-            account,
-            app: session.app.clone(),
-        });
-        Ok(ops)
-    }
-
-    // ---- peer cache --------------------------------------------------------------------
-
     /// Caches a batch of peers as one log record, with the store's peer durability.
     pub fn cache_peers(&self, peers: &[Peer]) -> Result<()> {
-        let durability = self.engine()?.config().peer_durability;
-        self.cache_peers_with(peers, durability)
+        self.cache_peers_async(peers, None).wait().map(drop)
     }
 
     /// Caches a batch of peers with the given durability.
     pub fn cache_peers_with(&self, peers: &[Peer], durability: Durability) -> Result<()> {
-        self.cache_peers_async(peers, durability).wait().map(drop)
+        self.cache_peers_async(peers, Some(durability))
+            .wait()
+            .map(drop)
     }
 
-    /// [`Account::cache_peers_with`] without blocking.
+    /// Caches a batch without blocking; `None` uses the store's peer durability.
     ///
     /// # Cancel safety
     /// Dropping the returned future does not cancel the write: it may still land.
-    pub fn cache_peers_async(&self, peers: &[Peer], durability: Durability) -> Pending<u64> {
-        let enabled = match self.engine() {
-            Ok(engine) => engine.config().cache_peers,
+    pub fn cache_peers_async(
+        &self,
+        peers: &[Peer],
+        durability: Option<Durability>,
+    ) -> Pending<u64> {
+        let engine = match self.engine() {
+            Ok(e) => e,
             Err(e) => return Pending::ready(Err(e)),
         };
-        if !enabled || peers.is_empty() {
+        let config = engine.config();
+        if !config.cache_peers || peers.is_empty() {
             return Pending::ready(Ok(0));
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let mut batch = Vec::with_capacity(peers.len());
-        for p in peers {
-            match normalize_peer(p, now) {
-                Ok(p) => batch.push(p),
-                Err(e) => return Pending::ready(Err(e)),
-            }
-        }
-        let op = Op::CachePeers {
-            account: self.acc(),
-            peers: batch,
+        let batch: Result<Vec<Peer>> = peers.iter().map(|p| normalize_peer(p, now)).collect();
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => return Pending::ready(Err(e)),
         };
-        self.submit(vec![op], durability == Durability::Durable)
+        let durable = durability.unwrap_or(config.peer_durability) == Durability::Durable;
+        engine.submit(
+            vec![Op::CachePeers {
+                account: self.acc(),
+                peers: batch,
+            }],
+            durable,
+        )
     }
 
     /// Removes one cached peer (and its username and phone entries).
     pub fn remove_peer(&self, id: i64) -> Result<()> {
-        let durable = self.engine()?.config().peer_durability == Durability::Durable;
-        self.write(
+        self.remove_peer_async(id).wait().map(drop)
+    }
+
+    /// [`Account::remove_peer`] without blocking, with the store's peer durability.
+    /// Cancel safety: see [`Account::set_dc_async`].
+    pub fn remove_peer_async(&self, id: i64) -> Pending<u64> {
+        let durable = match self.engine() {
+            Ok(e) => e.config().peer_durability == Durability::Durable,
+            Err(e) => return Pending::ready(Err(e)),
+        };
+        self.submit(
             vec![Op::RemovePeer {
                 account: self.acc(),
                 id,
             }],
             durable,
         )
-        .map(drop)
+    }
+
+    // ---- store-wide calls through any account handle (used by the async trait) ---------
+
+    pub(crate) fn all_accounts(&self) -> Result<Vec<String>> {
+        crate::engine::accounts(self.engine()?.as_ref())
+    }
+
+    pub(crate) fn delete_self_async(&self) -> Pending<u64> {
+        match self.engine() {
+            Ok(e) => crate::engine::delete_account(e.as_ref(), &self.name),
+            Err(e) => Pending::ready(Err(e)),
+        }
+    }
+
+    pub(crate) fn control_async(&self, what: Control) -> Pending<u64> {
+        match self.engine() {
+            Ok(e) => e.control(what),
+            Err(e) => Pending::ready(Err(e)),
+        }
     }
 }
 

@@ -45,3 +45,34 @@ pub(crate) fn view<T>(engine: &dyn Engine, f: impl FnOnce(&View<'_>) -> Result<T
     })?;
     out.ok_or(Error::Closed)
 }
+
+/// The accounts that exist, sorted.
+pub(crate) fn accounts(engine: &dyn Engine) -> Result<Vec<String>> {
+    view(engine, |v| v.accounts())
+}
+
+/// Deletes an account and everything under it, durably.
+pub(crate) fn delete_account(engine: &dyn Engine, name: &str) -> Pending<u64> {
+    if let Err(e) = crate::model::validate_account(name) {
+        return Pending::ready(Err(e));
+    }
+    engine.submit(
+        vec![Op::DeleteAccount {
+            account: name.to_owned(),
+        }],
+        true,
+    )
+}
+
+/// Creates an account durably (idempotent).
+pub(crate) fn create_account(engine: &dyn Engine, name: &str) -> Pending<u64> {
+    if let Err(e) = crate::model::validate_account(name) {
+        return Pending::ready(Err(e));
+    }
+    engine.submit(
+        vec![Op::CreateAccount {
+            account: name.to_owned(),
+        }],
+        true,
+    )
+}

@@ -35,10 +35,13 @@ mod index;
 mod index_io;
 pub mod io;
 mod log;
+mod memory;
 mod model;
 mod op;
 mod overlay;
 mod paths;
+mod save;
+mod session_store;
 mod store;
 mod view;
 
@@ -47,10 +50,12 @@ pub use completion::Pending;
 pub use error::{Error, Result};
 pub use index_io::{IndexIo, IndexIoCounts};
 pub use log::recovery::RecoveryMode;
+pub use memory::MemoryStore;
 pub use model::{
     AUTH_KEY_LEN, AppFields, AuthKey, DEFAULT_ACCOUNT, DataCenter, MAX_ACCOUNT_NAME_LEN, Peer,
     PeerKind, Session, UpdateState, UpdateStateChange, User, normalize_phone, normalize_username,
     validate_account,
 };
 pub use paths::store_dir;
+pub use session_store::{BoxFuture, SessionStore};
 pub use store::{Durability, Options, RecoveryReport, Store};

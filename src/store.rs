@@ -12,7 +12,6 @@ use crate::apply::apply_batch;
 use crate::commit::{self, Layers, Request, Shared, Thresholds};
 use crate::completion::{Pending, completion};
 use crate::engine::{Control, Engine, EngineConfig};
-use crate::view::View;
 use crate::error::{Error, Result};
 use crate::index::{self, Index};
 use crate::index_io::{CountingBackend, IndexIo, IndexIoCounts};
@@ -23,6 +22,7 @@ use crate::model::{DEFAULT_ACCOUNT, validate_account};
 use crate::op::Op;
 use crate::overlay::Overlay;
 use crate::paths::{self, INDEX_FILE, LOCK_FILE};
+use crate::view::View;
 
 /// When a kind of write is acknowledged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -113,11 +113,7 @@ impl Inner {
     }
 
     fn join_writer(&self) {
-        let writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(w) = writer {
             let _ = w.join();
         }
@@ -395,30 +391,20 @@ impl Store {
 
     /// Creates an account durably (idempotent) and returns its handle.
     pub fn create_account(&self, name: &str) -> Result<Account> {
-        let account = self.account(name)?;
-        account.write(
-            vec![Op::CreateAccount {
-                account: name.to_owned(),
-            }],
-            true,
-        )?;
-        Ok(account)
+        crate::engine::create_account(self.inner()?.as_ref(), name).wait()?;
+        self.account(name)
     }
 
     /// The accounts that exist, sorted.
     pub fn accounts(&self) -> Result<Vec<String>> {
-        self.view(|v| v.accounts())
+        crate::engine::accounts(self.inner()?.as_ref())
     }
 
     /// Deletes an account and everything stored under it, durably.
     pub fn delete_account(&self, name: &str) -> Result<()> {
-        self.account(name)?.write(
-            vec![Op::DeleteAccount {
-                account: name.to_owned(),
-            }],
-            true,
-        )?;
-        Ok(())
+        crate::engine::delete_account(self.inner()?.as_ref(), name)
+            .wait()
+            .map(drop)
     }
 
     fn wrap(inner: Inner, dir: PathBuf, recovery: RecoveryReport) -> Store {
@@ -467,7 +453,9 @@ impl Store {
 
     /// What the index has written and synced since the store was opened.
     pub fn index_io(&self) -> IndexIoCounts {
-        self.inner().map(|i| i.index_io.counts()).unwrap_or_default()
+        self.inner()
+            .map(|i| i.index_io.counts())
+            .unwrap_or_default()
     }
 
     /// Bytes currently in the log.
@@ -487,12 +475,25 @@ impl Store {
         result
     }
 
-    /// Takes the open store out, so that dropping it closes everything.
-    pub(crate) fn take_inner(&self) -> Option<Arc<Inner>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
+    /// [`Store::close`] for async code: waits for the final checkpoint without blocking and
+    /// releases files on a blocking thread.
+    ///
+    /// # Cancel safety
+    /// Once called, the store is closing whether or not the future is polled to the end.
+    pub fn close_async(&self) -> crate::BoxFuture<'_, ()> {
+        let inner = self.take_inner();
+        Box::pin(async move {
+            let Some(inner) = inner else { return Ok(()) };
+            let result = inner.stop(true).await.map(drop);
+            tokio::task::spawn_blocking(move || drop(inner))
+                .await
+                .map_err(|e| Error::io("closing", std::io::Error::other(e.to_string())))?;
+            result
+        })
     }
 
-    pub(crate) fn view<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
-        crate::engine::view(self.inner()?.as_ref(), f)
+    /// Takes the open store out, so that dropping it closes everything.
+    fn take_inner(&self) -> Option<Arc<Inner>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }

@@ -1,0 +1,76 @@
+//! `save`: one batch that makes an account's session exactly the given one.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, Result};
+use crate::model::{Session, UpdateStateChange};
+use crate::op::Op;
+use crate::view::View;
+
+/// The ops that replace `account`'s DCs, user, update state, channel pts and app fields with
+/// `session`'s: DCs and channels it lacks are removed.
+pub(crate) fn save_ops(view: &View<'_>, account: &str, session: &Session) -> Result<Vec<Op>> {
+    session.app.validate()?;
+    let mut ids = BTreeSet::new();
+    for dc in &session.dcs {
+        if !ids.insert(dc.id) {
+            return Err(Error::InvalidArgument(format!(
+                "DC {} appears twice",
+                dc.id
+            )));
+        }
+    }
+    if let Some(name) = session.user.as_ref().and_then(|u| u.username.as_deref()) {
+        crate::model::normalize_username(name)?;
+    }
+    let acc = || account.to_owned();
+    let mut ops = vec![
+        Op::CreateAccount { account: acc() },
+        Op::SetHomeDc {
+            account: acc(),
+            dc: session.home_dc,
+        },
+    ];
+    for id in view.dcs(account)?.keys().filter(|id| !ids.contains(id)) {
+        ops.push(Op::RemoveDc {
+            account: acc(),
+            id: *id,
+        });
+    }
+    for dc in &session.dcs {
+        ops.push(Op::SetDc {
+            account: acc(),
+            dc: dc.clone(),
+        });
+    }
+    ops.push(Op::SetUser {
+        account: acc(),
+        user: session.user.clone(),
+    });
+    ops.push(Op::SetUpdateState {
+        account: acc(),
+        state: session.update_state,
+    });
+    let old_channels = view.channels(account)?;
+    for id in old_channels
+        .keys()
+        .filter(|id| !session.channels.contains_key(id))
+    {
+        ops.push(Op::RemoveChannel {
+            account: acc(),
+            id: *id,
+        });
+    }
+    for (&id, &pts) in &session.channels {
+        let change = UpdateStateChange::Channel { id, pts };
+        ops.push(Op::UpdateState {
+            account: acc(),
+            change,
+        });
+    }
+    ops.push(Op::SetAppFields {
+        account: acc(),
+        app: session.app.clone(),
+    });
+    Ok(ops)
+}
