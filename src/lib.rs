@@ -42,6 +42,7 @@ mod overlay;
 mod paths;
 mod save;
 mod session_store;
+mod storage;
 mod store;
 mod view;
 
@@ -58,4 +59,5 @@ pub use model::{
 };
 pub use paths::store_dir;
 pub use session_store::{BoxFuture, SessionStore};
+pub use storage::Storage;
 pub use store::{Durability, Options, RecoveryReport, Store};

@@ -1,0 +1,203 @@
+//! One behavioural suite, generic over `SessionStore`, run against every backend.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{dc, peer, session};
+use sessiondb::{
+    Durability, Error, MemoryStore, Peer, PeerKind, SessionStore, Storage, Store, UpdateState,
+    UpdateStateChange, User,
+};
+
+async fn suite(s: Arc<dyn SessionStore>) {
+    let a = "alice";
+    assert_eq!(s.accounts().await.unwrap(), Vec::<String>::new());
+    assert_eq!(s.load(a).await.unwrap(), None);
+
+    // Session round trip and replace.
+    s.save(a, &session(1)).await.unwrap();
+    assert_eq!(s.load(a).await.unwrap(), Some(session(1)));
+    assert_eq!(s.accounts().await.unwrap(), vec![a.to_owned()]);
+    assert_eq!(s.home_dc(a).await.unwrap(), Some(2));
+    assert_eq!(s.dcs(a).await.unwrap().len(), 3);
+
+    // Fine-grained DC and user calls.
+    s.set_home_dc(a, 4).await.unwrap();
+    s.set_dc(a, dc(5, 9)).await.unwrap();
+    s.remove_dc(a, 1).await.unwrap();
+    assert_eq!(s.home_dc(a).await.unwrap(), Some(4));
+    assert_eq!(s.dc(a, 5).await.unwrap(), Some(dc(5, 9)));
+    assert_eq!(s.dc(a, 1).await.unwrap(), None);
+    let user = User {
+        id: 1,
+        dc: 4,
+        bot: false,
+        username: Some("me".into()),
+    };
+    s.set_user(a, Some(user.clone())).await.unwrap();
+    assert_eq!(s.user(a).await.unwrap(), Some(user));
+
+    // Update state in the protocol's groups.
+    s.set_update_state(
+        a,
+        UpdateStateChange::All(UpdateState {
+            pts: 1,
+            qts: 2,
+            date: 3,
+            seq: 4,
+        }),
+    )
+    .await
+    .unwrap();
+    s.set_update_state(
+        a,
+        UpdateStateChange::Primary {
+            pts: 10,
+            date: 30,
+            seq: 40,
+        },
+    )
+    .await
+    .unwrap();
+    s.set_update_state(a, UpdateStateChange::Secondary { qts: 20 })
+        .await
+        .unwrap();
+    s.set_update_state(a, UpdateStateChange::Channel { id: 77, pts: 5 })
+        .await
+        .unwrap();
+    assert_eq!(
+        s.update_state(a).await.unwrap(),
+        Some(UpdateState {
+            pts: 10,
+            qts: 20,
+            date: 30,
+            seq: 40
+        })
+    );
+    assert_eq!(s.channel_pts(a, 77).await.unwrap(), Some(5));
+    s.remove_channel(a, 77).await.unwrap();
+    assert_eq!(s.channel_pts(a, 77).await.unwrap(), None);
+
+    // App fields.
+    let mut app = session(1).app;
+    app.api_id = Some(42);
+    s.set_app_fields(a, app.clone()).await.unwrap();
+    assert_eq!(s.app_fields(a).await.unwrap(), app);
+
+    // Peers: lookups, moves, the min rule, self, paging, count, removal.
+    let peers: Vec<Peer> = (1..=300).map(peer).collect();
+    s.cache_peers(a, &peers, None).await.unwrap();
+    s.cache_peers(a, &[peer(301)], Some(Durability::Durable))
+        .await
+        .unwrap();
+    assert_eq!(s.peer_count(a).await.unwrap(), 301);
+    assert!(common::same_peer(
+        &peer(7),
+        &s.peer(a, 7).await.unwrap().unwrap()
+    ));
+    assert_eq!(
+        s.peer_by_username(a, "USER8").await.unwrap().map(|p| p.id),
+        Some(8)
+    );
+    assert_eq!(
+        s.peer_by_phone(a, "+1 555 000 0009")
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(9)
+    );
+    let mut thief = peer(400);
+    thief.usernames = vec!["user8".into()];
+    s.cache_peers(a, &[thief], None).await.unwrap();
+    assert_eq!(
+        s.peer_by_username(a, "user8").await.unwrap().map(|p| p.id),
+        Some(400)
+    );
+    assert!(s.peer(a, 8).await.unwrap().unwrap().usernames.is_empty());
+    let mut min = Peer::new(7, PeerKind::UserUnknown, Some(-1));
+    min.min = true;
+    s.cache_peers(a, &[min], None).await.unwrap();
+    assert_eq!(
+        s.peer(a, 7).await.unwrap().unwrap().access_hash,
+        peer(7).access_hash
+    );
+    let mut me = peer(500);
+    me.is_self = Some(true);
+    s.cache_peers(a, &[me], None).await.unwrap();
+    assert_eq!(s.self_user(a).await.unwrap().map(|p| p.id), Some(500));
+    let page = s.peers(a, Some(100), 5).await.unwrap();
+    assert_eq!(
+        page.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![101, 102, 103, 104, 105]
+    );
+    s.remove_peer(a, 101).await.unwrap();
+    assert_eq!(s.peer(a, 101).await.unwrap(), None);
+    assert_eq!(s.peer_count(a).await.unwrap(), 302);
+
+    // Checkpoint and flush keep everything readable.
+    s.flush().await.unwrap();
+    s.checkpoint().await.unwrap();
+    assert_eq!(s.peer_count(a).await.unwrap(), 302);
+    assert_eq!(s.dc(a, 5).await.unwrap(), Some(dc(5, 9)));
+
+    // Accounts are isolated; delete wipes.
+    let b = "bob";
+    s.save(b, &session(2)).await.unwrap();
+    assert_eq!(s.peer(b, 7).await.unwrap(), None);
+    s.delete_account(a).await.unwrap();
+    assert_eq!(s.load(a).await.unwrap(), None);
+    assert_eq!(s.peer(a, 7).await.unwrap(), None);
+    assert_eq!(s.peer_count(a).await.unwrap(), 0);
+    assert_eq!(s.accounts().await.unwrap(), vec![b.to_owned()]);
+    assert_eq!(s.load(b).await.unwrap(), Some(session(2)));
+
+    // Bad input is a typed error.
+    assert!(matches!(s.load("").await, Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        s.peer_by_phone(b, "none").await,
+        Err(Error::InvalidArgument(_))
+    ));
+
+    s.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_store_passes_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("bot")).unwrap());
+    suite(store.clone()).await;
+    assert!(
+        matches!(store.load("bob").await, Err(Error::Closed)),
+        "closed means closed"
+    );
+    // What the suite left behind survives a reopen.
+    let store = Store::open(dir.path().join("bot")).unwrap();
+    assert_eq!(
+        store.account("bob").unwrap().session().unwrap(),
+        Some(session(2))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_memory_store_passes_the_suite() {
+    suite(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn storage_load_save_close_and_load_again_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::file(dir.path().join("bot"));
+    assert_eq!(storage.load().await.unwrap(), None);
+    storage.save(&session(4)).await.unwrap();
+    storage.close().await.unwrap();
+    // Closed means the lock is free: another writer could open it now.
+    drop(Store::open(dir.path().join("bot")).unwrap());
+    assert_eq!(storage.load().await.unwrap(), Some(session(4)));
+    storage.close().await.unwrap();
+
+    let memory = Storage::on(Arc::new(MemoryStore::new()), "x").unwrap();
+    assert_eq!(memory.load().await.unwrap(), None);
+    memory.save(&session(5)).await.unwrap();
+    assert_eq!(memory.load().await.unwrap(), Some(session(5)));
+}
