@@ -42,6 +42,7 @@ mod overlay;
 mod paths;
 mod save;
 mod session_store;
+mod stats;
 mod storage;
 mod store;
 mod view;
@@ -59,5 +60,6 @@ pub use model::{
 };
 pub use paths::store_dir;
 pub use session_store::{BoxFuture, SessionStore};
+pub use stats::{AccountStats, Stats};
 pub use storage::Storage;
 pub use store::{Durability, Options, RecoveryReport, Store};

@@ -111,6 +111,22 @@ impl MemoryStore {
         self.account(name)
     }
 
+    /// Per-account figures (the disk figures are 0).
+    pub fn stats(&self) -> Result<crate::Stats> {
+        let last_lsn = self
+            .inner
+            .overlay
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_lsn;
+        Ok(crate::Stats {
+            last_lsn,
+            records_since_checkpoint: last_lsn,
+            accounts: crate::stats::account_stats(self.inner.as_ref())?,
+            ..crate::Stats::default()
+        })
+    }
+
     /// Deletes an account and everything under it.
     pub fn delete_account(&self, name: &str) -> Result<()> {
         engine::delete_account(self.inner.as_ref(), name)

@@ -17,6 +17,7 @@ use crate::memory::MemoryStore;
 use crate::model::{
     AppFields, DEFAULT_ACCOUNT, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User,
 };
+use crate::stats::Stats;
 use crate::store::{Durability, Store};
 
 /// A boxed, sendable future of a `Result`.
@@ -31,6 +32,7 @@ mod sealed {
         /// Whether reads may touch the disk and must leave the async runtime's threads.
         fn offload_reads(&self) -> bool;
         fn source_close(&self) -> BoxFuture<'_, ()>;
+        fn source_stats(&self) -> Result<Stats>;
     }
 }
 use sealed::AccountSource;
@@ -117,6 +119,8 @@ pub trait SessionStore: Send + Sync {
     fn checkpoint(&self) -> BoxFuture<'_, u64>;
     /// Checkpoints and closes; later calls return `Error::Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;
+    /// Sizes, record counts, log length, last checkpoint, peers per account.
+    fn stats(&self) -> BoxFuture<'_, Stats>;
 }
 
 fn read<'a, S, T, F>(s: &'a S, account: &str, f: F) -> BoxFuture<'a, T>
@@ -263,6 +267,10 @@ impl<S: AccountSource> SessionStore for S {
     fn close(&self) -> BoxFuture<'_, ()> {
         self.source_close()
     }
+    fn stats(&self) -> BoxFuture<'_, Stats> {
+        let stats = self.source_stats();
+        Box::pin(async move { stats })
+    }
 }
 
 impl AccountSource for MemoryStore {
@@ -275,6 +283,9 @@ impl AccountSource for MemoryStore {
     fn source_close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
+    fn source_stats(&self) -> Result<Stats> {
+        self.stats()
+    }
 }
 
 impl AccountSource for Store {
@@ -286,5 +297,8 @@ impl AccountSource for Store {
     }
     fn source_close(&self) -> BoxFuture<'_, ()> {
         self.close_async()
+    }
+    fn source_stats(&self) -> Result<Stats> {
+        self.stats()
     }
 }

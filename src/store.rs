@@ -22,6 +22,7 @@ use crate::model::{DEFAULT_ACCOUNT, validate_account};
 use crate::op::Op;
 use crate::overlay::Overlay;
 use crate::paths::{self, INDEX_FILE, LOCK_FILE};
+use crate::stats::Stats;
 use crate::view::View;
 
 /// When a kind of write is acknowledged.
@@ -456,6 +457,30 @@ impl Store {
         self.inner()
             .map(|i| i.index_io.counts())
             .unwrap_or_default()
+    }
+
+    /// Sizes, counts, log length, last checkpoint, and per-account figures.
+    pub fn stats(&self) -> Result<Stats> {
+        let inner = self.inner()?;
+        let shared = &inner.shared;
+        let (last_lsn, records) = {
+            let layers = shared.read_layers();
+            let frozen = layers.frozen.as_deref();
+            let last = layers.active.last_lsn.max(frozen.map_or(0, |f| f.last_lsn));
+            let records = layers.active.records + frozen.map_or(0, |f| f.records);
+            (last, records)
+        };
+        let checkpoint_lsn = shared.checkpoint_lsn.load(Ordering::Relaxed);
+        Ok(Stats {
+            log_bytes: shared.log_bytes.load(Ordering::Relaxed),
+            log_syncs: shared.syncs.load(Ordering::Relaxed),
+            checkpoint_lsn,
+            last_lsn: last_lsn.max(checkpoint_lsn),
+            records_since_checkpoint: records,
+            index_file_bytes: std::fs::metadata(self.dir.join(INDEX_FILE)).map_or(0, |m| m.len()),
+            index_io: inner.index_io.counts(),
+            accounts: crate::stats::account_stats(inner.as_ref())?,
+        })
     }
 
     /// Bytes currently in the log.

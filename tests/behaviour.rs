@@ -141,6 +141,11 @@ async fn suite(s: Arc<dyn SessionStore>) {
     assert_eq!(s.peer_count(a).await.unwrap(), 302);
     assert_eq!(s.dc(a, 5).await.unwrap(), Some(dc(5, 9)));
 
+    let stats = s.stats().await.unwrap();
+    let alice = stats.accounts.iter().find(|x| x.name == a).unwrap();
+    assert_eq!((alice.peers, alice.dcs, alice.channels), (302, 3, 2));
+    assert!(stats.last_lsn > 0);
+
     // Accounts are isolated; delete wipes.
     let b = "bob";
     s.save(b, &session(2)).await.unwrap();
@@ -166,6 +171,11 @@ async fn suite(s: Arc<dyn SessionStore>) {
 async fn the_file_store_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("bot")).unwrap());
+    let dynamic: Arc<dyn SessionStore> = store.clone();
+    dynamic.set_home_dc("warmup", 1).await.unwrap();
+    dynamic.delete_account("warmup").await.unwrap();
+    let before = dynamic.stats().await.unwrap();
+    assert!(before.log_syncs >= 2 && before.log_bytes > 0, "{before:?}");
     suite(store.clone()).await;
     assert!(
         matches!(store.load("bob").await, Err(Error::Closed)),
