@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use redb::ReadTransaction;
-
 use crate::error::Result;
+use crate::index::Base;
 use crate::model::{Peer, PeerKind, UpdateStateChange};
 use crate::op::Op;
 use crate::overlay::{AccountDelta, Overlay};
@@ -15,7 +14,7 @@ use crate::view::View;
 pub(crate) fn apply_batch(
     active: &mut Overlay,
     frozen: Option<&Overlay>,
-    base: Option<&ReadTransaction>,
+    base: Option<&Base>,
     lsn: u64,
     ops: Vec<Op>,
 ) -> Result<()> {
@@ -30,7 +29,7 @@ pub(crate) fn apply_batch(
 fn apply_op(
     active: &mut Overlay,
     frozen: Option<&Overlay>,
-    base: Option<&ReadTransaction>,
+    base: Option<&Base>,
     op: Op,
 ) -> Result<()> {
     match op {
@@ -224,7 +223,7 @@ impl PeerChanges {
 fn cache_peer(
     active: &mut Overlay,
     frozen: Option<&Overlay>,
-    base: Option<&ReadTransaction>,
+    base: Option<&Base>,
     account: &str,
     peer: Peer,
 ) -> Result<()> {

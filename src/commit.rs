@@ -14,18 +14,20 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLock
 use crate::apply::apply_batch;
 use crate::completion::{Completer, Pending, completion};
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::{Base, Index};
 use crate::io::FileSystem;
 use crate::log::writer::LogWriter;
 use crate::op::Op;
 use crate::overlay::Overlay;
 use crate::view::View;
 
-/// The overlay layers: the one being written and the one being checkpointed.
-#[derive(Default)]
+/// The overlay layers (the one being written and the one being checkpointed) over the
+/// tables of the last checkpoint. All three change together under one lock, so a reader
+/// sees a checkpoint either wholly in `frozen` or wholly in `base`.
 pub(crate) struct Layers {
     pub active: Overlay,
     pub frozen: Option<Arc<Overlay>>,
+    pub base: Arc<Base>,
 }
 
 /// Thresholds of the automatic checkpoint.
@@ -340,12 +342,11 @@ impl Writer {
         }
         let mut layers = self.shared.write_layers();
         let layers = &mut *layers;
-        let base = self.shared.index.read()?;
         for (lsn, ops) in batches {
             apply_batch(
                 &mut layers.active,
                 layers.frozen.as_deref(),
-                Some(&base),
+                Some(&layers.base),
                 lsn,
                 ops,
             )?;
@@ -438,7 +439,12 @@ fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
 /// Folds the frozen layer into redb, then drops it and the segments it covered.
 fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
     shared.index.fold(&job.frozen)?;
-    shared.write_layers().frozen = None;
+    let base = Arc::new(shared.index.base()?);
+    {
+        let mut layers = shared.write_layers();
+        layers.frozen = None;
+        layers.base = base;
+    }
     let mut freed = 0;
     for path in &job.sealed {
         if let Ok(file) = shared.fs.open(path, false) {
@@ -456,22 +462,12 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
     Ok(freed)
 }
 
-/// A consistent view for reads: layers, then a redb snapshot taken under the same lock, so a
-/// checkpoint that lands meanwhile is seen either wholly in the frozen layer or in redb.
+/// Runs `f` on a consistent view: the layers and the checkpointed tables under one lock.
 pub(crate) fn with_view<T>(
     shared: &Shared,
-    snapshot: Option<&redb::ReadTransaction>,
     f: &mut dyn FnMut(&View<'_>) -> Result<T>,
 ) -> Result<T> {
     let layers = shared.read_layers();
-    let txn;
-    let base = match snapshot {
-        Some(s) => s,
-        None => {
-            txn = shared.index.read()?;
-            &txn
-        }
-    };
-    let view = View::new(&layers.active, layers.frozen.as_deref(), Some(base));
+    let view = View::new(&layers.active, layers.frozen.as_deref(), Some(&layers.base));
     f(&view)
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use redb::{
-    Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
-    WriteTransaction,
+    Database, ReadOnlyDatabase, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,41 @@ pub(crate) struct SessionRecord {
     pub peer_count: u64,
 }
 
+type Bytes = &'static [u8];
+
+/// Every table of one redb snapshot, opened once. redb only changes at checkpoints, so the
+/// store keeps one `Base` per checkpoint instead of opening a transaction per read (a read
+/// transaction of a multi-process redb costs file-lock syscalls).
+pub(crate) struct Base {
+    accounts: ReadOnlyTable<&'static str, Bytes>,
+    sessions: ReadOnlyTable<&'static str, Bytes>,
+    dcs: ReadOnlyTable<(&'static str, i32), Bytes>,
+    update_state: ReadOnlyTable<&'static str, Bytes>,
+    channel_state: ReadOnlyTable<(&'static str, i64), Bytes>,
+    app_fields: ReadOnlyTable<&'static str, Bytes>,
+    pub(crate) peers: ReadOnlyTable<(&'static str, i64), Bytes>,
+    by_username: ReadOnlyTable<(&'static str, &'static str), i64>,
+    by_phone: ReadOnlyTable<(&'static str, &'static str), i64>,
+    _txn: ReadTransaction,
+}
+
+impl Base {
+    pub fn open(txn: ReadTransaction) -> Result<Base> {
+        Ok(Base {
+            accounts: txn.open_table(ACCOUNTS)?,
+            sessions: txn.open_table(SESSIONS)?,
+            dcs: txn.open_table(DCS)?,
+            update_state: txn.open_table(UPDATE_STATE)?,
+            channel_state: txn.open_table(CHANNEL_STATE)?,
+            app_fields: txn.open_table(APP_FIELDS)?,
+            peers: txn.open_table(PEERS)?,
+            by_username: txn.open_table(PEERS_BY_USERNAME)?,
+            by_phone: txn.open_table(PEERS_BY_PHONE)?,
+            _txn: txn,
+        })
+    }
+}
+
 /// The redb database, opened for writing or read-only.
 pub(crate) enum Index {
     Writer(Database),
@@ -51,6 +86,11 @@ pub(crate) enum Index {
 }
 
 impl Index {
+    /// The tables of the last checkpoint.
+    pub fn base(&self) -> Result<Base> {
+        Base::open(self.read()?)
+    }
+
     /// A read snapshot of the last checkpoint.
     pub fn read(&self) -> Result<ReadTransaction> {
         Ok(match self {
@@ -261,92 +301,79 @@ fn wipe_account(txn: &WriteTransaction, account: &str) -> Result<()> {
 pub(crate) mod read {
     use super::*;
 
-    pub fn account_exists(txn: &ReadTransaction, account: &str) -> Result<bool> {
-        Ok(txn.open_table(ACCOUNTS)?.get(account)?.is_some())
+    fn get<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+        table: &ReadOnlyTable<K, Bytes>,
+        key: K::SelfType<'_>,
+        location: &str,
+    ) -> Result<Option<T>> {
+        match table.get(key)? {
+            Some(v) => decode(v.value(), location).map(Some),
+            None => Ok(None),
+        }
     }
 
-    pub fn accounts(txn: &ReadTransaction) -> Result<Vec<String>> {
-        let table = txn.open_table(ACCOUNTS)?;
+    pub fn account_exists(base: &Base, account: &str) -> Result<bool> {
+        Ok(base.accounts.get(account)?.is_some())
+    }
+
+    pub fn accounts(base: &Base) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for entry in table.iter()? {
+        for entry in base.accounts.iter()? {
             out.push(entry?.0.value().to_owned());
         }
         Ok(out)
     }
 
-    pub fn session(txn: &ReadTransaction, account: &str) -> Result<SessionRecord> {
-        match txn.open_table(SESSIONS)?.get(account)? {
-            Some(v) => decode(v.value(), "sessions"),
-            None => Ok(SessionRecord::default()),
-        }
+    pub fn session(base: &Base, account: &str) -> Result<SessionRecord> {
+        Ok(get(&base.sessions, account, "sessions")?.unwrap_or_default())
     }
 
-    pub fn dc(txn: &ReadTransaction, account: &str, id: i32) -> Result<Option<DataCenter>> {
-        match txn.open_table(DCS)?.get((account, id))? {
-            Some(v) => decode(v.value(), "dcs").map(Some),
-            None => Ok(None),
-        }
+    pub fn dc(base: &Base, account: &str, id: i32) -> Result<Option<DataCenter>> {
+        get(&base.dcs, (account, id), "dcs")
     }
 
-    pub fn dcs(txn: &ReadTransaction, account: &str) -> Result<BTreeMap<i32, DataCenter>> {
-        let table = txn.open_table(DCS)?;
+    pub fn dcs(base: &Base, account: &str) -> Result<BTreeMap<i32, DataCenter>> {
         let mut out = BTreeMap::new();
-        for entry in table.range((account, i32::MIN)..=(account, i32::MAX))? {
+        for entry in base.dcs.range((account, i32::MIN)..=(account, i32::MAX))? {
             let (k, v) = entry?;
             out.insert(k.value().1, decode(v.value(), "dcs")?);
         }
         Ok(out)
     }
 
-    pub fn update_state(txn: &ReadTransaction, account: &str) -> Result<Option<UpdateState>> {
-        match txn.open_table(UPDATE_STATE)?.get(account)? {
-            Some(v) => decode(v.value(), "update_state").map(Some),
-            None => Ok(None),
-        }
+    pub fn update_state(base: &Base, account: &str) -> Result<Option<UpdateState>> {
+        get(&base.update_state, account, "update_state")
     }
 
-    pub fn channel(txn: &ReadTransaction, account: &str, id: i64) -> Result<Option<i32>> {
-        match txn.open_table(CHANNEL_STATE)?.get((account, id))? {
-            Some(v) => decode(v.value(), "channel_state").map(Some),
-            None => Ok(None),
-        }
+    pub fn channel(base: &Base, account: &str, id: i64) -> Result<Option<i32>> {
+        get(&base.channel_state, (account, id), "channel_state")
     }
 
-    pub fn channels(txn: &ReadTransaction, account: &str) -> Result<BTreeMap<i64, i32>> {
-        let table = txn.open_table(CHANNEL_STATE)?;
+    pub fn channels(base: &Base, account: &str) -> Result<BTreeMap<i64, i32>> {
         let mut out = BTreeMap::new();
-        for entry in table.range((account, i64::MIN)..=(account, i64::MAX))? {
+        for entry in base
+            .channel_state
+            .range((account, i64::MIN)..=(account, i64::MAX))?
+        {
             let (k, v) = entry?;
             out.insert(k.value().1, decode(v.value(), "channel_state")?);
         }
         Ok(out)
     }
 
-    pub fn app(txn: &ReadTransaction, account: &str) -> Result<Option<AppFields>> {
-        match txn.open_table(APP_FIELDS)?.get(account)? {
-            Some(v) => decode(v.value(), "app_fields").map(Some),
-            None => Ok(None),
-        }
+    pub fn app(base: &Base, account: &str) -> Result<Option<AppFields>> {
+        get(&base.app_fields, account, "app_fields")
     }
 
-    pub fn peer(txn: &ReadTransaction, account: &str, id: i64) -> Result<Option<Peer>> {
-        match txn.open_table(PEERS)?.get((account, id))? {
-            Some(v) => decode(v.value(), "peers").map(Some),
-            None => Ok(None),
-        }
+    pub fn peer(base: &Base, account: &str, id: i64) -> Result<Option<Peer>> {
+        get(&base.peers, (account, id), "peers")
     }
 
-    pub fn by_username(txn: &ReadTransaction, account: &str, name: &str) -> Result<Option<i64>> {
-        Ok(txn
-            .open_table(PEERS_BY_USERNAME)?
-            .get((account, name))?
-            .map(|v| v.value()))
+    pub fn by_username(base: &Base, account: &str, name: &str) -> Result<Option<i64>> {
+        Ok(base.by_username.get((account, name))?.map(|v| v.value()))
     }
 
-    pub fn by_phone(txn: &ReadTransaction, account: &str, phone: &str) -> Result<Option<i64>> {
-        Ok(txn
-            .open_table(PEERS_BY_PHONE)?
-            .get((account, phone))?
-            .map(|v| v.value()))
+    pub fn by_phone(base: &Base, account: &str, phone: &str) -> Result<Option<i64>> {
+        Ok(base.by_phone.get((account, phone))?.map(|v| v.value()))
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
-use redb::{Builder, ConcurrencyMode, ReadTransaction, ReadableDatabase};
+use redb::{Builder, ConcurrencyMode, ReadableDatabase};
 
 use crate::account::Account;
 use crate::apply::apply_batch;
@@ -13,7 +13,7 @@ use crate::commit::{self, Layers, Request, Shared, Thresholds};
 use crate::completion::{Pending, completion};
 use crate::engine::{Control, Engine, EngineConfig};
 use crate::error::{Error, Result};
-use crate::index::{self, Index};
+use crate::index::{self, Base, Index};
 use crate::index_io::{CountingBackend, IndexIo, IndexIoCounts};
 use crate::io::{FileSystem, RealFs};
 use crate::log::recovery::{RecoveryMode, recover};
@@ -87,8 +87,8 @@ pub struct RecoveryReport {
 /// buffered writes, no checkpoint), closes redb and releases the lock.
 pub(crate) struct Inner {
     shared: Arc<Shared>,
-    /// Read-only opens read one consistent snapshot of the index.
-    snapshot: Option<ReadTransaction>,
+    /// Read-only opens keep the snapshot they opened.
+    read_only: bool,
     options: Options,
     writer: std::sync::Mutex<Option<JoinHandle<()>>>,
     index_io: Arc<IndexIo>,
@@ -105,7 +105,7 @@ impl Drop for Inner {
 impl Inner {
     /// Asks the writer to stop (after a checkpoint if `checkpoint`).
     fn stop(&self, checkpoint: bool) -> Pending<u64> {
-        if self.snapshot.is_some() {
+        if self.read_only {
             return Pending::ready(Ok(0));
         }
         let (done, pending) = completion();
@@ -121,7 +121,7 @@ impl Inner {
     }
 
     fn writable(&self) -> Result<()> {
-        if self.snapshot.is_some() {
+        if self.read_only {
             return Err(Error::ReadOnly);
         }
         Ok(())
@@ -130,7 +130,7 @@ impl Inner {
 
 impl Engine for Inner {
     fn view_dyn(&self, f: &mut dyn FnMut(&View<'_>) -> Result<()>) -> Result<()> {
-        commit::with_view(&self.shared, self.snapshot.as_ref(), f)
+        commit::with_view(&self.shared, f)
     }
 
     fn submit(&self, ops: Vec<Op>, durable: bool) -> Pending<u64> {
@@ -223,6 +223,7 @@ impl Store {
 
         let txn = index.read()?;
         let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
+        let base = Arc::new(Base::open(txn)?);
         let mut active = Overlay::default();
         let mut rec = recover(
             &fs,
@@ -230,9 +231,8 @@ impl Store {
             checkpoint_lsn,
             options.recovery,
             false,
-            &mut |lsn, ops| apply_batch(&mut active, None, Some(&txn), lsn, ops),
+            &mut |lsn, ops| apply_batch(&mut active, None, Some(&base), lsn, ops),
         )?;
-        drop(txn);
         let report = RecoveryReport {
             records_replayed: rec.replayed,
             bytes_cut: rec.bytes_cut,
@@ -270,6 +270,7 @@ impl Store {
         let layers = Layers {
             active,
             frozen: None,
+            base,
         };
         let shared = Arc::new(Shared::new(
             dir.clone(),
@@ -282,7 +283,7 @@ impl Store {
         let writer = commit::spawn(shared.clone(), log)?;
         let inner = Inner {
             shared,
-            snapshot: None,
+            read_only: false,
             options,
             writer: std::sync::Mutex::new(Some(writer)),
             index_io,
@@ -316,9 +317,10 @@ impl Store {
         let fs: Arc<dyn FileSystem> = options.log_fs.clone().unwrap_or_else(|| Arc::new(RealFs));
         // A checkpoint of the writer may delete segments while we read them: try again.
         let mut attempt = 0;
-        let (txn, active, rec, checkpoint_lsn) = loop {
+        let (base, active, rec, checkpoint_lsn) = loop {
             let txn = db.begin_read()?;
             let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
+            let base = Arc::new(Base::open(txn)?);
             let mut active = Overlay::default();
             let result = recover(
                 &fs,
@@ -326,10 +328,10 @@ impl Store {
                 checkpoint_lsn,
                 options.recovery,
                 true,
-                &mut |lsn, ops| apply_batch(&mut active, None, Some(&txn), lsn, ops),
+                &mut |lsn, ops| apply_batch(&mut active, None, Some(&base), lsn, ops),
             );
             match result {
-                Ok(rec) => break (txn, active, rec, checkpoint_lsn),
+                Ok(rec) => break (base, active, rec, checkpoint_lsn),
                 Err(e) if attempt < 5 && matches!(e, Error::Io { .. } | Error::Corrupt { .. }) => {
                     attempt += 1;
                 }
@@ -339,6 +341,7 @@ impl Store {
         let layers = Layers {
             active,
             frozen: None,
+            base,
         };
         let thresholds = Thresholds {
             log_bytes: u64::MAX,
@@ -355,7 +358,7 @@ impl Store {
         ));
         let inner = Inner {
             shared,
-            snapshot: Some(txn),
+            read_only: true,
             options,
             writer: std::sync::Mutex::new(None),
             index_io: Arc::default(),
@@ -410,7 +413,7 @@ impl Store {
 
     fn wrap(inner: Inner, dir: PathBuf, recovery: RecoveryReport) -> Store {
         Store {
-            read_only: inner.snapshot.is_some(),
+            read_only: inner.read_only,
             inner: std::sync::Mutex::new(Some(Arc::new(inner))),
             dir,
             recovery,

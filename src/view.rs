@@ -1,12 +1,10 @@
-//! A consistent read view: overlay layers (newest first) over a redb snapshot.
+//! A consistent read view: overlay layers (newest first) over the checkpointed tables.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use redb::ReadTransaction;
-
 use crate::error::Result;
-use crate::index::{self, SessionRecord};
+use crate::index::{self, Base, SessionRecord};
 use crate::model::{AppFields, DataCenter, Peer, UpdateState, User};
 use crate::overlay::{AccountDelta, Overlay};
 
@@ -14,15 +12,11 @@ use crate::overlay::{AccountDelta, Overlay};
 pub(crate) struct View<'a> {
     /// Newest first: the active layer, then the frozen one being checkpointed.
     layers: [Option<&'a Overlay>; 2],
-    base: Option<&'a ReadTransaction>,
+    base: Option<&'a Base>,
 }
 
 impl<'a> View<'a> {
-    pub fn new(
-        active: &'a Overlay,
-        frozen: Option<&'a Overlay>,
-        base: Option<&'a ReadTransaction>,
-    ) -> Self {
+    pub fn new(active: &'a Overlay, frozen: Option<&'a Overlay>, base: Option<&'a Base>) -> Self {
         View {
             layers: [Some(active), frozen],
             base,
@@ -41,7 +35,7 @@ impl<'a> View<'a> {
         &self,
         account: &str,
         pick: impl Fn(&'a AccountDelta) -> Option<Option<T>>,
-        base: impl FnOnce(&ReadTransaction) -> Result<Option<T>>,
+        base: impl FnOnce(&Base) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
         for d in self.deltas(account) {
             if let Some(v) = pick(d) {
@@ -62,7 +56,7 @@ impl<'a> View<'a> {
         &self,
         account: &str,
         pick: impl Fn(&'a AccountDelta) -> &'a BTreeMap<K, Option<V>>,
-        base: impl FnOnce(&ReadTransaction) -> Result<BTreeMap<K, V>>,
+        base: impl FnOnce(&Base) -> Result<BTreeMap<K, V>>,
     ) -> Result<BTreeMap<K, V>> {
         let deltas: Vec<&AccountDelta> = self.deltas(account).collect();
         let cut = deltas.iter().position(|d| d.wiped);
@@ -225,8 +219,8 @@ impl<'a> View<'a> {
             None => Some(i64::MIN),
         };
         let mut base = match (cut, self.base, start) {
-            (None, Some(txn), Some(start)) => Some(
-                txn.open_table(index::PEERS)?
+            (None, Some(base), Some(start)) => Some(
+                base.peers
                     .range((account, start)..=(account, i64::MAX))?
                     .peekable(),
             ),
