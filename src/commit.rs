@@ -320,7 +320,14 @@ impl Writer {
         }
         let t = self.shared.thresholds;
         let records = self.shared.read_layers().active.records;
-        let auto = self.log.total_bytes() >= t.log_bytes || records >= t.records;
+        let over = |factor: u64| {
+            self.log.total_bytes() >= t.log_bytes.saturating_mul(factor)
+                || records >= t.records.saturating_mul(factor)
+        };
+        // An automatic checkpoint never makes writers wait for the one in flight, unless the
+        // overlay has grown to twice its bound (backpressure keeps memory bounded).
+        let busy = *lock(&self.shared.checkpoint_busy);
+        let auto = over(1) && (!busy || over(2));
         if auto || !checkpoint.is_empty() || stop_checkpoint {
             if let Err(e) = self.start_checkpoint(checkpoint) {
                 self.shared.set_latch(&e);

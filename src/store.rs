@@ -43,7 +43,7 @@ pub struct Options {
     pub recovery: RecoveryMode,
     /// redb page-cache size in bytes (redb's own default is 1 GiB). Default: 64 MiB.
     pub cache_size: usize,
-    /// Checkpoint automatically once the log holds this many bytes. Default: 32 MiB.
+    /// Checkpoint automatically once the log holds this many bytes. Default: 8 MiB.
     pub checkpoint_log_bytes: u64,
     /// ... or once this many records were written since the last checkpoint. Default: 50,000.
     pub checkpoint_records: u64,
@@ -62,7 +62,7 @@ impl Default for Options {
         Options {
             recovery: RecoveryMode::TornTail,
             cache_size: 64 << 20,
-            checkpoint_log_bytes: 32 << 20,
+            checkpoint_log_bytes: 8 << 20,
             checkpoint_records: 50_000,
             segment_bytes: 16 << 20,
             peer_durability: Durability::Buffered,
