@@ -79,7 +79,7 @@ fn peer(i: u64) -> Peer {
     };
     let mut p = Peer::new(id, kind, Some(mix(i) as i64));
     p.usernames = vec![format!("user_{i}")];
-    if kind == PeerKind::User && i % 3 == 0 {
+    if kind == PeerKind::User && i.is_multiple_of(3) {
         p.phone = Some(format!("{}", 10_000_000_000 + i));
     }
     p.name = Some(format!("Name {i}"));
