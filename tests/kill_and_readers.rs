@@ -37,10 +37,35 @@ fn child_writer() {
     }
 }
 
+const PEER_CHILD_ENV: &str = "SESSIONDB_PEER_CHILD";
+
+/// Runs only as the child: caches buffered peer batches; every 5th batch is followed by a
+/// flush, after which the child reports how many batches are now synced.
+#[test]
+fn child_peer_writer() {
+    let Ok(path) = std::env::var(PEER_CHILD_ENV) else {
+        return;
+    };
+    let store = Store::open(&path).unwrap();
+    let acc = store.default_account();
+    for b in 0i64.. {
+        let batch: Vec<_> = (b * 100..b * 100 + 100).map(common::peer).collect();
+        acc.cache_peers(&batch).unwrap(); // buffered: acknowledged before any sync
+        if b % 5 == 4 {
+            store.flush().unwrap();
+            println!("ACK {}", b + 1);
+        }
+    }
+}
+
 fn run_child_until(path: &std::path::Path, acks: usize) -> i32 {
+    run_child("child_writer", CHILD_ENV, path, acks)
+}
+
+fn run_child(test: &str, env: &str, path: &std::path::Path, acks: usize) -> i32 {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["child_writer", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, path)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -84,6 +109,24 @@ fn acknowledged_writes_survive_sigkill_and_are_replayed() {
         drop(store);
     }
     assert!(replayed_total > 0, "kills must land between checkpoints");
+}
+
+#[test]
+fn buffered_peers_are_lost_only_if_unsynced_when_the_process_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("peers");
+    let synced_batches = run_child("child_peer_writer", PEER_CHILD_ENV, &path, 9);
+    let store = Store::open(&path).unwrap();
+    let acc = store.default_account();
+    // Every batch before the last acknowledged flush is there, whole.
+    let synced = synced_batches as i64 * 100;
+    assert_eq!(acc.peers(None, synced as usize).unwrap().len() as i64, synced);
+    for id in [0, synced / 2, synced - 1] {
+        assert!(common::same_peer(&common::peer(id), &acc.peer(id).unwrap().unwrap()));
+    }
+    // Batches after it may or may not have reached the disk, but each is all or nothing.
+    let count = acc.peer_count().unwrap() as i64;
+    assert!(count >= synced && count % 100 == 0, "{count} peers after {synced} synced");
 }
 
 #[test]
