@@ -219,11 +219,9 @@ impl<'a> View<'a> {
             None => Some(i64::MIN),
         };
         let mut base = match (cut, self.base, start) {
-            (None, Some(base), Some(start)) => Some(
-                base.peers
-                    .range((account, start)..=(account, i64::MAX))?
-                    .peekable(),
-            ),
+            (None, Some(base), Some(start)) => {
+                base.peers_from(account, start)?.map(Iterator::peekable)
+            }
             _ => None,
         };
         let mut out = Vec::new();

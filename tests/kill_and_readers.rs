@@ -120,13 +120,22 @@ fn buffered_peers_are_lost_only_if_unsynced_when_the_process_is_killed() {
     let acc = store.default_account();
     // Every batch before the last acknowledged flush is there, whole.
     let synced = synced_batches as i64 * 100;
-    assert_eq!(acc.peers(None, synced as usize).unwrap().len() as i64, synced);
+    assert_eq!(
+        acc.peers(None, synced as usize).unwrap().len() as i64,
+        synced
+    );
     for id in [0, synced / 2, synced - 1] {
-        assert!(common::same_peer(&common::peer(id), &acc.peer(id).unwrap().unwrap()));
+        assert!(common::same_peer(
+            &common::peer(id),
+            &acc.peer(id).unwrap().unwrap()
+        ));
     }
     // Batches after it may or may not have reached the disk, but each is all or nothing.
     let count = acc.peer_count().unwrap() as i64;
-    assert!(count >= synced && count % 100 == 0, "{count} peers after {synced} synced");
+    assert!(
+        count >= synced && count % 100 == 0,
+        "{count} peers after {synced} synced"
+    );
 }
 
 #[test]

@@ -1,0 +1,182 @@
+//! `Base`: the tables of one checkpoint, opened once, and the point and range reads on them.
+//!
+//! redb only changes at checkpoints, so the store keeps one `Base` per checkpoint instead of
+//! opening a transaction per read (a read transaction of a multi-process redb costs
+//! file-lock syscalls).
+
+use std::collections::HashMap;
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
+
+use super::*;
+use crate::model::{AppFields, DataCenter, Peer, UpdateState};
+
+type Bytes = &'static [u8];
+
+/// Every table of one redb snapshot, opened once.
+pub(crate) struct Base {
+    numbers: HashMap<String, u32>,
+    sessions: ReadOnlyTable<u32, Bytes>,
+    dcs: ReadOnlyTable<(u32, i32), Bytes>,
+    update_state: ReadOnlyTable<u32, Bytes>,
+    channel_state: ReadOnlyTable<(u32, i64), Bytes>,
+    app_fields: ReadOnlyTable<u32, Bytes>,
+    peers: ReadOnlyTable<(u32, i64), Bytes>,
+    by_username: ReadOnlyTable<(u32, &'static str), i64>,
+    by_phone: ReadOnlyTable<(u32, &'static str), i64>,
+    _txn: ReadTransaction,
+}
+
+impl Base {
+    pub fn open(txn: ReadTransaction) -> Result<Base> {
+        let mut numbers = HashMap::new();
+        for entry in txn.open_table(ACCOUNTS)?.iter()? {
+            let (k, v) = entry?;
+            let record: AccountRecord = decode(v.value(), "accounts")?;
+            numbers.insert(k.value().to_owned(), record.number);
+        }
+        Ok(Base {
+            numbers,
+            sessions: txn.open_table(SESSIONS)?,
+            dcs: txn.open_table(DCS)?,
+            update_state: txn.open_table(UPDATE_STATE)?,
+            channel_state: txn.open_table(CHANNEL_STATE)?,
+            app_fields: txn.open_table(APP_FIELDS)?,
+            peers: txn.open_table(PEERS)?,
+            by_username: txn.open_table(PEERS_BY_USERNAME)?,
+            by_phone: txn.open_table(PEERS_BY_PHONE)?,
+            _txn: txn,
+        })
+    }
+
+    fn number(&self, account: &str) -> Option<u32> {
+        self.numbers.get(account).copied()
+    }
+
+    /// Peers of `account` with ids in `from..`, in id order.
+    pub fn peers_from(
+        &self,
+        account: &str,
+        from: i64,
+    ) -> Result<Option<redb::Range<'static, (u32, i64), Bytes>>> {
+        match self.number(account) {
+            Some(n) => Ok(Some(self.peers.range((n, from)..=(n, i64::MAX))?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Point and range reads of the checkpointed state.
+pub(crate) mod read {
+    use super::*;
+
+    fn get<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+        table: &ReadOnlyTable<K, Bytes>,
+        key: K::SelfType<'_>,
+        location: &str,
+    ) -> Result<Option<T>> {
+        match table.get(key)? {
+            Some(v) => decode(v.value(), location).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn range<K, T>(
+        table: &ReadOnlyTable<(u32, K), Bytes>,
+        n: u32,
+        lo: K,
+        hi: K,
+        location: &str,
+    ) -> Result<BTreeMap<K, T>>
+    where
+        K: redb::Key + Ord + Copy + 'static + for<'a> redb::Value<SelfType<'a> = K>,
+        T: serde::de::DeserializeOwned,
+    {
+        let mut out = BTreeMap::new();
+        for entry in table.range((n, lo)..=(n, hi))? {
+            let (k, v) = entry?;
+            out.insert(k.value().1, decode(v.value(), location)?);
+        }
+        Ok(out)
+    }
+
+    pub fn account_exists(base: &Base, account: &str) -> Result<bool> {
+        Ok(base.number(account).is_some())
+    }
+
+    pub fn accounts(base: &Base) -> Result<Vec<String>> {
+        let mut out: Vec<String> = base.numbers.keys().cloned().collect();
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn session(base: &Base, account: &str) -> Result<SessionRecord> {
+        let Some(n) = base.number(account) else {
+            return Ok(SessionRecord::default());
+        };
+        Ok(get(&base.sessions, n, "sessions")?.unwrap_or_default())
+    }
+
+    pub fn dc(base: &Base, account: &str, id: i32) -> Result<Option<DataCenter>> {
+        match base.number(account) {
+            Some(n) => get(&base.dcs, (n, id), "dcs"),
+            None => Ok(None),
+        }
+    }
+
+    pub fn dcs(base: &Base, account: &str) -> Result<BTreeMap<i32, DataCenter>> {
+        match base.number(account) {
+            Some(n) => range(&base.dcs, n, i32::MIN, i32::MAX, "dcs"),
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
+    pub fn update_state(base: &Base, account: &str) -> Result<Option<UpdateState>> {
+        match base.number(account) {
+            Some(n) => get(&base.update_state, n, "update_state"),
+            None => Ok(None),
+        }
+    }
+
+    pub fn channel(base: &Base, account: &str, id: i64) -> Result<Option<i32>> {
+        match base.number(account) {
+            Some(n) => get(&base.channel_state, (n, id), "channel_state"),
+            None => Ok(None),
+        }
+    }
+
+    pub fn channels(base: &Base, account: &str) -> Result<BTreeMap<i64, i32>> {
+        match base.number(account) {
+            Some(n) => range(&base.channel_state, n, i64::MIN, i64::MAX, "channel_state"),
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
+    pub fn app(base: &Base, account: &str) -> Result<Option<AppFields>> {
+        match base.number(account) {
+            Some(n) => get(&base.app_fields, n, "app_fields"),
+            None => Ok(None),
+        }
+    }
+
+    pub fn peer(base: &Base, account: &str, id: i64) -> Result<Option<Peer>> {
+        match base.number(account) {
+            Some(n) => get(&base.peers, (n, id), "peers"),
+            None => Ok(None),
+        }
+    }
+
+    pub fn by_username(base: &Base, account: &str, name: &str) -> Result<Option<i64>> {
+        match base.number(account) {
+            Some(n) => Ok(base.by_username.get((n, name))?.map(|v| v.value())),
+            None => Ok(None),
+        }
+    }
+
+    pub fn by_phone(base: &Base, account: &str, phone: &str) -> Result<Option<i64>> {
+        match base.number(account) {
+            Some(n) => Ok(base.by_phone.get((n, phone))?.map(|v| v.value())),
+            None => Ok(None),
+        }
+    }
+}

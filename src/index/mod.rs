@@ -1,0 +1,292 @@
+//! The redb index: one table per kind of data, holding the state as of the last checkpoint.
+//! Values are versioned postcard bytes decoded by us (see `codec`).
+//!
+//! Per-account tables are keyed by a small account number (the `accounts` table maps names
+//! to numbers): fixed-width keys compare faster than a repeated name and take less space.
+
+mod base;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use redb::{
+    Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    WriteTransaction,
+};
+use serde::{Deserialize, Serialize};
+
+pub(crate) use base::{Base, read};
+
+use crate::codec::{decode, encode};
+use crate::error::{Error, Result};
+use crate::model::User;
+use crate::overlay::{AccountDelta, Overlay};
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+pub(crate) const SESSIONS: TableDefinition<u32, &[u8]> = TableDefinition::new("sessions");
+pub(crate) const DCS: TableDefinition<(u32, i32), &[u8]> = TableDefinition::new("dcs");
+pub(crate) const UPDATE_STATE: TableDefinition<u32, &[u8]> = TableDefinition::new("update_state");
+pub(crate) const CHANNEL_STATE: TableDefinition<(u32, i64), &[u8]> =
+    TableDefinition::new("channel_state");
+pub(crate) const APP_FIELDS: TableDefinition<u32, &[u8]> = TableDefinition::new("app_fields");
+pub(crate) const PEERS: TableDefinition<(u32, i64), &[u8]> = TableDefinition::new("peers");
+pub(crate) const PEERS_BY_USERNAME: TableDefinition<(u32, &str), i64> =
+    TableDefinition::new("peers_by_username");
+pub(crate) const PEERS_BY_PHONE: TableDefinition<(u32, &str), i64> =
+    TableDefinition::new("peers_by_phone");
+
+/// Index format written by this build (kept in `meta` under `format`).
+pub(crate) const INDEX_FORMAT: u32 = 1;
+const META_FORMAT: &str = "format";
+const META_CHECKPOINT: &str = "checkpoint_lsn";
+const META_NEXT_ACCOUNT: &str = "next_account";
+
+/// The `accounts` row: the number that keys the account's rows in the other tables.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct AccountRecord {
+    pub number: u32,
+}
+
+/// The `sessions` row of an account.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct SessionRecord {
+    pub home_dc: Option<i32>,
+    pub user: Option<User>,
+    pub self_peer: Option<i64>,
+    /// Cached peers of the account, so `count` is O(1).
+    pub peer_count: u64,
+}
+
+/// The redb database, opened for writing or read-only.
+pub(crate) enum Index {
+    Writer(Database),
+    Reader(ReadOnlyDatabase),
+}
+
+impl Index {
+    /// The tables of the last checkpoint.
+    pub fn base(&self) -> Result<Base> {
+        Base::open(self.read()?)
+    }
+
+    /// A read snapshot of the last checkpoint.
+    pub fn read(&self) -> Result<ReadTransaction> {
+        Ok(match self {
+            Index::Writer(db) => db.begin_read()?,
+            Index::Reader(db) => db.begin_read()?,
+        })
+    }
+
+    /// Creates missing tables and checks (or writes) the format version.
+    pub fn init(db: &Database, path: &Path) -> Result<()> {
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = match meta.get(META_FORMAT)? {
+                Some(v) => Some(read_u32(v.value(), "format")?),
+                None => None,
+            };
+            match found {
+                Some(INDEX_FORMAT) => {}
+                Some(other) => {
+                    return Err(Error::UnsupportedVersion {
+                        what: format!("index {}", path.display()),
+                        found: other,
+                        supported: INDEX_FORMAT,
+                    });
+                }
+                None => {
+                    meta.insert(META_FORMAT, INDEX_FORMAT.to_le_bytes().as_slice())?;
+                    meta.insert(META_CHECKPOINT, 0u64.to_le_bytes().as_slice())?;
+                    meta.insert(META_NEXT_ACCOUNT, 1u32.to_le_bytes().as_slice())?;
+                }
+            }
+        }
+        txn.open_table(ACCOUNTS)?;
+        txn.open_table(SESSIONS)?;
+        txn.open_table(DCS)?;
+        txn.open_table(UPDATE_STATE)?;
+        txn.open_table(CHANNEL_STATE)?;
+        txn.open_table(APP_FIELDS)?;
+        txn.open_table(PEERS)?;
+        txn.open_table(PEERS_BY_USERNAME)?;
+        txn.open_table(PEERS_BY_PHONE)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Folds a frozen overlay into the index in one durable transaction that also records
+    /// `overlay.last_lsn` as the checkpoint LSN. Accounts and keys go in key order.
+    pub fn fold(&self, overlay: &Overlay) -> Result<()> {
+        let Index::Writer(db) = self else {
+            return Err(Error::ReadOnly);
+        };
+        let mut txn = db.begin_write()?;
+        txn.set_quick_repair(true);
+        for (account, delta) in &overlay.accounts {
+            fold_account(&txn, account, delta)?;
+        }
+        txn.open_table(META)?
+            .insert(META_CHECKPOINT, overlay.last_lsn.to_le_bytes().as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn read_u32(bytes: &[u8], what: &str) -> Result<u32> {
+    let arr: [u8; 4] = bytes
+        .try_into()
+        .map_err(|_| Error::corrupt_value("meta", format!("bad {what}")))?;
+    Ok(u32::from_le_bytes(arr))
+}
+
+/// The checkpoint LSN recorded in `meta`.
+pub(crate) fn checkpoint_lsn(txn: &ReadTransaction) -> Result<u64> {
+    let meta = txn.open_table(META)?;
+    let v = meta
+        .get(META_CHECKPOINT)?
+        .ok_or_else(|| Error::corrupt_value("meta", "no checkpoint LSN"))?;
+    let arr: [u8; 8] = v
+        .value()
+        .try_into()
+        .map_err(|_| Error::corrupt_value("meta", "bad checkpoint LSN"))?;
+    Ok(u64::from_le_bytes(arr))
+}
+
+/// The account's number, if it has one.
+fn number(txn: &WriteTransaction, account: &str) -> Result<Option<u32>> {
+    match txn.open_table(ACCOUNTS)?.get(account)? {
+        Some(v) => Ok(Some(decode::<AccountRecord>(v.value(), "accounts")?.number)),
+        None => Ok(None),
+    }
+}
+
+/// Gives `account` the next free number.
+fn allocate(txn: &WriteTransaction, account: &str) -> Result<u32> {
+    let mut meta = txn.open_table(META)?;
+    let number = match meta.get(META_NEXT_ACCOUNT)? {
+        Some(v) => read_u32(v.value(), "next account number")?,
+        None => 1,
+    };
+    let next = number
+        .checked_add(1)
+        .ok_or_else(|| Error::InvalidArgument("too many accounts created".into()))?;
+    meta.insert(META_NEXT_ACCOUNT, next.to_le_bytes().as_slice())?;
+    txn.open_table(ACCOUNTS)?
+        .insert(account, encode(&AccountRecord { number }).as_slice())?;
+    Ok(number)
+}
+
+fn fold_account(txn: &WriteTransaction, account: &str, d: &AccountDelta) -> Result<()> {
+    let existing = number(txn, account)?;
+    if d.wiped
+        && let Some(n) = existing
+    {
+        wipe_account(txn, n)?;
+    }
+    if d.exists == Some(false) {
+        // A deleted account's delta holds nothing else (any later write sets `exists`).
+        txn.open_table(ACCOUNTS)?.remove(account)?;
+        return Ok(());
+    }
+    let n = match existing {
+        Some(n) => n,
+        None => allocate(txn, account)?,
+    };
+    if d.home_dc.is_some() || d.user.is_some() || d.self_peer.is_some() || d.peer_count_delta != 0 {
+        let mut table = txn.open_table(SESSIONS)?;
+        let mut row: SessionRecord = match table.get(n)? {
+            Some(v) => decode(v.value(), "sessions")?,
+            None => SessionRecord::default(),
+        };
+        if let Some(h) = d.home_dc {
+            row.home_dc = h;
+        }
+        if let Some(u) = &d.user {
+            row.user.clone_from(u);
+        }
+        if let Some(s) = d.self_peer {
+            row.self_peer = s;
+        }
+        row.peer_count = row.peer_count.saturating_add_signed(d.peer_count_delta);
+        table.insert(n, encode(&row).as_slice())?;
+    }
+    fold_rows(txn, DCS, n, &d.dcs)?;
+    match &d.update_state {
+        Some(Some(state)) => {
+            txn.open_table(UPDATE_STATE)?
+                .insert(n, encode(state).as_slice())?;
+        }
+        Some(None) => {
+            txn.open_table(UPDATE_STATE)?.remove(n)?;
+        }
+        None => {}
+    }
+    fold_rows(txn, CHANNEL_STATE, n, &d.channels)?;
+    if let Some(app) = &d.app {
+        txn.open_table(APP_FIELDS)?
+            .insert(n, encode(app).as_slice())?;
+    }
+    fold_rows(txn, PEERS, n, &d.peers)?;
+    fold_names(txn, PEERS_BY_USERNAME, n, &d.usernames)?;
+    fold_names(txn, PEERS_BY_PHONE, n, &d.phones)?;
+    Ok(())
+}
+
+/// Writes (or deletes) one account's rows of a `(number, key) → versioned value` table.
+fn fold_rows<K, V>(
+    txn: &WriteTransaction,
+    def: TableDefinition<(u32, K), &[u8]>,
+    n: u32,
+    rows: &BTreeMap<K, Option<V>>,
+) -> Result<()>
+where
+    K: redb::Key + Copy + 'static + for<'a> redb::Value<SelfType<'a> = K>,
+    V: Serialize,
+{
+    let mut table = txn.open_table(def)?;
+    for (k, v) in rows {
+        match v {
+            Some(v) => table.insert((n, *k), encode(v).as_slice())?,
+            None => table.remove((n, *k))?,
+        };
+    }
+    Ok(())
+}
+
+fn fold_names(
+    txn: &WriteTransaction,
+    def: TableDefinition<(u32, &str), i64>,
+    n: u32,
+    names: &BTreeMap<String, Option<i64>>,
+) -> Result<()> {
+    let mut table = txn.open_table(def)?;
+    for (name, id) in names {
+        match id {
+            Some(id) => table.insert((n, name.as_str()), *id)?,
+            None => table.remove((n, name.as_str()))?,
+        };
+    }
+    Ok(())
+}
+
+fn wipe_account(txn: &WriteTransaction, n: u32) -> Result<()> {
+    for def in [SESSIONS, UPDATE_STATE, APP_FIELDS] {
+        txn.open_table(def)?.remove(n)?;
+    }
+    txn.open_table(DCS)?
+        .retain_in((n, i32::MIN)..=(n, i32::MAX), |_, _| false)?;
+    for def in [CHANNEL_STATE, PEERS] {
+        txn.open_table(def)?
+            .retain_in((n, i64::MIN)..=(n, i64::MAX), |_, _| false)?;
+    }
+    for def in [PEERS_BY_USERNAME, PEERS_BY_PHONE] {
+        let mut table = txn.open_table(def)?;
+        match n.checked_add(1) {
+            Some(next) => table.retain_in((n, "")..(next, ""), |_, _| false)?,
+            None => table.retain_in((n, "").., |_, _| false)?,
+        }
+    }
+    Ok(())
+}
