@@ -40,7 +40,14 @@ use sealed::AccountSource;
 /// Every fine-grained call of a session store, per account, as boxed futures.
 ///
 /// Writes of DCs, the user, update state and app fields are durable when their future
-/// completes; peer writes follow the given (or the store's) [`Durability`].
+/// completes; peer writes follow the given (or the store's) [`Durability`]. The file store
+/// runs its reads on tokio's blocking pool, so its futures need a tokio runtime;
+/// `MemoryStore`'s run on any executor.
+///
+/// # Cancel safety
+/// A write is queued when its method is called. Dropping the future does not cancel it: a
+/// cancelled write (or `save`) may still land, durably. Reads are cancel-safe. `close`
+/// closes the store once called, whether or not its future completes.
 pub trait SessionStore: Send + Sync {
     /// Accounts that exist, sorted.
     fn accounts(&self) -> BoxFuture<'_, Vec<String>>;

@@ -38,6 +38,44 @@ fn child_writer() {
 }
 
 const PEER_CHILD_ENV: &str = "SESSIONDB_PEER_CHILD";
+const OPEN_CHILD_ENV: &str = "SESSIONDB_OPEN_CHILD";
+
+/// Runs only as the child: tries to open the store for writing and prints what happened.
+#[test]
+fn child_opener() {
+    let Ok(path) = std::env::var(OPEN_CHILD_ENV) else {
+        return;
+    };
+    match Store::open(&path) {
+        Err(sessiondb::Error::Locked { path }) => println!("LOCKED {}", path.display()),
+        Err(e) => println!("ERROR {e}"),
+        Ok(_) => println!("OPENED"),
+    }
+}
+
+#[test]
+fn a_writer_in_another_process_gets_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bot");
+    let store = Store::open(&path).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["child_opener", "--exact", "--nocapture", "--test-threads=1"])
+        .env(OPEN_CHILD_ENV, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("LOCKED") && stdout.contains("bot.session"),
+        "{stdout}"
+    );
+    store.close().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["child_opener", "--exact", "--nocapture", "--test-threads=1"])
+        .env(OPEN_CHILD_ENV, &path)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OPENED"));
+}
 
 /// Runs only as the child: caches buffered peer batches; every 5th batch is followed by a
 /// flush, after which the child reports how many batches are now synced.

@@ -334,6 +334,12 @@ fn debug_and_errors_never_show_key_bytes() {
         format!("{:?}", acc.dc(2)),
         format!("{:?}", acc.session()),
         format!("{:?}", sessiondb::AuthKey::from_slice(&[7; 3])),
+        format!("{:?}", store.stats()),
+        format!("{:?}", sessiondb::Options::default()),
+        format!("{:?}", sessiondb::MemoryStore::new()),
+        format!("{:?}", sessiondb::Storage::file(dir.path().join("x"))),
+        format!("{:?}", common::peer(1)),
+        format!("{:?}", sessiondb::Error::Closed),
     ];
     for p in &printed {
         assert!(!p.contains(&hex), "hex key bytes printed");
