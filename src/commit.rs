@@ -189,11 +189,16 @@ pub(crate) fn spawn(shared: Arc<Shared>, log: LogWriter) -> Result<std::thread::
     let ck_shared = shared.clone();
     let checkpointer = std::thread::Builder::new()
         .name("sessiondb-checkpoint".into())
-        .spawn(move || checkpoint_thread(&ck_shared, rx))
+        .spawn(move || {
+            let _guard = ThreadGuard(&ck_shared, "checkpoint");
+            checkpoint_thread(&ck_shared, rx)
+        })
         .map_err(|e| Error::io("starting the checkpoint thread", e))?;
     std::thread::Builder::new()
         .name("sessiondb-writer".into())
         .spawn(move || {
+            let guarded = shared.clone();
+            let _guard = ThreadGuard(&guarded, "writer");
             let mut writer = Writer {
                 shared,
                 log,
@@ -204,6 +209,30 @@ pub(crate) fn spawn(shared: Arc<Shared>, log: LogWriter) -> Result<std::thread::
             let _ = checkpointer.join();
         })
         .map_err(|e| Error::io("starting the writer thread", e))
+}
+
+/// If a pipeline thread dies of a panic (a bug), the store must not hang: latch it, stop
+/// the queue, fail everything waiting, and release anyone waiting for the checkpoint.
+struct ThreadGuard<'a>(&'a Shared, &'static str);
+
+impl Drop for ThreadGuard<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let shared = self.0;
+        shared.set_latch(&Error::Index(format!("the {} thread panicked", self.1)));
+        let pending = {
+            let mut q = lock(&shared.queue);
+            q.stopped = true;
+            std::mem::take(&mut q.requests)
+        };
+        for r in pending {
+            fail(r, Error::Closed);
+        }
+        *lock(&shared.checkpoint_busy) = false;
+        shared.checkpoint_done.notify_all();
+    }
 }
 
 struct Writer {
