@@ -6,7 +6,6 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
 
 /// Counters of index I/O since the store was opened.
@@ -15,6 +14,7 @@ pub struct IndexIo {
     bytes_written: AtomicU64,
     writes: AtomicU64,
     syncs: AtomicU64,
+    file_len: AtomicU64,
 }
 
 /// A snapshot of [`IndexIo`].
@@ -26,6 +26,8 @@ pub struct IndexIoCounts {
     pub writes: u64,
     /// Syncs of the index file.
     pub syncs: u64,
+    /// Current length of the index file.
+    pub file_len: u64,
 }
 
 impl IndexIo {
@@ -35,19 +37,23 @@ impl IndexIo {
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
             syncs: self.syncs.load(Ordering::Relaxed),
+            file_len: self.file_len.load(Ordering::Relaxed),
         }
     }
 }
 
-/// redb's file backend, counted.
+/// A redb backend, counted.
 #[derive(Debug)]
 pub(crate) struct CountingBackend {
-    inner: FileBackend,
+    inner: Box<dyn StorageBackend>,
     io: Arc<IndexIo>,
 }
 
 impl CountingBackend {
-    pub fn new(inner: FileBackend, io: Arc<IndexIo>) -> Self {
+    pub fn new(inner: Box<dyn StorageBackend>, io: Arc<IndexIo>) -> Self {
+        if let Ok(len) = inner.len() {
+            io.file_len.store(len, Ordering::Relaxed);
+        }
         CountingBackend { inner, io }
     }
 }
@@ -60,6 +66,7 @@ impl StorageBackend for CountingBackend {
         self.inner.read(offset, out)
     }
     fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.io.file_len.store(len, Ordering::Relaxed);
         self.inner.set_len(len)
     }
     fn sync_data(&self) -> Result<(), std::io::Error> {
@@ -71,6 +78,9 @@ impl StorageBackend for CountingBackend {
         self.io
             .bytes_written
             .fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.io
+            .file_len
+            .fetch_max(offset + data.len() as u64, Ordering::Relaxed);
         self.inner.write(offset, data)
     }
     fn close(&self) -> Result<(), std::io::Error> {

@@ -37,7 +37,16 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creations, removals) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// A redb backend for the index file at `path` (created if missing and `create`), and
+    /// whether it was created; `None` lets the store use the real file.
+    fn index_backend(&self, _path: &Path, _create: bool) -> io::Result<Option<IndexBackend>> {
+        Ok(None)
+    }
 }
+
+/// A redb storage backend and whether its file was just created.
+pub type IndexBackend = (Box<dyn redb::StorageBackend>, bool);
 
 /// The real file system.
 #[derive(Debug, Default, Clone, Copy)]
@@ -347,6 +356,21 @@ impl FileSystem for MemFs {
             .map(|_| ())
             .ok_or_else(|| not_found(path))
     }
+    fn index_backend(&self, path: &Path, create: bool) -> io::Result<Option<IndexBackend>> {
+        let exists = lock(&self.state).live_names.contains_key(path);
+        if !exists && create {
+            self.create_new(path)?;
+        }
+        let (node, _, _) = self.node(path)?;
+        let handle = MemHandle {
+            fs: self.clone(),
+            path: path.to_owned(),
+            node,
+        };
+        let backend = MemBackend(MemHandleInner(handle));
+        Ok(Some((Box::new(backend), !exists)))
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut st = lock(&self.state);
         let in_dir = |p: &PathBuf| p.parent() == Some(dir);
@@ -359,5 +383,78 @@ impl FileSystem for MemFs {
             .collect();
         st.durable_names.extend(live);
         Ok(())
+    }
+}
+
+/// The index file of a [`MemFs`], as a redb backend with the same live/durable images (and
+/// hooks) as the log's files. Locks always succeed: one process uses a `MemFs`.
+#[derive(Debug)]
+struct MemBackend(MemHandleInner);
+
+struct MemHandleInner(MemHandle);
+
+impl fmt::Debug for MemHandleInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MemBackend({})", self.0.path.display())
+    }
+}
+
+impl redb::StorageBackend for MemBackend {
+    fn len(&self) -> io::Result<u64> {
+        self.0.0.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        self.0.0.read_at(offset, out)
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.0.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.0.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.0.0.write_at(offset, data)
+    }
+    fn try_lock_range(
+        &self,
+        _start: std::ops::Bound<u64>,
+        _end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        Ok(true)
+    }
+    fn try_lock_shared_range(
+        &self,
+        _start: std::ops::Bound<u64>,
+        _end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        Ok(true)
+    }
+    fn lock_range(
+        &self,
+        _start: std::ops::Bound<u64>,
+        _end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        Ok(())
+    }
+    fn lock_shared_range(
+        &self,
+        _start: std::ops::Bound<u64>,
+        _end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        Ok(())
+    }
+    fn unlock_range(
+        &self,
+        _start: std::ops::Bound<u64>,
+        _end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        Ok(())
+    }
+    fn query_lock_range(
+        &self,
+        _start: std::ops::Bound<u64>,
+        _end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        Ok(false)
     }
 }

@@ -53,8 +53,9 @@ pub struct Options {
     pub peer_durability: Durability,
     /// Whether peers are cached at all (Telethon's `save_entities`). Default: `true`.
     pub cache_peers: bool,
-    /// The file system the log goes through (tests inject faults here). Default: the real one.
-    pub log_fs: Option<Arc<dyn FileSystem>>,
+    /// The file system the log (and, if it offers one, the index) goes through: tests use
+    /// [`MemFs`](crate::io::MemFs) to cut the power and inject faults. Default: the real one.
+    pub fs: Option<Arc<dyn FileSystem>>,
 }
 
 impl Default for Options {
@@ -67,7 +68,7 @@ impl Default for Options {
             segment_bytes: 16 << 20,
             peer_durability: Durability::Buffered,
             cache_peers: true,
-            log_fs: None,
+            fs: None,
         }
     }
 }
@@ -199,27 +200,24 @@ impl Store {
                 return Err(Error::io(format!("locking {}", dir.display()), e));
             }
         }
+        let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+        fs.create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let index_path = dir.join(INDEX_FILE);
-        let new_index = !index_path.exists();
-        let file = paths::open_private(&index_path, true)?;
+        let (backend, new_index) = index_backend(fs.as_ref(), &index_path, true)?;
         let index_io = Arc::new(IndexIo::default());
         let db = Builder::new()
             .set_cache_size(options.cache_size)
             .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .create_with_backend(CountingBackend::new(
-                redb::backends::FileBackend::new(file)?,
-                index_io.clone(),
-            ))?;
+            .create_with_backend(CountingBackend::new(backend, index_io.clone()))?;
         Index::init(&db, &index_path)?;
         if created || new_index {
             RealFs
                 .sync_dir(&dir)
+                .and_then(|()| fs.sync_dir(&dir))
                 .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
         }
         let index = Index::Writer(db);
-        let fs: Arc<dyn FileSystem> = options.log_fs.clone().unwrap_or_else(|| Arc::new(RealFs));
-        fs.create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
 
         let txn = index.read()?;
         let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
@@ -302,19 +300,21 @@ impl Store {
     pub fn open_read_only_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
         let dir = paths::store_dir(path.as_ref());
         paths::check_store_path(&dir)?;
-        if !dir.join(INDEX_FILE).is_file() {
+        let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+        let listed = fs.list(&dir).unwrap_or_default();
+        if !listed.iter().any(|n| n == INDEX_FILE) {
             return Err(Error::InvalidArgument(format!(
                 "{} is not a sessiondb store",
                 dir.display()
             )));
         }
         paths::secure(&dir, false)?;
-        let file = paths::open_private(&dir.join(INDEX_FILE), false)?;
+        let (backend, _) = index_backend(fs.as_ref(), &dir.join(INDEX_FILE), false)?;
+        let index_io = Arc::new(IndexIo::default());
         let db = Builder::new()
             .set_cache_size(options.cache_size)
             .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .open_read_only_with_backend(redb::backends::FileBackend::new(file)?)?;
-        let fs: Arc<dyn FileSystem> = options.log_fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+            .open_read_only_with_backend(CountingBackend::new(backend, index_io.clone()))?;
         // A checkpoint of the writer may delete segments while we read them: try again.
         let mut attempt = 0;
         let (base, active, rec, checkpoint_lsn) = loop {
@@ -361,7 +361,7 @@ impl Store {
             read_only: true,
             options,
             writer: std::sync::Mutex::new(None),
-            index_io: Arc::default(),
+            index_io,
             _lock: None,
         };
         let report = RecoveryReport {
@@ -480,7 +480,7 @@ impl Store {
             checkpoint_lsn,
             last_lsn: last_lsn.max(checkpoint_lsn),
             records_since_checkpoint: records,
-            index_file_bytes: std::fs::metadata(self.dir.join(INDEX_FILE)).map_or(0, |m| m.len()),
+            index_file_bytes: inner.index_io.counts().file_len,
             index_io: inner.index_io.counts(),
             accounts: crate::stats::account_stats(inner.as_ref())?,
         })
@@ -524,4 +524,22 @@ impl Store {
     fn take_inner(&self) -> Option<Arc<Inner>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
+}
+
+/// The index's redb backend: the file system's own, or the real file (created 0600).
+fn index_backend(
+    fs: &dyn FileSystem,
+    path: &Path,
+    create: bool,
+) -> Result<(Box<dyn redb::StorageBackend>, bool)> {
+    let ctx = || format!("opening {}", path.display());
+    if let Some(found) = fs
+        .index_backend(path, create)
+        .map_err(|e| Error::io(ctx(), e))?
+    {
+        return Ok(found);
+    }
+    let created = !path.exists();
+    let file = paths::open_private(path, create)?;
+    Ok((Box::new(redb::backends::FileBackend::new(file)?), created))
 }

@@ -13,7 +13,7 @@ fn a_current_thread_runtime_keeps_ticking_while_a_sync_is_held() {
     let dir = tempfile::tempdir().unwrap();
     let fs = MemFs::new();
     let options = Options {
-        log_fs: Some(Arc::new(fs.clone())),
+        fs: Some(Arc::new(fs.clone())),
         ..Options::default()
     };
     let store: Arc<dyn SessionStore> =

@@ -11,7 +11,7 @@ use sessiondb::{Durability, Error, Options, Store, UpdateStateChange};
 
 fn options(fs: &MemFs) -> Options {
     Options {
-        log_fs: Some(Arc::new(fs.clone())),
+        fs: Some(Arc::new(fs.clone())),
         checkpoint_records: u64::MAX,
         checkpoint_log_bytes: u64::MAX,
         ..Options::default()
