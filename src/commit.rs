@@ -19,6 +19,7 @@ use crate::io::FileSystem;
 use crate::log::writer::LogWriter;
 use crate::op::Op;
 use crate::overlay::Overlay;
+use crate::phase::{Phase, PhaseHook, reach};
 use crate::view::View;
 
 /// The overlay layers (the one being written and the one being checkpointed) over the
@@ -38,6 +39,12 @@ pub(crate) struct Thresholds {
     pub segment_bytes: u64,
 }
 
+impl Shared {
+    fn reach(&self, phase: Phase) {
+        reach(&self.phase_hook, phase);
+    }
+}
+
 /// State shared by the store handles and the two threads.
 pub(crate) struct Shared {
     pub dir: PathBuf,
@@ -53,6 +60,7 @@ pub(crate) struct Shared {
     pub log_bytes: AtomicU64,
     pub syncs: AtomicU64,
     thresholds: Thresholds,
+    phase_hook: Option<PhaseHook>,
 }
 
 #[derive(Default)]
@@ -95,6 +103,7 @@ impl Shared {
         layers: Layers,
         checkpoint_lsn: u64,
         thresholds: Thresholds,
+        phase_hook: Option<PhaseHook>,
     ) -> Self {
         Shared {
             dir,
@@ -110,6 +119,7 @@ impl Shared {
             log_bytes: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             thresholds,
+            phase_hook,
         }
     }
 
@@ -334,6 +344,7 @@ impl Writer {
         }
         let must_sync = !durable.is_empty() || !checkpoint.is_empty() || stop.is_some();
         if must_sync {
+            self.shared.reach(Phase::Writing);
             let synced = self.log.sync().map_err(|e| Error::io("syncing the log", e));
             self.shared.syncs.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = synced {
@@ -474,7 +485,10 @@ fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
 
 /// Folds the frozen layer into redb, then drops it and the segments it covered.
 fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
-    shared.index.fold(&job.frozen)?;
+    shared
+        .index
+        .fold(&job.frozen, &|| shared.reach(Phase::Checkpointing))?;
+    shared.reach(Phase::CheckpointCommitted);
     let base = Arc::new(shared.index.base()?);
     {
         let mut layers = shared.write_layers();

@@ -40,6 +40,7 @@ mod model;
 mod op;
 mod overlay;
 mod paths;
+mod phase;
 mod save;
 mod session_store;
 mod stats;
@@ -59,6 +60,7 @@ pub use model::{
     validate_account,
 };
 pub use paths::store_dir;
+pub use phase::{Phase, PhaseHook};
 pub use session_store::{BoxFuture, SessionStore};
 pub use stats::{AccountStats, Stats};
 pub use storage::Storage;

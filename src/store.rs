@@ -56,6 +56,8 @@ pub struct Options {
     /// The file system the log (and, if it offers one, the index) goes through: tests use
     /// [`MemFs`](crate::io::MemFs) to cut the power and inject faults. Default: the real one.
     pub fs: Option<Arc<dyn FileSystem>>,
+    /// Called at each [`Phase`](crate::Phase) of the pipeline (crash tests). Default: none.
+    pub phase_hook: Option<crate::PhaseHook>,
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             peer_durability: Durability::Buffered,
             cache_peers: true,
             fs: None,
+            phase_hook: None,
         }
     }
 }
@@ -258,6 +261,7 @@ impl Store {
             rec.next_lsn,
             rec.segments,
             rec.segment_bytes,
+            options.phase_hook.clone(),
         )
         .map_err(|e| Error::io("starting a log segment", e))?;
         let thresholds = Thresholds {
@@ -277,6 +281,7 @@ impl Store {
             layers,
             checkpoint_lsn,
             thresholds,
+            options.phase_hook.clone(),
         ));
         let writer = commit::spawn(shared.clone(), log)?;
         let inner = Inner {
@@ -355,6 +360,7 @@ impl Store {
             layers,
             checkpoint_lsn,
             thresholds,
+            None,
         ));
         let inner = Inner {
             shared,

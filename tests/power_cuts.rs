@@ -18,7 +18,10 @@ use sessiondb::io::MemFs;
 use sessiondb::{Options, Store};
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn options(fs: &MemFs, rng: &mut Rng) -> Options {
@@ -125,12 +128,23 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     tally.prefixes_lost += (pending.len() - landed) as u64;
     // The recovered store keeps working and survives a clean reopen.
     let acc = store.account("a").unwrap();
-    acc.set_update_state(sessiondb::UpdateStateChange::Secondary { qts: 7 }).unwrap();
+    acc.set_update_state(sessiondb::UpdateStateChange::Secondary { qts: 7 })
+        .unwrap();
     store.close().unwrap();
-    let mut again = Options::default();
-    again.fs = Some(Arc::new(image));
+    let again = Options {
+        fs: Some(Arc::new(image)),
+        ..Options::default()
+    };
     let store = Store::open_with(dir.join("bot"), again).unwrap();
-    assert_eq!(store.account("a").unwrap().update_state().unwrap().map(|s| s.qts), Some(7));
+    assert_eq!(
+        store
+            .account("a")
+            .unwrap()
+            .update_state()
+            .unwrap()
+            .map(|s| s.qts),
+        Some(7)
+    );
 }
 
 #[test]

@@ -118,7 +118,7 @@ impl Index {
 
     /// Folds a frozen overlay into the index in one durable transaction that also records
     /// `overlay.last_lsn` as the checkpoint LSN. Accounts and keys go in key order.
-    pub fn fold(&self, overlay: &Overlay) -> Result<()> {
+    pub fn fold(&self, overlay: &Overlay, before_commit: &dyn Fn()) -> Result<()> {
         let Index::Writer(db) = self else {
             return Err(Error::ReadOnly);
         };
@@ -129,6 +129,7 @@ impl Index {
         }
         txn.open_table(META)?
             .insert(META_CHECKPOINT, overlay.last_lsn.to_le_bytes().as_slice())?;
+        before_commit();
         txn.commit()?;
         Ok(())
     }

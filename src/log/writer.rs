@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::frame::{encode_record, segment_header};
 use super::segment_path;
 use crate::io::{FileSystem, LogFile};
+use crate::phase::{Phase, PhaseHook, reach};
 
 /// Appends records to the current segment.
 pub(crate) struct LogWriter {
@@ -23,6 +24,7 @@ pub(crate) struct LogWriter {
     buf: Vec<u8>,
     sealed: Vec<PathBuf>,
     total_bytes: u64,
+    hook: Option<PhaseHook>,
 }
 
 impl LogWriter {
@@ -34,8 +36,9 @@ impl LogWriter {
         next_lsn: u64,
         sealed: Vec<PathBuf>,
         sealed_bytes: u64,
+        hook: Option<PhaseHook>,
     ) -> std::io::Result<Self> {
-        let (file, path) = new_segment(fs.as_ref(), dir, next_lsn)?;
+        let (file, path) = new_segment(fs.as_ref(), dir, next_lsn, &hook)?;
         Ok(LogWriter {
             fs,
             dir: dir.to_owned(),
@@ -49,6 +52,7 @@ impl LogWriter {
             buf: Vec::new(),
             sealed,
             total_bytes: sealed_bytes + super::frame::SEGMENT_HEADER_LEN as u64,
+            hook,
         })
     }
 
@@ -90,7 +94,7 @@ impl LogWriter {
         if self.first_lsn == self.next_lsn {
             return Ok(());
         }
-        let (file, path) = new_segment(self.fs.as_ref(), &self.dir, self.next_lsn)?;
+        let (file, path) = new_segment(self.fs.as_ref(), &self.dir, self.next_lsn, &self.hook)?;
         let old = std::mem::replace(&mut self.path, path);
         self.sealed.push(old);
         self.first_lsn = self.next_lsn;
@@ -129,10 +133,12 @@ fn new_segment(
     fs: &dyn FileSystem,
     dir: &Path,
     first_lsn: u64,
+    hook: &Option<PhaseHook>,
 ) -> std::io::Result<(Box<dyn LogFile>, PathBuf)> {
     let path = segment_path(dir, first_lsn);
     let file = fs.create_new(&path)?;
     file.write_at(0, &segment_header(first_lsn))?;
+    reach(hook, Phase::Rotating);
     file.sync_data()?;
     fs.sync_dir(dir)?;
     Ok((file, path))

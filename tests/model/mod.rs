@@ -51,8 +51,16 @@ impl Op {
 
 fn random_peer(rng: &mut Rng) -> Peer {
     let id = rng.below(40) as i64 + 1;
-    let kind = if rng.chance(10) { PeerKind::UserUnknown } else { PeerKind::User };
-    let hash = if rng.chance(10) { None } else { Some(rng.next() as i64) };
+    let kind = if rng.chance(10) {
+        PeerKind::UserUnknown
+    } else {
+        PeerKind::User
+    };
+    let hash = if rng.chance(10) {
+        None
+    } else {
+        Some(rng.next() as i64)
+    };
     let mut p = Peer::new(id, kind, hash);
     p.min = rng.chance(20);
     if rng.chance(50) {
@@ -74,10 +82,22 @@ pub fn random_op(rng: &mut Rng) -> Op {
         0..=29 => {
             let v = rng.below(1_000_000) as i32;
             let change = match rng.below(4) {
-                0 => UpdateStateChange::All(UpdateState { pts: v, qts: v + 1, date: v + 2, seq: v + 3 }),
-                1 => UpdateStateChange::Primary { pts: v, date: v + 2, seq: v + 3 },
+                0 => UpdateStateChange::All(UpdateState {
+                    pts: v,
+                    qts: v + 1,
+                    date: v + 2,
+                    seq: v + 3,
+                }),
+                1 => UpdateStateChange::Primary {
+                    pts: v,
+                    date: v + 2,
+                    seq: v + 3,
+                },
                 2 => UpdateStateChange::Secondary { qts: v },
-                _ => UpdateStateChange::Channel { id: rng.below(5) as i64, pts: v },
+                _ => UpdateStateChange::Channel {
+                    id: rng.below(5) as i64,
+                    pts: v,
+                },
             };
             Op::State(acc, change)
         }
@@ -110,7 +130,11 @@ pub fn issue(store: &Store, op: &Op) -> sessiondb::Result<()> {
         Op::SetDc(a, dc) => acc(*a)?.set_dc(dc.clone()),
         Op::RemoveDc(a, id) => acc(*a)?.remove_dc(*id),
         Op::Peers(a, peers, durable) => {
-            let d = if *durable { sessiondb::Durability::Durable } else { sessiondb::Durability::Buffered };
+            let d = if *durable {
+                sessiondb::Durability::Durable
+            } else {
+                sessiondb::Durability::Buffered
+            };
             acc(*a)?.cache_peers_with(peers, d)
         }
         Op::RemovePeer(a, id) => acc(*a)?.remove_peer(*id),
@@ -139,16 +163,29 @@ pub struct Model {
 
 fn normalize(p: &Peer) -> Peer {
     let mut p = p.clone();
-    p.usernames = p.usernames.iter().map(|u| u.trim_start_matches('@').to_ascii_lowercase()).collect();
+    p.usernames = p
+        .usernames
+        .iter()
+        .map(|u| u.trim_start_matches('@').to_ascii_lowercase())
+        .collect();
     let mut seen = BTreeSet::new();
     p.usernames.retain(|u| seen.insert(u.clone()));
-    p.phone = p.phone.map(|ph| ph.chars().filter(char::is_ascii_digit).collect());
+    p.phone = p
+        .phone
+        .map(|ph| ph.chars().filter(char::is_ascii_digit).collect());
     p.updated_at = 0;
     p
 }
 
 fn is_channel(k: PeerKind) -> bool {
-    matches!(k, PeerKind::Channel | PeerKind::Megagroup | PeerKind::Gigagroup | PeerKind::Community | PeerKind::ChannelUnknown)
+    matches!(
+        k,
+        PeerKind::Channel
+            | PeerKind::Megagroup
+            | PeerKind::Gigagroup
+            | PeerKind::Community
+            | PeerKind::ChannelUnknown
+    )
 }
 
 impl Model {
@@ -246,15 +283,33 @@ pub fn read_store(store: &Store) -> sessiondb::Result<Model> {
         }
         // The indexes must agree with the peers' own lists.
         for n in NAMES {
-            let holder = peers.values().find(|p| p.usernames.iter().any(|u| u == n)).map(|p| p.id);
-            assert_eq!(acc.peer_by_username(n)?.map(|p| p.id), holder, "username index of {n}");
+            let holder = peers
+                .values()
+                .find(|p| p.usernames.iter().any(|u| u == n))
+                .map(|p| p.id);
+            assert_eq!(
+                acc.peer_by_username(n)?.map(|p| p.id),
+                holder,
+                "username index of {n}"
+            );
         }
         for ph in 0..4 {
             let phone = format!("1{ph}");
-            let holder = peers.values().find(|p| p.phone.as_deref() == Some(&phone)).map(|p| p.id);
-            assert_eq!(acc.peer_by_phone(&phone)?.map(|p| p.id), holder, "phone index of {phone}");
+            let holder = peers
+                .values()
+                .find(|p| p.phone.as_deref() == Some(&phone))
+                .map(|p| p.id);
+            assert_eq!(
+                acc.peer_by_phone(&phone)?.map(|p| p.id),
+                holder,
+                "phone index of {phone}"
+            );
         }
-        assert_eq!(acc.peer_count()?, peers.len() as u64, "peer count of {name}");
+        assert_eq!(
+            acc.peer_count()?,
+            peers.len() as u64,
+            "peer count of {name}"
+        );
         let state = AccountState {
             dcs: acc.dcs()?.into_iter().map(|d| (d.id, d)).collect(),
             state: acc.update_state()?,

@@ -1,0 +1,36 @@
+//! Named points inside the write pipeline, for crash tests that stop a process there.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A point inside the write pipeline. A [`PhaseHook`] is called there, on the pipeline's own
+/// thread, so a test can report the phase or block inside it until the process is killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// A group of records has been written to the log and is about to be synced.
+    Writing,
+    /// A new log segment exists, its header written but not yet synced (segment rotation).
+    Rotating,
+    /// A checkpoint has applied the overlay to the index transaction, not yet committed.
+    Checkpointing,
+    /// A checkpoint has committed; the log segments it covers are not deleted yet.
+    CheckpointCommitted,
+}
+
+/// A callback run at every [`Phase`]; set it in `Options::phase_hook`. For tests.
+#[derive(Clone)]
+pub struct PhaseHook(pub Arc<dyn Fn(Phase) + Send + Sync>);
+
+impl fmt::Debug for PhaseHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PhaseHook")
+    }
+}
+
+/// Runs the hook, if any.
+pub(crate) fn reach(hook: &Option<PhaseHook>, phase: Phase) {
+    if let Some(h) = hook {
+        (h.0)(phase);
+    }
+}

@@ -1,0 +1,290 @@
+//! The process-kill harness. A child process (this test binary, re-run) writes to a real store
+//! from five threads — durable update-state changes, DC/auth-key changes, buffered peer
+//! batches with flushes, checkpoints, account create+delete — and prints each acknowledged
+//! write and each pipeline phase it enters. The parent SIGKILLs it after a random number of
+//! acknowledgements, or while it is paused inside a checkpoint or a segment rotation, then
+//! reopens the store and checks that nothing acknowledged was lost and nothing was invented.
+//!
+//! `SESSIONDB_KILLS` sets the number of kills (default 100; the long run uses 1000+).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sessiondb::{
+    AuthKey, DataCenter, Options, Peer, PeerKind, Phase, PhaseHook, Store, UpdateStateChange,
+};
+
+const CHILD: &str = "SESSIONDB_KILL_HARNESS";
+const ROUND: u64 = 1_000_000;
+
+fn hash_of(id: i64) -> i64 {
+    id.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64) ^ 0x5555
+}
+
+fn key_of(k: i64) -> AuthKey {
+    let mut b = [0u8; 256];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = (k as u8).wrapping_add((i as u8).wrapping_mul(31)) | 1;
+    }
+    AuthKey::new(b)
+}
+
+fn options() -> Options {
+    let pause: Option<String> = std::env::var("SESSIONDB_PAUSE_IN").ok();
+    let after: u64 = std::env::var("SESSIONDB_PAUSE_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let hook = move |phase: Phase| {
+        let name = format!("{phase:?}");
+        println!("PHASE {name}");
+        if pause.as_deref() == Some(name.as_str())
+            && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= after
+        {
+            println!("PAUSED {name}");
+            let _ = std::io::stdout().flush();
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        }
+    };
+    Options {
+        checkpoint_records: 60,
+        checkpoint_log_bytes: 256 << 10,
+        segment_bytes: 8 << 10,
+        cache_size: 4 << 20,
+        phase_hook: Some(PhaseHook(Arc::new(hook))),
+        ..Options::default()
+    }
+}
+
+/// Runs only as the child.
+#[test]
+fn kill_child() {
+    let Ok(path) = std::env::var(CHILD) else {
+        return;
+    };
+    let round: i64 = std::env::var("SESSIONDB_ROUND").unwrap().parse().unwrap();
+    let base = round * ROUND as i64;
+    let store = Arc::new(Store::open_with(&path, options()).unwrap());
+    let mut threads = Vec::new();
+    let s = store.clone();
+    threads.push(std::thread::spawn(move || {
+        let acc = s.default_account();
+        for i in 1.. {
+            let pts = (base + i) as i32;
+            acc.set_update_state(UpdateStateChange::Primary {
+                pts,
+                date: pts,
+                seq: 1,
+            })
+            .unwrap();
+            println!("ACK state {pts}");
+        }
+    }));
+    let s = store.clone();
+    threads.push(std::thread::spawn(move || {
+        let acc = s.default_account();
+        for i in 1.. {
+            let k = base + i;
+            let mut dc = DataCenter::new(2);
+            dc.server_salt = k;
+            dc.auth_key = Some(key_of(k));
+            acc.set_dc(dc).unwrap();
+            println!("ACK dc {k}");
+        }
+    }));
+    let s = store.clone();
+    threads.push(std::thread::spawn(move || {
+        let acc = s.default_account();
+        for b in 0.. {
+            let ids = base + b * 50..base + b * 50 + 50;
+            let batch: Vec<Peer> = ids
+                .map(|id| Peer::new(id, PeerKind::User, Some(hash_of(id))))
+                .collect();
+            acc.cache_peers(&batch).unwrap();
+            if b % 3 == 2 {
+                s.flush().unwrap();
+                println!("ACK peers {}", b + 1);
+            }
+        }
+    }));
+    let s = store.clone();
+    threads.push(std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(3));
+            s.checkpoint().unwrap();
+            println!("ACK checkpoint");
+        }
+    }));
+    let s = store.clone();
+    threads.push(std::thread::spawn(move || {
+        for i in 1.. {
+            let name = format!("tmp{}", base + i);
+            s.account(&name).unwrap().set_home_dc(4).unwrap();
+            s.delete_account(&name).unwrap();
+            println!("ACK deleted {}", base + i);
+        }
+    }));
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+#[derive(Default)]
+struct Acked {
+    state: i64,
+    dc: i64,
+    peer_batches: i64,
+    deleted: Vec<i64>,
+}
+
+/// One child: runs until `acks` acknowledgements or a pause in `pause`, then SIGKILL.
+fn run(path: &std::path::Path, round: u64, acks: u64, pause: Option<(&str, u64)>) -> (Acked, bool) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["kill_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, path)
+        .env("SESSIONDB_ROUND", round.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some((phase, after)) = pause {
+        cmd.env("SESSIONDB_PAUSE_IN", phase)
+            .env("SESSIONDB_PAUSE_AFTER", after.to_string());
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut acked = Acked::default();
+    let mut paused = false;
+    let mut seen = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        let mut words = line.split_whitespace();
+        match (
+            words.next(),
+            words.next(),
+            words.next().and_then(|n| n.parse::<i64>().ok()),
+        ) {
+            (Some("ACK"), Some("state"), Some(n)) => acked.state = n,
+            (Some("ACK"), Some("dc"), Some(n)) => acked.dc = n,
+            (Some("ACK"), Some("peers"), Some(n)) => acked.peer_batches = n,
+            (Some("ACK"), Some("deleted"), Some(n)) => acked.deleted.push(n),
+            (Some("PAUSED"), _, _) => {
+                paused = true;
+                break;
+            }
+            _ => {}
+        }
+        if line.starts_with("ACK") {
+            seen += 1;
+            if pause.is_none() && seen >= acks {
+                break;
+            }
+        }
+        if pause.is_some() && seen > 20_000 {
+            break; // the phase never came: kill anyway
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    (acked, paused)
+}
+
+fn check(path: &std::path::Path, round: u64, acked: &Acked) {
+    let base = (round * ROUND) as i64;
+    let store = Store::open(path).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+    let acc = store.default_account();
+    if acked.state > 0 {
+        let pts = acc.update_state().unwrap().expect("update state").pts as i64;
+        assert!(
+            pts >= acked.state,
+            "round {round}: pts {pts} older than acknowledged {}",
+            acked.state
+        );
+    }
+    if let Some(dc) = acc.dc(2).unwrap() {
+        assert!(
+            dc.server_salt >= acked.dc,
+            "round {round}: DC older than acknowledged"
+        );
+        assert_eq!(
+            dc.auth_key,
+            Some(key_of(dc.server_salt)),
+            "round {round}: a key never written"
+        );
+    } else {
+        assert_eq!(acked.dc, 0, "round {round}: acknowledged DC lost");
+    }
+    let peers = acc.peers(Some(base - 1), usize::MAX).unwrap();
+    for p in &peers {
+        assert_eq!(
+            p.access_hash,
+            Some(hash_of(p.id)),
+            "round {round}: peer {} has a hash never given",
+            p.id
+        );
+    }
+    let synced = acked.peer_batches * 50;
+    assert!(
+        peers.len() as i64 >= synced,
+        "round {round}: {} peers, {synced} were synced",
+        peers.len()
+    );
+    for (i, p) in peers.iter().take(synced as usize).enumerate() {
+        assert_eq!(p.id, base + i as i64, "round {round}: synced peer missing");
+    }
+    let accounts = store.accounts().unwrap();
+    for k in &acked.deleted {
+        assert!(
+            !accounts.contains(&format!("tmp{k}")),
+            "round {round}: deleted account tmp{k} is back"
+        );
+    }
+    store.close().unwrap();
+}
+
+#[test]
+fn sigkill_at_random_moments_and_inside_checkpoints_and_rotations() {
+    let kills: u64 = std::env::var("SESSIONDB_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("victim");
+    let mut rng = common_rng(0x5eed);
+    let (mut in_checkpoint, mut in_rotation, mut random) = (0, 0, 0);
+    for round in 1..=kills {
+        let pause = match round % 5 {
+            0 => Some(("Checkpointing", 1 + rng() % 3)),
+            1 => Some(("CheckpointCommitted", 1 + rng() % 3)),
+            2 => Some(("Rotating", 1 + rng() % 4)),
+            _ => None,
+        };
+        let (acked, paused) = run(&path, round, 5 + rng() % 300, pause);
+        match (pause, paused) {
+            (Some(("Rotating", _)), true) => in_rotation += 1,
+            (Some(_), true) => in_checkpoint += 1,
+            _ => random += 1,
+        }
+        check(&path, round, &acked);
+    }
+    eprintln!(
+        "{kills} kills: {in_checkpoint} inside checkpoints, {in_rotation} inside segment rotation, {random} at random moments"
+    );
+    if kills >= 100 {
+        assert!(
+            in_checkpoint >= 10 && in_rotation >= 10,
+            "{in_checkpoint} / {in_rotation}"
+        );
+    }
+}
+
+fn common_rng(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
