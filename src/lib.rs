@@ -31,6 +31,8 @@ mod commit;
 mod completion;
 mod engine;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod index;
 mod index_io;
 pub mod io;

@@ -1,0 +1,3 @@
+#![no_main]
+// Every versioned value type the index stores, and batch payloads.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sessiondb::fuzzing::stored_values(data));

@@ -1,0 +1,151 @@
+//! Entry points for the fuzz targets in `fuzz/` and for replaying their findings in
+//! `cargo test`. Each must return (with an error or not) on any input: never panic, never
+//! allocate without bound, never hang.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::codec::decode;
+use crate::index::{AccountRecord, SessionRecord};
+use crate::io::{FileSystem, MemFs};
+use crate::log::frame::{
+    SEGMENT_HEADER_LEN, decode_payload, parse_segment_header, read_record, valid_records_after,
+};
+use crate::model::{AppFields, DataCenter, Peer, UpdateState};
+use crate::store::{Options, Store};
+
+/// Parses `bytes` as a log segment: header, every record, every payload, and the scan for
+/// valid records past damage.
+pub fn log_segment(bytes: &[u8]) {
+    let _ = parse_segment_header(bytes);
+    let mut offset = SEGMENT_HEADER_LEN.min(bytes.len());
+    while let Ok(r) = read_record(bytes, offset) {
+        let _ = decode_payload(&bytes[r.payload.0..r.payload.1]);
+        offset = r.end();
+    }
+    for r in valid_records_after(bytes, offset, 0) {
+        let _ = decode_payload(&bytes[r.payload.0..r.payload.1]);
+    }
+}
+
+/// Decodes `bytes` as every versioned value type the index stores.
+pub fn stored_values(bytes: &[u8]) {
+    let _ = decode::<SessionRecord>(bytes, "fuzz");
+    let _ = decode::<AccountRecord>(bytes, "fuzz");
+    let _ = decode::<DataCenter>(bytes, "fuzz");
+    let _ = decode::<UpdateState>(bytes, "fuzz");
+    let _ = decode::<i32>(bytes, "fuzz");
+    let _ = decode::<AppFields>(bytes, "fuzz");
+    let _ = decode::<Peer>(bytes, "fuzz");
+    let _ = decode_payload(bytes);
+}
+
+/// Opens a store (in memory, lock file in `dir`) whose log is `bytes` — split into two
+/// segments when the input asks for it — then reads every account.
+pub fn open_with_log(dir: &Path, bytes: &[u8]) {
+    let fs = MemFs::new();
+    let store_dir = dir.join("fuzz.session");
+    let (first, second) = match bytes.first() {
+        Some(&b) if b & 1 == 1 && bytes.len() > 2 => {
+            let cut = 1 + usize::from(bytes[1]) * 4 % (bytes.len() - 1);
+            (&bytes[1..cut.max(1)], Some(&bytes[cut.max(1)..]))
+        }
+        _ => (bytes, None),
+    };
+    let write = |name: &str, data: &[u8]| {
+        if let Ok(f) = fs.create_new(&store_dir.join(name)) {
+            let _ = f.write_at(0, data).and_then(|()| f.sync_data());
+        }
+    };
+    write("00000000000000000001.log", first);
+    if let Some(second) = second {
+        let lsn = second.get(12..20).map_or(2, |b| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_le_bytes(a) % 1000
+        });
+        write(&format!("{lsn:020}.log"), second);
+    }
+    let _ = fs.sync_dir(&store_dir);
+    let options = Options {
+        fs: Some(Arc::new(fs)),
+        cache_size: 1 << 20,
+        ..Options::default()
+    };
+    if let Ok(store) = Store::open_with(&store_dir, options) {
+        if let Ok(names) = store.accounts() {
+            for name in names {
+                if let Ok(acc) = store.account(&name) {
+                    let _ = acc.session();
+                    let _ = acc.peers(None, 1000);
+                }
+            }
+        }
+        let _ = store.checkpoint();
+    }
+}
+
+/// Seed inputs for each target (target name, bytes): a real segment written by a store, and
+/// every value type encoded.
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::codec::encode;
+    use crate::model::{PeerKind, UpdateStateChange, User};
+    let mut out = Vec::new();
+    let dir = std::env::temp_dir().join(format!("sessiondb-seeds-{}", std::process::id()));
+    let fs = MemFs::new();
+    let options = Options {
+        fs: Some(Arc::new(fs.clone())),
+        ..Options::default()
+    };
+    if let Ok(store) = Store::open_with(dir.join("seed"), options) {
+        let acc = store.default_account();
+        let mut dc = DataCenter::new(2);
+        dc.auth_key = Some(crate::AuthKey::new([7; 256]));
+        let _ = acc.set_dc(dc);
+        let _ = acc.set_update_state(UpdateStateChange::Primary {
+            pts: 5,
+            date: 6,
+            seq: 7,
+        });
+        let mut p = Peer::new(42, PeerKind::User, Some(99));
+        p.usernames = vec!["seed".into()];
+        p.phone = Some("123".into());
+        let _ = acc.cache_peers(&[p]);
+        let _ = store.flush();
+        let _ = acc.set_user(Some(User {
+            id: 1,
+            dc: 2,
+            bot: false,
+            username: None,
+        }));
+        if let Ok(names) = fs.list(&dir.join("seed.session")) {
+            for name in names.iter().filter(|n| n.ends_with(".log")) {
+                if let Some(bytes) = fs.read_live(&dir.join("seed.session").join(name)) {
+                    out.push(("log_segment", bytes.clone()));
+                    out.push(("open_with_log", bytes));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut peer = Peer::new(-1_000_000_000_123, PeerKind::Megagroup, Some(-5));
+    peer.usernames = vec!["a".into(), "b".into()];
+    out.push(("stored_values", encode(&peer)));
+    out.push(("stored_values", encode(&SessionRecord::default())));
+    out.push(("stored_values", encode(&AccountRecord { number: 3 })));
+    out.push((
+        "stored_values",
+        encode(&UpdateState {
+            pts: 1,
+            qts: 2,
+            date: 3,
+            seq: 4,
+        }),
+    ));
+    out.push(("stored_values", encode(&AppFields::default())));
+    let mut dc = DataCenter::new(4);
+    dc.ipv4 = "1.2.3.4:443".parse().ok();
+    dc.auth_key = Some(crate::AuthKey::new([9; 256]));
+    out.push(("stored_values", encode(&dc)));
+    out
+}
