@@ -111,19 +111,7 @@ impl Account {
 
     /// The whole session, or `None` if the account does not exist.
     pub fn session(&self) -> Result<Option<Session>> {
-        self.view(|v| {
-            if !v.account_exists(&self.name)? {
-                return Ok(None);
-            }
-            Ok(Some(Session {
-                home_dc: v.home_dc(&self.name)?,
-                dcs: v.dcs(&self.name)?.into_values().collect(),
-                user: v.user(&self.name)?,
-                update_state: v.update_state(&self.name)?,
-                channels: v.channels(&self.name)?,
-                app: v.app(&self.name)?.unwrap_or_default(),
-            }))
-        })
+        self.view(|v| crate::save::session_of(v, &self.name))
     }
 
     /// A cached peer by marked id.

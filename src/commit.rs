@@ -330,7 +330,7 @@ impl Writer {
         let written = self
             .log
             .write_out()
-            .map_err(|e| Error::io("appending to the log", e))
+            .map_err(|e| Error::io(format!("appending to {}", self.log.path().display()), e))
             .and_then(|()| self.apply(batches));
         if let Err(e) = written {
             self.shared.set_latch(&e);
@@ -345,7 +345,11 @@ impl Writer {
         let must_sync = !durable.is_empty() || !checkpoint.is_empty() || stop.is_some();
         if must_sync {
             self.shared.reach(Phase::Writing);
-            let synced = self.log.sync().map_err(|e| Error::io("syncing the log", e));
+            let path = self.log.path().to_owned();
+            let synced = self
+                .log
+                .sync()
+                .map_err(|e| Error::io(format!("syncing {}", path.display()), e));
             self.shared.syncs.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = synced {
                 self.shared.set_latch(&e);
@@ -375,7 +379,9 @@ impl Writer {
         } else if self.log.segment_len() >= t.segment_bytes
             && let Err(e) = self.log.rotate()
         {
-            self.shared.set_latch(&Error::io("rotating the log", e));
+            let dir = self.shared.dir.display();
+            self.shared
+                .set_latch(&Error::io(format!("rotating the log in {dir}"), e));
         }
         self.shared
             .log_bytes
@@ -431,7 +437,7 @@ impl Writer {
         }
         self.log
             .rotate()
-            .map_err(|e| Error::io("sealing the log segment", e))?;
+            .map_err(|e| Error::io(format!("sealing {}", self.log.path().display()), e))?;
         let sealed = self.log.take_sealed();
         let frozen = {
             let mut layers = self.shared.write_layers();
@@ -508,8 +514,31 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
     shared
         .fs
         .sync_dir(&shared.dir)
-        .map_err(|e| Error::io("syncing the store directory", e))?;
+        .map_err(|e| Error::io(format!("syncing {}", shared.dir.display()), e))?;
     Ok(freed)
+}
+
+/// A frozen copy of the layers: the active one cloned, the others shared. Reading it takes no
+/// lock, so long reads (verify, backup) never hold up writers.
+pub(crate) struct Snapshot {
+    pub active: Overlay,
+    pub frozen: Option<Arc<Overlay>>,
+    pub base: Arc<Base>,
+}
+
+impl Snapshot {
+    pub fn of(shared: &Shared) -> Snapshot {
+        let layers = shared.read_layers();
+        Snapshot {
+            active: layers.active.clone(),
+            frozen: layers.frozen.clone(),
+            base: layers.base.clone(),
+        }
+    }
+
+    pub fn view(&self) -> View<'_> {
+        View::new(&self.active, self.frozen.as_deref(), Some(&self.base))
+    }
 }
 
 /// Runs `f` on a consistent view: the layers and the checkpointed tables under one lock.

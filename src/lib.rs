@@ -26,6 +26,7 @@
 
 mod account;
 mod apply;
+mod backup;
 mod codec;
 mod commit;
 mod completion;
@@ -40,6 +41,7 @@ mod log;
 mod memory;
 mod model;
 mod op;
+mod options;
 mod overlay;
 mod paths;
 mod phase;
@@ -48,9 +50,11 @@ mod session_store;
 mod stats;
 mod storage;
 mod store;
+mod verify;
 mod view;
 
 pub use account::Account;
+pub use backup::{BackupReport, partial_dir};
 pub use completion::Pending;
 pub use error::{Error, Result};
 pub use index_io::{IndexIo, IndexIoCounts};
@@ -67,3 +71,4 @@ pub use session_store::{BoxFuture, SessionStore};
 pub use stats::{AccountStats, Stats};
 pub use storage::Storage;
 pub use store::{Durability, Options, RecoveryReport, Store};
+pub use verify::VerifyReport;

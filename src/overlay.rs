@@ -41,7 +41,7 @@ impl AccountDelta {
 }
 
 /// One layer of changes: the active one being written, or a frozen one being checkpointed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Overlay {
     pub accounts: BTreeMap<String, AccountDelta>,
     /// LSN of the newest record applied to this layer (0 if none).

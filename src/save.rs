@@ -7,6 +7,21 @@ use crate::model::{Session, UpdateStateChange};
 use crate::op::Op;
 use crate::view::View;
 
+/// The session of `account` as the view sees it, `None` if the account does not exist.
+pub(crate) fn session_of(view: &View<'_>, account: &str) -> Result<Option<Session>> {
+    if !view.account_exists(account)? {
+        return Ok(None);
+    }
+    Ok(Some(Session {
+        home_dc: view.home_dc(account)?,
+        dcs: view.dcs(account)?.into_values().collect(),
+        user: view.user(account)?,
+        update_state: view.update_state(account)?,
+        channels: view.channels(account)?,
+        app: view.app(account)?.unwrap_or_default(),
+    }))
+}
+
 /// The ops that replace `account`'s DCs, user, update state, channel pts and app fields with
 /// `session`'s: DCs and channels it lacks are removed.
 pub(crate) fn save_ops(view: &View<'_>, account: &str, session: &Session) -> Result<Vec<Op>> {

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
-use redb::{Builder, ConcurrencyMode, ReadableDatabase};
-
 use crate::account::Account;
 use crate::apply::apply_batch;
 use crate::commit::{self, Layers, Request, Shared, Thresholds};
@@ -16,81 +14,20 @@ use crate::error::{Error, Result};
 use crate::index::{self, Base, Index};
 use crate::index_io::{CountingBackend, IndexIo, IndexIoCounts};
 use crate::io::{FileSystem, RealFs};
-use crate::log::recovery::{RecoveryMode, recover};
+use crate::log::recovery::recover;
 use crate::log::{segment_path, writer::LogWriter};
 use crate::model::{DEFAULT_ACCOUNT, validate_account};
 use crate::op::Op;
+pub use crate::options::{Durability, Options, RecoveryReport};
 use crate::overlay::Overlay;
 use crate::paths::{self, INDEX_FILE, LOCK_FILE};
 use crate::stats::Stats;
 use crate::view::View;
 
-/// When a kind of write is acknowledged.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Durability {
-    /// After the log is synced: survives `kill -9` and power loss.
-    #[default]
-    Durable,
-    /// At once, visible to readers; synced with the next durable write, `flush`, or
-    /// checkpoint. Lost only if the process or machine dies before that.
-    Buffered,
-}
-
-/// How a store is opened. Every field documents its default.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// What to do with a damaged log. Default: [`RecoveryMode::TornTail`].
-    pub recovery: RecoveryMode,
-    /// redb page-cache size in bytes (redb's own default is 1 GiB). Default: 64 MiB.
-    pub cache_size: usize,
-    /// Checkpoint automatically once the log holds this many bytes. Default: 8 MiB.
-    pub checkpoint_log_bytes: u64,
-    /// ... or once this many records were written since the last checkpoint. Default: 50,000.
-    pub checkpoint_records: u64,
-    /// Start a new log segment past this size. Default: 16 MiB.
-    pub segment_bytes: u64,
-    /// Durability of peer-cache writes. Default: [`Durability::Buffered`].
-    pub peer_durability: Durability,
-    /// Whether peers are cached at all (Telethon's `save_entities`). Default: `true`.
-    pub cache_peers: bool,
-    /// The file system the log (and, if it offers one, the index) goes through: tests use
-    /// [`MemFs`](crate::io::MemFs) to cut the power and inject faults. Default: the real one.
-    pub fs: Option<Arc<dyn FileSystem>>,
-    /// Called at each [`Phase`](crate::Phase) of the pipeline (crash tests). Default: none.
-    pub phase_hook: Option<crate::PhaseHook>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            recovery: RecoveryMode::TornTail,
-            cache_size: 64 << 20,
-            checkpoint_log_bytes: 8 << 20,
-            checkpoint_records: 50_000,
-            segment_bytes: 16 << 20,
-            peer_durability: Durability::Buffered,
-            cache_peers: true,
-            fs: None,
-            phase_hook: None,
-        }
-    }
-}
-
-/// What the last open found in the log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// Records replayed on top of the last checkpoint.
-    pub records_replayed: u64,
-    /// Bytes of torn tail cut off.
-    pub bytes_cut: u64,
-    /// The checkpoint LSN found in the index.
-    pub checkpoint_lsn: u64,
-}
-
 /// The open store. Account handles hold it weakly; dropping it stops the writer (flushing
 /// buffered writes, no checkpoint), closes redb and releases the lock.
 pub(crate) struct Inner {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     /// Read-only opens keep the snapshot they opened.
     read_only: bool,
     options: Options,
@@ -207,24 +144,19 @@ impl Store {
         fs.create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let index_path = dir.join(INDEX_FILE);
+        refuse_lost_index(fs.as_ref(), &dir)?;
         let (backend, new_index) = index_backend(fs.as_ref(), &index_path, true)?;
         let index_io = Arc::new(IndexIo::default());
-        let db = Builder::new()
-            .set_cache_size(options.cache_size)
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .create_with_backend(CountingBackend::new(backend, index_io.clone()))?;
-        Index::init(&db, &index_path)?;
+        let counted = CountingBackend::new(backend, index_io.clone());
+        let index = Index::open_writer(counted, options.cache_size, &index_path)?;
         if created || new_index {
             RealFs
                 .sync_dir(&dir)
                 .and_then(|()| fs.sync_dir(&dir))
                 .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
         }
-        let index = Index::Writer(db);
 
-        let txn = index.read()?;
-        let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
-        let base = Arc::new(Base::open(txn)?);
+        let (checkpoint_lsn, base) = snapshot(&index, &index_path)?;
         let mut active = Overlay::default();
         let mut rec = recover(
             &fs,
@@ -263,7 +195,7 @@ impl Store {
             rec.segment_bytes,
             options.phase_hook.clone(),
         )
-        .map_err(|e| Error::io("starting a log segment", e))?;
+        .map_err(|e| Error::io(format!("starting a log segment in {}", dir.display()), e))?;
         let thresholds = Thresholds {
             log_bytes: options.checkpoint_log_bytes,
             records: options.checkpoint_records,
@@ -314,18 +246,15 @@ impl Store {
             )));
         }
         paths::secure(&dir, false)?;
-        let (backend, _) = index_backend(fs.as_ref(), &dir.join(INDEX_FILE), false)?;
+        let index_path = dir.join(INDEX_FILE);
+        let (backend, _) = index_backend(fs.as_ref(), &index_path, false)?;
         let index_io = Arc::new(IndexIo::default());
-        let db = Builder::new()
-            .set_cache_size(options.cache_size)
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .open_read_only_with_backend(CountingBackend::new(backend, index_io.clone()))?;
+        let counted = CountingBackend::new(backend, index_io.clone());
+        let index = Index::open_reader(counted, options.cache_size, &index_path)?;
         // A checkpoint of the writer may delete segments while we read them: try again.
         let mut attempt = 0;
         let (base, active, rec, checkpoint_lsn) = loop {
-            let txn = db.begin_read()?;
-            let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
-            let base = Arc::new(Base::open(txn)?);
+            let (checkpoint_lsn, base) = snapshot(&index, &index_path)?;
             let mut active = Overlay::default();
             let result = recover(
                 &fs,
@@ -356,7 +285,7 @@ impl Store {
         let shared = Arc::new(Shared::new(
             dir.clone(),
             fs,
-            Index::Reader(db),
+            index,
             layers,
             checkpoint_lsn,
             thresholds,
@@ -492,6 +421,25 @@ impl Store {
         })
     }
 
+    /// Reads back every log record and every stored value, cross-checks peers with the
+    /// username and phone indexes, and reports what it checked and every problem found.
+    /// Runs beside writers: it reads one consistent snapshot, and the log as it is.
+    pub fn verify(&self) -> Result<crate::VerifyReport> {
+        let inner = self.inner()?;
+        let mut report = crate::VerifyReport::default();
+        crate::verify::log(inner.shared.fs.as_ref(), &self.dir, &mut report);
+        let snapshot = commit::Snapshot::of(&inner.shared);
+        crate::verify::data(&snapshot.view(), &mut report)?;
+        Ok(report)
+    }
+
+    /// Writes a consistent copy of the whole store to `dest` (`x` → `x.session/`) while
+    /// writers go on. The copy appears under its name only once complete and synced; an
+    /// interrupted backup leaves just [`partial_dir`](crate::partial_dir)`(dest)`.
+    pub fn backup(&self, dest: impl AsRef<Path>) -> Result<crate::BackupReport> {
+        crate::backup::backup(&self.inner()?.shared, dest.as_ref())
+    }
+
     /// Bytes currently in the log.
     pub fn log_bytes(&self) -> u64 {
         self.inner()
@@ -548,4 +496,34 @@ fn index_backend(
     let created = !path.exists();
     let file = paths::open_private(path, create)?;
     Ok((Box::new(redb::backends::FileBackend::new(file)?), created))
+}
+
+/// The checkpoint LSN and the tables of the index's last checkpoint.
+fn snapshot(index: &Index, path: &Path) -> Result<(u64, Arc<Base>)> {
+    index::guarded(path, || {
+        let txn = index.read()?;
+        let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
+        Ok((checkpoint_lsn, Arc::new(Base::open(txn)?)))
+    })
+}
+
+/// A log that does not start at LSN 1 needs the index it was checkpointed into: if that
+/// is gone, creating a fresh one would hide the loss. Refuse before touching anything.
+fn refuse_lost_index(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+    let names = fs.list(dir).unwrap_or_default();
+    if names.iter().any(|n| n == INDEX_FILE) {
+        return Ok(());
+    }
+    let first = names
+        .iter()
+        .filter_map(|n| crate::log::parse_segment_name(n))
+        .min();
+    match first {
+        Some(lsn) if lsn > 1 => Err(Error::Corrupt {
+            file: dir.join(INDEX_FILE),
+            offset: 0,
+            reason: format!("the index is missing but the log only starts at LSN {lsn}"),
+        }),
+        _ => Ok(()),
+    }
 }

@@ -65,6 +65,39 @@ pub(crate) enum Index {
 }
 
 impl Index {
+    /// Opens (creating if empty) the index for the one writer.
+    pub fn open_writer(
+        backend: impl redb::StorageBackend,
+        cache: usize,
+        path: &Path,
+    ) -> Result<Index> {
+        let db = guarded(path, || {
+            redb::Builder::new()
+                .set_cache_size(cache)
+                .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+                .create_with_backend(backend)
+                .map_err(|e| open_error(e, path))
+        })?;
+        guarded(path, || Index::init(&db, path))?;
+        Ok(Index::Writer(db))
+    }
+
+    /// Opens the index read-only, beside a writer that may be running.
+    pub fn open_reader(
+        backend: impl redb::StorageBackend,
+        cache: usize,
+        path: &Path,
+    ) -> Result<Index> {
+        let db = guarded(path, || {
+            redb::Builder::new()
+                .set_cache_size(cache)
+                .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+                .open_read_only_with_backend(backend)
+                .map_err(|e| open_error(e, path))
+        })?;
+        Ok(Index::Reader(db))
+    }
+
     /// The tables of the last checkpoint.
     pub fn base(&self) -> Result<Base> {
         Base::open(self.read()?)
@@ -78,8 +111,23 @@ impl Index {
         })
     }
 
-    /// Creates missing tables and checks (or writes) the format version.
+    /// Checks the format version; on a new file, writes it and creates the tables. An
+    /// existing index is only read here, so a refused open changes nothing.
     pub fn init(db: &Database, path: &Path) -> Result<()> {
+        if let Ok(txn) = db.begin_read()
+            && let Ok(meta) = txn.open_table(META)
+            && let Some(v) = meta.get(META_FORMAT)?
+        {
+            let found = read_u32(v.value(), "format")?;
+            if found != INDEX_FORMAT {
+                return Err(Error::UnsupportedVersion {
+                    what: format!("index {}", path.display()),
+                    found,
+                    supported: INDEX_FORMAT,
+                });
+            }
+            return Ok(());
+        }
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -132,6 +180,37 @@ impl Index {
         before_commit();
         txn.commit()?;
         Ok(())
+    }
+}
+
+/// Runs a redb call that may meet a damaged file. redb's own checks panic in debug builds on
+/// some corruption; a damaged index must be an error naming the file, never a panic.
+pub(crate) fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::Corrupt {
+            file: path.to_owned(),
+            offset: 0,
+            reason: "the index file is damaged (redb could not read it)".into(),
+        })
+    })
+}
+
+fn open_error(e: redb::DatabaseError, path: &Path) -> Error {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked {
+            path: path.parent().unwrap_or(path).to_owned(),
+        },
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => Error::Corrupt {
+            file: path.to_owned(),
+            offset: 0,
+            reason,
+        },
+        redb::DatabaseError::UpgradeRequired(v) => Error::UnsupportedVersion {
+            what: format!("redb file {}", path.display()),
+            found: u32::from(v),
+            supported: 3,
+        },
+        other => Error::Index(format!("{}: {other}", path.display())),
     }
 }
 

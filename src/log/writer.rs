@@ -111,6 +111,11 @@ impl LogWriter {
         std::mem::take(&mut self.sealed)
     }
 
+    /// The current segment file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// LSN of the last appended record (0 if none ever).
     pub fn last_lsn(&self) -> u64 {
         self.next_lsn - 1

@@ -1,0 +1,68 @@
+//! How a store is opened, and what its opening found.
+
+use std::sync::Arc;
+
+use crate::io::FileSystem;
+use crate::log::recovery::RecoveryMode;
+
+/// When a kind of write is acknowledged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// After the log is synced: survives `kill -9` and power loss.
+    #[default]
+    Durable,
+    /// At once, visible to readers; synced with the next durable write, `flush`, or
+    /// checkpoint. Lost only if the process or machine dies before that.
+    Buffered,
+}
+
+/// How a store is opened. Every field documents its default.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What to do with a damaged log. Default: [`RecoveryMode::TornTail`].
+    pub recovery: RecoveryMode,
+    /// redb page-cache size in bytes (redb's own default is 1 GiB). Default: 64 MiB.
+    pub cache_size: usize,
+    /// Checkpoint automatically once the log holds this many bytes. Default: 8 MiB.
+    pub checkpoint_log_bytes: u64,
+    /// ... or once this many records were written since the last checkpoint. Default: 50,000.
+    pub checkpoint_records: u64,
+    /// Start a new log segment past this size. Default: 16 MiB.
+    pub segment_bytes: u64,
+    /// Durability of peer-cache writes. Default: [`Durability::Buffered`].
+    pub peer_durability: Durability,
+    /// Whether peers are cached at all (Telethon's `save_entities`). Default: `true`.
+    pub cache_peers: bool,
+    /// The file system the log (and, if it offers one, the index) goes through: tests use
+    /// [`MemFs`](crate::io::MemFs) to cut the power and inject faults. Default: the real one.
+    pub fs: Option<Arc<dyn FileSystem>>,
+    /// Called at each [`Phase`](crate::Phase) of the pipeline (crash tests). Default: none.
+    pub phase_hook: Option<crate::PhaseHook>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            recovery: RecoveryMode::TornTail,
+            cache_size: 64 << 20,
+            checkpoint_log_bytes: 8 << 20,
+            checkpoint_records: 50_000,
+            segment_bytes: 16 << 20,
+            peer_durability: Durability::Buffered,
+            cache_peers: true,
+            fs: None,
+            phase_hook: None,
+        }
+    }
+}
+
+/// What the last open found in the log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Records replayed on top of the last checkpoint.
+    pub records_replayed: u64,
+    /// Bytes of torn tail cut off.
+    pub bytes_cut: u64,
+    /// The checkpoint LSN found in the index.
+    pub checkpoint_lsn: u64,
+}
