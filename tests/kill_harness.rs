@@ -288,3 +288,108 @@ fn common_rng(mut state: u64) -> impl FnMut() -> u64 {
         state
     }
 }
+
+const BACKUP_CHILD: &str = "SESSIONDB_BACKUP_CHILD";
+
+/// Runs only as the child: a writer thread saves sessions whose pts and channel 1 always
+/// match, while the main thread takes backups one after another.
+#[test]
+fn backup_child() {
+    let Ok(path) = std::env::var(BACKUP_CHILD) else {
+        return;
+    };
+    let store = Arc::new(Store::open(&path).unwrap());
+    println!("READY");
+    let s = store.clone();
+    std::thread::spawn(move || {
+        let acc = s.default_account();
+        for i in 1.. {
+            let mut session = sessiondb::Session::default();
+            session.update_state = Some(sessiondb::UpdateState {
+                pts: i,
+                ..Default::default()
+            });
+            session.channels = [(1, i)].into_iter().collect();
+            acc.save(&session).unwrap();
+        }
+    });
+    for k in 0.. {
+        store.backup(format!("{path}-backup-{k}")).unwrap();
+        println!("BACKUP {k}");
+    }
+}
+
+#[test]
+fn a_backup_killed_midway_is_absent_or_whole_and_the_source_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("src");
+    {
+        let store = Store::open(&path).unwrap();
+        let peers: Vec<Peer> = (1..=5_000)
+            .map(|id| Peer::new(id, PeerKind::User, Some(hash_of(id))))
+            .collect();
+        store.default_account().cache_peers(&peers).unwrap();
+        store.close().unwrap();
+    }
+    let mut rng = common_rng(0xbac);
+    let (mut whole, mut partial) = (0, 0);
+    for round in 0..20 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["backup_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(BACKUP_CHILD, &path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let wanted = rng() % 3;
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut backups = 0;
+        let mut ready = false;
+        while !ready || backups < wanted {
+            let Some(Ok(line)) = lines.next() else { break };
+            ready |= line.contains("READY");
+            backups += u64::from(line.contains("BACKUP"));
+        }
+        std::thread::sleep(Duration::from_micros(rng() % 3000));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for k in 0..50 {
+            let dest = dir.path().join(format!("src-backup-{k}"));
+            let complete = sessiondb::store_dir(&dest).exists();
+            if complete {
+                let copy =
+                    Store::open(&dest).unwrap_or_else(|e| panic!("round {round}: backup {k}: {e}"));
+                let s = copy.default_account().session().unwrap().expect("session");
+                let pts = s.update_state.map_or(0, |u| u.pts);
+                assert_eq!(
+                    s.channels.get(&1).copied().unwrap_or(0),
+                    pts,
+                    "round {round}: torn backup"
+                );
+                assert_eq!(copy.default_account().peer_count().unwrap(), 5_000);
+                drop(copy);
+                std::fs::remove_dir_all(sessiondb::store_dir(&dest)).unwrap();
+                whole += 1;
+            }
+            let unfinished = sessiondb::partial_dir(&dest);
+            if unfinished.exists() {
+                partial += 1;
+                std::fs::remove_dir_all(unfinished).unwrap();
+            }
+        }
+        let source = Store::open(&path).unwrap();
+        let acc = source.default_account();
+        assert_eq!(
+            acc.peer_count().unwrap(),
+            5_000,
+            "round {round}: the source lost peers"
+        );
+        let s = acc.session().unwrap();
+        if let Some(s) = s {
+            let pts = s.update_state.map_or(0, |u| u.pts);
+            assert_eq!(s.channels.get(&1).copied().unwrap_or(0), pts);
+        }
+        assert!(source.verify().unwrap().is_ok());
+    }
+    eprintln!("backups killed: {whole} finished whole, {partial} left unfinished");
+}
