@@ -304,12 +304,14 @@ fn backup_child() {
     std::thread::spawn(move || {
         let acc = s.default_account();
         for i in 1.. {
-            let mut session = sessiondb::Session::default();
-            session.update_state = Some(sessiondb::UpdateState {
-                pts: i,
+            let session = sessiondb::Session {
+                update_state: Some(sessiondb::UpdateState {
+                    pts: i,
+                    ..Default::default()
+                }),
+                channels: [(1, i)].into_iter().collect(),
                 ..Default::default()
-            });
-            session.channels = [(1, i)].into_iter().collect();
+            };
             acc.save(&session).unwrap();
         }
     });
