@@ -440,6 +440,15 @@ impl Store {
         crate::backup::backup(&self.inner()?.shared, dest.as_ref())
     }
 
+    /// `Ok` while the store accepts writes; `Error::Latched` after an I/O failure (reopen
+    /// it), `Error::Closed` after close.
+    pub fn health(&self) -> Result<()> {
+        match self.inner()?.shared.latched() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Bytes currently in the log.
     pub fn log_bytes(&self) -> u64 {
         self.inner()

@@ -4,6 +4,9 @@
 //! keeping a random subset of unsynced pages: torn writes). The durable image must then open
 //! and hold exactly the acknowledged-durable state plus some prefix of what was in flight.
 //!
+//! One run in five injects a failing write or fsync at that point instead (and cuts the power
+//! there): the store must latch, acknowledge nothing afterwards, and reopen cleanly.
+//!
 //! `SESSIONDB_POWER_CUTS` sets the number of cuts (default 1000); `SESSIONDB_SEED` the first
 //! seed. A failure prints the seed that replays it.
 
@@ -40,6 +43,7 @@ fn options(fs: &MemFs, rng: &mut Rng) -> Options {
 struct Tally {
     cuts: u64,
     torn: u64,
+    faults: u64,
     prefixes_lost: u64,
     ops: u64,
 }
@@ -49,6 +53,7 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     let fs = MemFs::new();
     let opts = options(&fs, &mut rng);
     let torn = rng.chance(50);
+    let fault = rng.chance(20);
     let cut_at = 1 + rng.below(400);
     let page_seed = rng.next();
     let io_ops = Arc::new(AtomicU64::new(0));
@@ -56,10 +61,14 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     let hook = {
         let (fs, io_ops, image) = (fs.clone(), io_ops.clone(), image.clone());
         Arc::new(move |_: &Path| {
-            if io_ops.fetch_add(1, Ordering::SeqCst) + 1 == cut_at {
+            let n = io_ops.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == cut_at {
                 let mut pages = Rng(page_seed);
                 let cut = fs.power_cut(&mut |_, _| torn && pages.chance(50));
                 *image.lock().unwrap() = Some(cut);
+            }
+            if fault && n >= cut_at {
+                return Err(std::io::Error::other("injected I/O failure"));
             }
             Ok(())
         })
@@ -92,6 +101,27 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
         if before_cut {
             pending.push(op); // in flight when the power went: may or may not have landed
         }
+        if fault {
+            // The failed I/O latches the store (a checkpoint's may do so a moment later).
+            let mut waited = 0;
+            while store.health().is_ok() && waited < 10_000 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                waited += 1;
+            }
+            assert!(
+                store.health().is_err(),
+                "seed {seed}: an I/O failure did not latch"
+            );
+            // Latched: nothing more may be acknowledged, durable or not.
+            for _ in 0..5 {
+                let op = random_op(&mut rng);
+                let r = issue(&store, &op);
+                assert!(
+                    r.is_err(),
+                    "seed {seed}: {op:?} acknowledged after an I/O failure"
+                );
+            }
+        }
         break;
     }
     fs.set_write_hook(None);
@@ -102,6 +132,7 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     };
     tally.cuts += 1;
     tally.torn += u64::from(torn);
+    tally.faults += u64::from(fault);
 
     let mut reopen = opts;
     reopen.fs = Some(Arc::new(image.clone()));
@@ -159,8 +190,10 @@ fn power_cuts_at_random_io_keep_every_acknowledged_write() {
         seed += 1;
     }
     eprintln!(
-        "{} power cuts ({} with torn pages) over {} ops, seeds {first}..{seed}; {} in-flight ops lost",
-        tally.cuts, tally.torn, tally.ops, tally.prefixes_lost
+        "{} power cuts ({} with torn pages, {} at an injected I/O failure) over {} ops, \
+         seeds {first}..{seed}; {} in-flight ops lost",
+        tally.cuts, tally.torn, tally.faults, tally.ops, tally.prefixes_lost
     );
     assert!(tally.torn > 0 && tally.torn < tally.cuts);
+    assert!(tally.faults > 0);
 }
