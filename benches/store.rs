@@ -243,7 +243,7 @@ fn open_with_tail(c: &mut Criterion) {
                     date: 1,
                     seq: 1,
                 };
-                let _ = acc.set_update_state_async(change);
+                drop(acc.set_update_state_async(change)); // queued; the flush below syncs all
             }
             store.flush().expect("flush");
         }
