@@ -1,0 +1,36 @@
+//! The side-by-side comparison. `compare <system> <workload> <dir> <peers>` runs one system
+//! on one workload in this process and prints a RESULT line; `compare report [peers]
+//! [rounds]` runs every system (grammers-session from its own binary) on every workload,
+//! interleaved over rounds, each in a fresh process and directory, and writes the report.
+
+#[path = "common.rs"]
+mod common;
+mod report;
+mod systems;
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    match argv.get(1).map(String::as_str) {
+        Some("report") => {
+            let peers = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(200_000);
+            let rounds = argv.get(3).and_then(|v| v.parse().ok()).unwrap_or(3);
+            report::run(peers, rounds);
+        }
+        Some(system) if argv.len() >= 5 => {
+            let workload = &argv[2];
+            let dir = std::path::PathBuf::from(&argv[3]);
+            let n: u64 = argv[4].parse().unwrap_or(200_000);
+            let _ = std::fs::create_dir_all(&dir);
+            match systems::run(system, workload, &dir, n) {
+                Some(outcome) => outcome.print(system, workload),
+                None => println!("RESULT system={system} workload={workload} value=na"),
+            }
+        }
+        _ => {
+            eprintln!(
+                "usage: compare report [peers] [rounds] | compare <system> <workload> <dir> <peers>"
+            );
+            std::process::exit(2);
+        }
+    }
+}

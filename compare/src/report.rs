@@ -1,0 +1,183 @@
+//! The report driver: every (workload, system) in a fresh process and directory, systems
+//! interleaved A B C… and rotated each round, medians with min–max, written to
+//! `benches/REPORT.md`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::WORKLOADS;
+
+const SYSTEMS: &[&str] = &["sessiondb", "grammers", "rusqlite", "redb", "append"];
+
+#[derive(Default)]
+struct Samples {
+    values: Vec<f64>,
+    p99: Vec<f64>,
+    unit: String,
+    write: Vec<f64>,
+    disk: Vec<f64>,
+    rss: Vec<f64>,
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+fn grammers_bin() -> Option<PathBuf> {
+    let here = std::env::current_exe().ok()?;
+    let root = here.ancestors().nth(3)?; // compare/target/release/compare → compare/
+    let bin = root.join("grammers/target/release/sessiondb-compare-grammers");
+    bin.exists().then_some(bin)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn span(v: &[f64]) -> (f64, f64) {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
+pub fn run(peers: u64, rounds: usize) {
+    let me = std::env::current_exe().expect("exe");
+    let grammers = grammers_bin();
+    if grammers.is_none() {
+        eprintln!(
+            "note: grammers/ is not built (cargo build --release in compare/grammers); skipping it"
+        );
+    }
+    let scratch = std::env::temp_dir().join(format!("sessiondb-compare-{}", std::process::id()));
+    let mut results: BTreeMap<(String, String), Samples> = BTreeMap::new();
+    for round in 0..rounds {
+        for workload in WORKLOADS {
+            let mut order: Vec<&str> = SYSTEMS.to_vec();
+            order.rotate_left(round % SYSTEMS.len());
+            for system in order {
+                let dir = scratch.join(format!("{system}-{workload}-{round}"));
+                let args = [
+                    workload.to_string(),
+                    dir.display().to_string(),
+                    peers.to_string(),
+                ];
+                let out = match system {
+                    "grammers" => match &grammers {
+                        Some(bin) => Command::new(bin).args(&args).output(),
+                        None => continue,
+                    },
+                    _ => Command::new(&me).arg(system).args(&args).output(),
+                };
+                let _ = std::fs::remove_dir_all(&dir);
+                let Ok(out) = out else { continue };
+                let text = String::from_utf8_lossy(&out.stdout);
+                let Some(line) = text.lines().find(|l| l.starts_with("RESULT")) else {
+                    eprintln!(
+                        "{system} {workload}: no result ({})",
+                        String::from_utf8_lossy(&out.stderr)
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                    );
+                    continue;
+                };
+                let Some(value) = field(line, "value").and_then(|v| v.parse::<f64>().ok()) else {
+                    continue;
+                };
+                let s = results
+                    .entry((workload.to_string(), system.to_string()))
+                    .or_default();
+                s.values.push(value);
+                s.unit = field(line, "unit").unwrap_or("").to_owned();
+                let num = |k: &str| field(line, k).and_then(|v| v.parse::<f64>().ok());
+                if let Some(v) = num("p99_us") {
+                    s.p99.push(v)
+                }
+                if let Some(v) = num("write_b_per_peer") {
+                    s.write.push(v)
+                }
+                if let Some(v) = num("disk_b_per_peer") {
+                    s.disk.push(v)
+                }
+                if let Some(v) = num("peak_rss_kib") {
+                    s.rss.push(v)
+                }
+                eprintln!(
+                    "round {round} {workload:<18} {system:<10} {value:.3} {}",
+                    s.unit
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = render(&results, peers, rounds);
+    print!("{report}");
+    let path = me
+        .ancestors()
+        .nth(4)
+        .map(|root| root.join("benches/REPORT.md"));
+    if let Some(path) = path.filter(|p| p.parent().is_some_and(|d| d.is_dir())) {
+        let _ = std::fs::write(&path, &report);
+        eprintln!("wrote {}", path.display());
+    }
+}
+
+fn render(results: &BTreeMap<(String, String), Samples>, peers: u64, rounds: usize) -> String {
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let disk = Command::new("sh")
+        .args(["-c", "df -h . | tail -1"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let date = Command::new("date")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let mut out = format!(
+        "# Side-by-side report\n\n{date}; {nproc} cores; disk `{disk}`.\n\
+         Command: `cd compare && (cd grammers && cargo build --release) && cargo run --release -- report {peers} {rounds}`\n\n\
+         {peers} peers, {rounds} rounds; every (workload, system) runs in a fresh process and directory, \
+         systems interleaved and rotated each round. Median (min–max) over rounds; every write durable when acknowledged.\n\n\
+         | workload | system | median | min–max | p99 µs | ratio vs sessiondb | write B/peer | disk B/peer | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n"
+    );
+    for workload in WORKLOADS {
+        let base = results
+            .get(&(workload.to_string(), "sessiondb".to_owned()))
+            .map(|s| median(&s.values));
+        for system in SYSTEMS {
+            let Some(s) = results.get(&(workload.to_string(), system.to_string())) else {
+                continue;
+            };
+            let m = median(&s.values);
+            let (lo, hi) = span(&s.values);
+            // Higher is better for rates, lower for latencies: ratio = how many times better sessiondb is.
+            let ratio = base.map(|b| if s.unit == "us" { m / b } else { b / m });
+            let opt = |v: &[f64], scale: f64| {
+                if v.is_empty() {
+                    "–".to_owned()
+                } else {
+                    format!("{:.0}", median(v) / scale)
+                }
+            };
+            out.push_str(&format!(
+                "| {workload} | {system} | {m:.2} {} | {lo:.2}–{hi:.2} | {} | {} | {} | {} | {} |\n",
+                s.unit,
+                if s.p99.is_empty() { "–".to_owned() } else { format!("{:.2}", median(&s.p99)) },
+                ratio.map_or("–".to_owned(), |r| format!("{r:.2}×")),
+                opt(&s.write, 1.0),
+                opt(&s.disk, 1.0),
+                opt(&s.rss, 1024.0),
+            ));
+        }
+    }
+    out.push_str(
+        "\nRatio: how many times better sessiondb is (higher throughput or lower latency); \
+                  above 1 means sessiondb wins.\n",
+    );
+    out
+}
