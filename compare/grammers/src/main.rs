@@ -42,7 +42,7 @@ async fn main() {
     let path = a.dir.join("bot.grammers.sqlite");
     let _ = std::fs::create_dir_all(&a.dir);
     let s = Arc::new(SqliteSession::open(&path).await.expect("open"));
-    let (self_id, self_hash, _, _) = peer(u64::MAX / 4);
+    let (self_id, self_hash, _, _) = peer(a.n + 1);
     let me = PeerInfo::User {
         id: self_id,
         auth: Some(PeerAuth::from_hash(self_hash)),
