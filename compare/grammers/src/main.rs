@@ -64,8 +64,9 @@ async fn main() {
         }
         "lookup_id" | "self_user" => {
             ingest_all(&s, n).await;
+            let count = if a.workload == "self_user" { 500 } else { LOOKUPS };
             let mut lat = Vec::new();
-            for k in 0..LOOKUPS {
+            for k in 0..count {
                 let id = if a.workload == "self_user" {
                     PeerId::self_user()
                 } else {
