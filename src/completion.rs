@@ -127,6 +127,19 @@ impl<T> Pending<T> {
         }
     }
 
+    /// The result if it is already there (without waiting); a chained one reports `None`.
+    pub(crate) fn try_take(&mut self) -> Option<Result<T>> {
+        match &self.state {
+            State::One(inner) => {
+                let mut slot = inner.lock();
+                let v = slot.value.take();
+                slot.taken |= v.is_some();
+                v
+            }
+            State::Chain(..) => None,
+        }
+    }
+
     /// An already-finished pending result.
     pub(crate) fn ready(value: Result<T>) -> Self {
         let (c, p) = completion();

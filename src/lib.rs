@@ -52,6 +52,7 @@ mod storage;
 mod store;
 mod verify;
 mod view;
+mod watermark;
 
 pub use account::Account;
 pub use backup::{BackupReport, partial_dir};
@@ -72,3 +73,4 @@ pub use stats::{AccountStats, Stats};
 pub use storage::Storage;
 pub use store::{Durability, Options, RecoveryReport, Store};
 pub use verify::VerifyReport;
+pub use watermark::{Sequence, Ticket, TrackerOptions, UpdateTracker};

@@ -1,0 +1,213 @@
+//! The ordered update watermark: out-of-order completion, gaps, duplicates, and power cuts
+//! at random moments — the stored state is never ahead of an unhandled update and never
+//! behind what the tracker reported as persisted.
+
+mod model;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use model::Rng;
+use sessiondb::io::MemFs;
+use sessiondb::{Error, MemoryStore, Options, Sequence, Store, TrackerOptions, UpdateTracker};
+
+#[test]
+fn the_watermark_moves_only_over_handled_updates_without_gaps() {
+    let store = MemoryStore::new();
+    let t =
+        UpdateTracker::new(store.default_account(), TrackerOptions { persist_every: 1 }).unwrap();
+    let tickets: Vec<_> = (1..=5)
+        .map(|p| t.register(Sequence::Common, p, 1, 100 + p).unwrap())
+        .collect();
+    t.handled(tickets[1]).unwrap();
+    t.handled(tickets[2]).unwrap();
+    assert_eq!(
+        t.watermark(Sequence::Common),
+        0,
+        "update 1 is not handled yet"
+    );
+    t.handled(tickets[0]).unwrap();
+    assert_eq!(t.watermark(Sequence::Common), 3);
+    assert_eq!(
+        store.default_account().update_state().unwrap().unwrap().pts,
+        3
+    );
+    t.handled(tickets[4]).unwrap();
+    t.handled(tickets[3]).unwrap();
+    assert_eq!(t.watermark(Sequence::Common), 5);
+    // pts_count > 1: one update covers 6..=8; 9 never comes (a gap): the watermark waits.
+    let wide = t.register(Sequence::Common, 8, 3, 0).unwrap();
+    let after_gap = t.register(Sequence::Common, 10, 1, 0).unwrap();
+    t.handled(after_gap).unwrap();
+    t.handled(wide).unwrap();
+    assert_eq!(t.watermark(Sequence::Common), 8);
+    assert!(
+        matches!(
+            t.register(Sequence::Common, 6, 1, 0),
+            Err(Error::InvalidArgument(_))
+        ),
+        "a duplicate"
+    );
+    assert!(
+        matches!(
+            t.register(Sequence::Common, 11, 2, 0),
+            Err(Error::InvalidArgument(_))
+        ),
+        "overlaps 10"
+    );
+    // Channels and qts are separate sequences.
+    let c = t.register(Sequence::Channel(42), 11, 1, 0).unwrap();
+    assert_eq!(t.watermark(Sequence::Channel(42)), 0);
+    let q = t.register(Sequence::Secondary, 1, 1, 0).unwrap();
+    t.handled(q).unwrap();
+    t.handled(c).unwrap();
+    assert_eq!(t.watermark(Sequence::Secondary), 1);
+    assert_eq!(
+        t.watermark(Sequence::Channel(42)),
+        0,
+        "pts 1..=10 of the channel never came"
+    );
+    t.persist().wait().unwrap();
+    let acc = store.default_account();
+    assert_eq!(acc.update_state().unwrap().unwrap().qts, 1);
+    assert_eq!(acc.channel_pts(42).unwrap(), None);
+    // A new tracker starts from what is stored.
+    let again = UpdateTracker::new(acc, TrackerOptions::default()).unwrap();
+    assert_eq!(again.watermark(Sequence::Common), 8);
+}
+
+const SEQS: [Sequence; 4] = [
+    Sequence::Common,
+    Sequence::Secondary,
+    Sequence::Channel(1),
+    Sequence::Channel(2),
+];
+
+fn stored(store: &Store, s: Sequence) -> i32 {
+    let acc = store.default_account();
+    let state = acc.update_state().unwrap().unwrap_or_default();
+    match s {
+        Sequence::Common => state.pts,
+        Sequence::Secondary => state.qts,
+        Sequence::Seq => state.seq,
+        Sequence::Channel(id) => acc.channel_pts(id).unwrap().unwrap_or(0),
+    }
+}
+
+#[test]
+fn power_cuts_never_leave_the_stored_state_ahead_of_an_unhandled_update() {
+    let runs: u64 = std::env::var("SESSIONDB_WATERMARK_CUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cut_runs = 0;
+    for seed in 1..=runs {
+        let mut rng = Rng(seed);
+        let fs = MemFs::new();
+        let options = Options {
+            fs: Some(Arc::new(fs.clone())),
+            ..Options::default()
+        };
+        let store = Store::open_with(dir.path().join("bot"), options.clone()).unwrap();
+        let tracker = UpdateTracker::new(
+            store.default_account(),
+            TrackerOptions {
+                persist_every: 1 + rng.below(8) as u32,
+            },
+        )
+        .unwrap();
+        // At the cut: the image, the watermarks then, and what was reported persisted then.
+        type AtCut = (MemFs, Vec<i32>, Vec<i32>);
+        let at_cut: Arc<Mutex<Option<AtCut>>> = Arc::default();
+        let cut_at = 5 + rng.below(150);
+        let io = Arc::new(AtomicU64::new(0));
+        // What the bot has handled, kept by the test itself (marked before the tracker hears
+        // of it), so the bound does not trust the tracker's own arithmetic.
+        let handled: Arc<Mutex<Vec<BTreeSet<i32>>>> =
+            Arc::new(Mutex::new(vec![BTreeSet::new(); SEQS.len()]));
+        let hook = {
+            let (fs, at_cut, io, tracker, handled) = (
+                fs.clone(),
+                at_cut.clone(),
+                io.clone(),
+                tracker.clone(),
+                handled.clone(),
+            );
+            Arc::new(move |_: &Path| {
+                if io.fetch_add(1, Ordering::SeqCst) + 1 == cut_at {
+                    let persisted: Vec<i32> = SEQS.iter().map(|&s| tracker.persisted(s)).collect();
+                    let image = fs.power_cut(&mut |_, _| false);
+                    // The highest value below which every update is handled.
+                    let marks: Vec<i32> = handled
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .map(|set| (1..).find(|p| !set.contains(p)).map_or(0, |p| p - 1))
+                        .collect();
+                    *at_cut.lock().unwrap() = Some((image, marks, persisted));
+                }
+                Ok(())
+            })
+        };
+        fs.set_write_hook(Some(hook.clone()));
+        fs.set_sync_hook(Some(hook));
+        // Updates arrive in order, are handled in random order, 4 sequences interleaved.
+        let mut tickets = Vec::new();
+        for p in 1..=150 {
+            for (k, s) in SEQS.into_iter().enumerate() {
+                tickets.push((k, p, tracker.register(s, p, 1, p).unwrap()));
+            }
+        }
+        while !tickets.is_empty() && at_cut.lock().unwrap().is_none() {
+            let i = rng.below(tickets.len().min(12) as u64) as usize; // mostly near the front
+            let (k, pts, ticket) = tickets.remove(i);
+            handled.lock().unwrap()[k].insert(pts);
+            tracker.handled(ticket).unwrap();
+            if rng.chance(5) {
+                tracker.persist().wait().unwrap();
+            }
+        }
+        fs.set_write_hook(None);
+        fs.set_sync_hook(None);
+        if std::env::var("DEBUG_IO").is_ok() {
+            eprintln!(
+                "seed {seed}: {} I/O ops, cut at {cut_at}",
+                io.load(Ordering::SeqCst)
+            );
+        }
+        drop(tracker);
+        drop(store);
+        let Some((image, marks, persisted)) = at_cut.lock().unwrap().take() else {
+            continue;
+        };
+        cut_runs += 1;
+        let reopened = Store::open_with(
+            dir.path().join("bot"),
+            Options {
+                fs: Some(Arc::new(image)),
+                ..options
+            },
+        )
+        .unwrap();
+        for (k, &s) in SEQS.iter().enumerate() {
+            let v = stored(&reopened, s);
+            assert!(
+                v <= marks[k],
+                "seed {seed}: {s:?} stored {v} is ahead of unhandled update {}",
+                marks[k] + 1
+            );
+            assert!(
+                v >= persisted[k],
+                "seed {seed}: {s:?} stored {v} is behind the reported {}",
+                persisted[k]
+            );
+        }
+    }
+    assert!(
+        cut_runs > runs / 2,
+        "{cut_runs} of {runs} runs reached their cut"
+    );
+}
