@@ -113,6 +113,8 @@ fn run_child(test: &str, env: &str, path: &std::path::Path, acks: usize) -> i32 
     let mut seen = 0;
     while seen < acks {
         let line = lines.next().expect("child died early").unwrap();
+        // libtest may print "test <name> ... " ahead of the child's first line.
+        let line = line.rsplit(" ... ").next().unwrap_or_default().to_owned();
         if let Some(n) = line.strip_prefix("ACK ") {
             last = n.trim().parse().unwrap();
             seen += 1;

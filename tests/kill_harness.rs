@@ -160,6 +160,8 @@ fn run(path: &std::path::Path, round: u64, acks: u64, pause: Option<(&str, u64)>
     let mut seen = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let Ok(line) = line else { break };
+        // libtest may print "test kill_child ... " ahead of the child's first line.
+        let line = line.rsplit(" ... ").next().unwrap_or_default().to_owned();
         let mut words = line.split_whitespace();
         match (
             words.next(),

@@ -211,3 +211,123 @@ fn power_cuts_never_leave_the_stored_state_ahead_of_an_unhandled_update() {
         "{cut_runs} of {runs} runs reached their cut"
     );
 }
+
+const CHILD: &str = "SESSIONDB_WATERMARK_CHILD";
+
+/// Runs only as the child: 4 threads handle updates of one sequence out of order, printing
+/// each before marking it, and printing every newly reported persisted value.
+#[test]
+fn watermark_child() {
+    let Ok(path) = std::env::var(CHILD) else {
+        return;
+    };
+    let store = Store::open(&path).unwrap();
+    let tracker =
+        UpdateTracker::new(store.default_account(), TrackerOptions { persist_every: 3 }).unwrap();
+    let start = tracker.watermark(Sequence::Common);
+    let tickets: Vec<_> = (start + 1..start + 20_000)
+        .map(|p| (p, tracker.register(Sequence::Common, p, 1, 0).unwrap()))
+        .collect();
+    let queue = Arc::new(Mutex::new(tickets));
+    let mut threads = Vec::new();
+    for t in 0..4u64 {
+        let (queue, tracker) = (queue.clone(), tracker.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut rng = Rng(t + 1);
+            let mut last = 0;
+            loop {
+                let next = {
+                    let mut q = queue.lock().unwrap();
+                    if q.is_empty() {
+                        break;
+                    }
+                    let i = rng.below(q.len().min(16) as u64) as usize;
+                    q.remove(i)
+                };
+                println!("HANDLED {}", next.0);
+                tracker.handled(next.1).unwrap();
+                let p = tracker.persisted(Sequence::Common);
+                if p > last {
+                    println!("PERSISTED {p}");
+                    last = p;
+                }
+            }
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn sigkill_never_leaves_the_stored_state_ahead_of_an_unhandled_update() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wm");
+    let mut rng = Rng(99);
+    let mut handled = BTreeSet::new();
+    let mut reported = 0;
+    for round in 0..15 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "watermark_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, &path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stop_after = 50 + rng.below(3000);
+        let mut seen = 0;
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut killed = false;
+        // Read until it is time to kill, kill, then drain what the child printed before it
+        // died: every update it marked handled was printed first.
+        while let Some(Ok(line)) = lines.next() {
+            // The harness may print "test watermark_child ... " ahead of the first line.
+            let word = |w: &str| {
+                line.split(w)
+                    .nth(1)
+                    .and_then(|p| p.trim().parse::<i32>().ok())
+            };
+            if let Some(p) = word("HANDLED ") {
+                handled.insert(p);
+                seen += 1;
+            } else if let Some(p) = word("PERSISTED ") {
+                reported = reported.max(p);
+            }
+            if seen >= stop_after && !killed {
+                child.kill().unwrap();
+                killed = true;
+            }
+        }
+        if !killed {
+            child.kill().unwrap();
+        }
+        child.wait().unwrap();
+        let store = Store::open(&path).unwrap();
+        let pts = store
+            .default_account()
+            .update_state()
+            .unwrap()
+            .map_or(0, |s| s.pts);
+        let contiguous = (1..).find(|p| !handled.contains(p)).map_or(0, |p| p - 1);
+        assert!(
+            pts <= contiguous,
+            "round {round}: stored pts {pts} is ahead of unhandled {}",
+            contiguous + 1
+        );
+        assert!(
+            pts >= reported,
+            "round {round}: stored pts {pts} is behind the reported {reported}"
+        );
+        // Updates above the stored pts come back after the crash: the next child re-registers
+        // them, as a real bot would receive them again.
+        handled.retain(|&p| p <= pts);
+        reported = pts;
+    }
+}
