@@ -7,6 +7,9 @@
 //!
 //! `cargo run --release --example bot_workload [-- --peers N --updates N --tasks N --dir D]`
 
+mod common;
+
+use common::mix;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,15 +57,6 @@ fn usage(bad: &str) -> ! {
         "usage: bot_workload [--peers N] [--durable-peers N] [--updates N] [--tasks N] [--dir D]"
     );
     std::process::exit(2)
-}
-
-/// A deterministic generator, so the verify step can recompute what was written.
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
 }
 
 fn peer(i: u64) -> Peer {

@@ -4,17 +4,12 @@
 //!
 //! `cargo run --release --example peer_report [-- 10000 100000 1000000]`
 
+mod common;
+
+use common::mix;
 use std::time::{Duration, Instant};
 
 use sessiondb::{Durability, Peer, PeerKind, Store};
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
 
 fn peer(i: u64) -> Peer {
     let mut p = Peer::new(i as i64 + 1, PeerKind::User, Some(mix(i) as i64));

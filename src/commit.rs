@@ -96,15 +96,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The shared state of an open store; `options` is `None` for a read-only open (no
+    /// checkpoints, no hooks).
     pub fn new(
         dir: PathBuf,
         fs: Arc<dyn FileSystem>,
         index: Index,
-        layers: Layers,
+        (active, base): (Overlay, Arc<Base>),
         checkpoint_lsn: u64,
-        thresholds: Thresholds,
-        phase_hook: Option<PhaseHook>,
+        options: Option<&crate::Options>,
     ) -> Self {
+        let thresholds = match options {
+            Some(o) => Thresholds {
+                log_bytes: o.checkpoint_log_bytes,
+                records: o.checkpoint_records,
+                segment_bytes: o.segment_bytes,
+            },
+            None => Thresholds {
+                log_bytes: u64::MAX,
+                records: u64::MAX,
+                segment_bytes: u64::MAX,
+            },
+        };
+        let layers = Layers {
+            active,
+            frozen: None,
+            base,
+        };
         Shared {
             dir,
             fs,
@@ -119,7 +137,7 @@ impl Shared {
             log_bytes: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             thresholds,
-            phase_hook,
+            phase_hook: options.and_then(|o| o.phase_hook.clone()),
         }
     }
 

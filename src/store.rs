@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 use crate::account::Account;
 use crate::apply::apply_batch;
-use crate::commit::{self, Layers, Request, Shared, Thresholds};
+use crate::commit::{self, Request, Shared};
 use crate::completion::{Pending, completion};
 use crate::engine::{Control, Engine, EngineConfig};
 use crate::error::{Error, Result};
@@ -196,24 +196,13 @@ impl Store {
             options.phase_hook.clone(),
         )
         .map_err(|e| Error::io(format!("starting a log segment in {}", dir.display()), e))?;
-        let thresholds = Thresholds {
-            log_bytes: options.checkpoint_log_bytes,
-            records: options.checkpoint_records,
-            segment_bytes: options.segment_bytes,
-        };
-        let layers = Layers {
-            active,
-            frozen: None,
-            base,
-        };
         let shared = Arc::new(Shared::new(
             dir.clone(),
             fs,
             index,
-            layers,
+            (active, base),
             checkpoint_lsn,
-            thresholds,
-            options.phase_hook.clone(),
+            Some(&options),
         ));
         let writer = commit::spawn(shared.clone(), log)?;
         let inner = Inner {
@@ -272,23 +261,12 @@ impl Store {
                 Err(e) => return Err(e),
             }
         };
-        let layers = Layers {
-            active,
-            frozen: None,
-            base,
-        };
-        let thresholds = Thresholds {
-            log_bytes: u64::MAX,
-            records: u64::MAX,
-            segment_bytes: u64::MAX,
-        };
         let shared = Arc::new(Shared::new(
             dir.clone(),
             fs,
             index,
-            layers,
+            (active, base),
             checkpoint_lsn,
-            thresholds,
             None,
         ));
         let inner = Inner {

@@ -72,9 +72,7 @@ impl Index {
         path: &Path,
     ) -> Result<Index> {
         let db = guarded(path, || {
-            redb::Builder::new()
-                .set_cache_size(cache)
-                .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+            builder(cache)
                 .create_with_backend(backend)
                 .map_err(|e| open_error(e, path))
         })?;
@@ -89,9 +87,7 @@ impl Index {
         path: &Path,
     ) -> Result<Index> {
         let db = guarded(path, || {
-            redb::Builder::new()
-                .set_cache_size(cache)
-                .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+            builder(cache)
                 .open_read_only_with_backend(backend)
                 .map_err(|e| open_error(e, path))
         })?;
@@ -212,6 +208,14 @@ fn open_error(e: redb::DatabaseError, path: &Path) -> Error {
         },
         other => Error::Index(format!("{}: {other}", path.display())),
     }
+}
+
+/// redb with our cache size, in the mode that lets read-only processes follow one writer.
+fn builder(cache: usize) -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_cache_size(cache)
+        .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter);
+    b
 }
 
 fn read_u32(bytes: &[u8], what: &str) -> Result<u32> {
