@@ -191,7 +191,7 @@ fn power_cuts_never_leave_the_stored_state_ahead_of_an_unhandled_update() {
                 ..options
             },
         )
-        .unwrap();
+        .unwrap_or_else(|e| panic!("seed {seed}: the image does not open: {e}"));
         for (k, &s) in SEQS.iter().enumerate() {
             let v = stored(&reopened, s);
             assert!(
