@@ -309,6 +309,9 @@ impl LogFile for MemHandle {
         if let Some(h) = hook {
             h(&self.path)?;
         }
+        // Under the state lock, like `power_cut`: an image is one instant, never half of
+        // one file's sync and half of another's.
+        let _state = lock(&self.fs.state);
         let mut d = lock(&self.node);
         d.durable = d.live.clone();
         Ok(())

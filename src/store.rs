@@ -133,13 +133,7 @@ impl Store {
         let created = paths::create_dir(&dir)?;
         paths::secure(&dir, true)?;
         let lock = paths::open_private(&dir.join(LOCK_FILE), true)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: dir }),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io(format!("locking {}", dir.display()), e));
-            }
-        }
+        take_lock(&lock, &dir)?;
         let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
         fs.create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -513,4 +507,26 @@ fn refuse_lost_index(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
         }),
         _ => Ok(()),
     }
+}
+
+/// Takes the writer's `flock`. A lock that was just released can still be held for a moment
+/// by a forked child of this process that has not reached `exec` yet (the child shares the
+/// open file description until then), so a refusal is retried for up to 100 ms before it is
+/// reported as `Error::Locked`.
+fn take_lock(lock: &std::fs::File, dir: &Path) -> Result<()> {
+    for attempt in 0..20 {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if attempt < 19 => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => break,
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", dir.display()), e));
+            }
+        }
+    }
+    Err(Error::Locked {
+        path: dir.to_owned(),
+    })
 }

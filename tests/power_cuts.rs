@@ -58,10 +58,16 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     let page_seed = rng.next();
     let io_ops = Arc::new(AtomicU64::new(0));
     let image: Arc<Mutex<Option<MemFs>>> = Arc::default();
+    // Set before the image is taken: an op acknowledged while this was still false was
+    // synced before the cut; one still running when it turns true is in flight.
+    let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hook = {
-        let (fs, io_ops, image) = (fs.clone(), io_ops.clone(), image.clone());
+        let (fs, io_ops, image, cut) = (fs.clone(), io_ops.clone(), image.clone(), cut.clone());
         Arc::new(move |_: &Path| {
             let n = io_ops.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= cut_at {
+                cut.store(true, Ordering::SeqCst);
+            }
             if n == cut_at {
                 let mut pages = Rng(page_seed);
                 let cut = fs.power_cut(&mut |_, _| torn && pages.chance(50));
@@ -84,10 +90,10 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     let mut pending: Vec<Op> = Vec::new();
     for _ in 0..2_000 {
         let op = random_op(&mut rng);
-        let before_cut = image.lock().unwrap().is_none();
+        let before_cut = !cut.load(Ordering::SeqCst);
         let result = issue(&store, &op);
         tally.ops += 1;
-        let cut_happened = image.lock().unwrap().is_some();
+        let cut_happened = cut.load(Ordering::SeqCst);
         if before_cut && !cut_happened {
             result.unwrap_or_else(|e| panic!("seed {seed}: {op:?} failed: {e}"));
             pending.push(op.clone());
@@ -127,8 +133,15 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     fs.set_write_hook(None);
     fs.set_sync_hook(None);
     drop(store);
-    let Some(image) = image.lock().unwrap().take() else {
+    if !cut.load(Ordering::SeqCst) {
         return; // the workload finished before reaching the cut point
+    }
+    // The thread taking the image may still be at it.
+    let image = loop {
+        if let Some(image) = image.lock().unwrap().take() {
+            break image;
+        }
+        std::thread::yield_now();
     };
     tally.cuts += 1;
     tally.torn += u64::from(torn);
@@ -139,6 +152,7 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     let store = Store::open_with(dir.join("bot"), reopen)
         .unwrap_or_else(|e| panic!("seed {seed}: the durable image does not open: {e}"));
     let got = read_store(&store).unwrap_or_else(|e| panic!("seed {seed}: reading: {e}"));
+    let committed_copy = committed.clone();
     let mut candidate = committed;
     let mut matched = candidate == got;
     let mut landed = 0;
@@ -150,12 +164,32 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
         landed += 1;
         matched = candidate == got;
     }
-    assert!(
-        matched,
-        "seed {seed}: after the cut the store holds neither the acknowledged state nor any \
-         prefix of the {} in-flight ops.\nstore: {got:#?}",
-        pending.len()
-    );
+    if !matched {
+        let want = &committed_copy;
+        let mut diff = Vec::new();
+        for name in want.accounts.keys().chain(got.accounts.keys()) {
+            let (w, g) = (want.accounts.get(name), got.accounts.get(name));
+            if w != g {
+                let field = |f: &dyn Fn(&model::AccountState) -> String| {
+                    format!("{} vs {}", w.map_or("-".into(), f), g.map_or("-".into(), f))
+                };
+                diff.push(format!(
+                    "account {name}: state {} | channels {} | dcs {} | peers {} | self {}",
+                    field(&|a| format!("{:?}", a.state)),
+                    field(&|a| format!("{:?}", a.channels)),
+                    field(&|a| format!("{:?}", a.dcs.keys().collect::<Vec<_>>())),
+                    field(&|a| format!("{}", a.peers.len())),
+                    field(&|a| format!("{:?}", a.self_id)),
+                ));
+            }
+        }
+        panic!(
+            "seed {seed} (torn {torn}, fault {fault}): after the cut the store holds neither the \
+             acknowledged state nor any prefix of the {} in-flight ops; acknowledged vs store:\n{}",
+            pending.len(),
+            diff.join("\n")
+        );
+    }
     tally.prefixes_lost += (pending.len() - landed) as u64;
     // The recovered store keeps working and survives a clean reopen.
     let acc = store.account("a").unwrap();

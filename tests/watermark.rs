@@ -124,20 +124,23 @@ fn power_cuts_never_leave_the_stored_state_ahead_of_an_unhandled_update() {
         let at_cut: Arc<Mutex<Option<AtCut>>> = Arc::default();
         let cut_at = 5 + rng.below(150);
         let io = Arc::new(AtomicU64::new(0));
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // What the bot has handled, kept by the test itself (marked before the tracker hears
         // of it), so the bound does not trust the tracker's own arithmetic.
         let handled: Arc<Mutex<Vec<BTreeSet<i32>>>> =
             Arc::new(Mutex::new(vec![BTreeSet::new(); SEQS.len()]));
         let hook = {
-            let (fs, at_cut, io, tracker, handled) = (
+            let (fs, at_cut, io, tracker, handled, cut) = (
                 fs.clone(),
                 at_cut.clone(),
                 io.clone(),
                 tracker.clone(),
                 handled.clone(),
+                cut.clone(),
             );
             Arc::new(move |_: &Path| {
                 if io.fetch_add(1, Ordering::SeqCst) + 1 == cut_at {
+                    cut.store(true, Ordering::SeqCst);
                     let persisted: Vec<i32> = SEQS.iter().map(|&s| tracker.persisted(s)).collect();
                     let image = fs.power_cut(&mut |_, _| false);
                     // The highest value below which every update is handled.
@@ -161,7 +164,7 @@ fn power_cuts_never_leave_the_stored_state_ahead_of_an_unhandled_update() {
                 tickets.push((k, p, tracker.register(s, p, 1, p).unwrap()));
             }
         }
-        while !tickets.is_empty() && at_cut.lock().unwrap().is_none() {
+        while !tickets.is_empty() && !cut.load(Ordering::SeqCst) {
             let i = rng.below(tickets.len().min(12) as u64) as usize; // mostly near the front
             let (k, pts, ticket) = tickets.remove(i);
             handled.lock().unwrap()[k].insert(pts);
@@ -180,8 +183,14 @@ fn power_cuts_never_leave_the_stored_state_ahead_of_an_unhandled_update() {
         }
         drop(tracker);
         drop(store);
-        let Some((image, marks, persisted)) = at_cut.lock().unwrap().take() else {
+        if !cut.load(Ordering::SeqCst) {
             continue;
+        }
+        let (image, marks, persisted) = loop {
+            if let Some(taken) = at_cut.lock().unwrap().take() {
+                break taken;
+            }
+            std::thread::yield_now();
         };
         cut_runs += 1;
         let reopened = Store::open_with(
