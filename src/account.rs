@@ -288,7 +288,7 @@ impl Account {
             Ok(e) => e,
             Err(e) => return Pending::ready(Err(e)),
         };
-        let ops = match self.view(|v| crate::save::save_ops(v, &self.name, session)) {
+        let ops = match crate::save::save_ops(&self.name, session) {
             Ok(ops) => ops,
             Err(e) => return Pending::ready(Err(e)),
         };

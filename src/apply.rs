@@ -53,6 +53,30 @@ fn apply_op(
             }
             touch(active, &account);
         }
+        Op::KeepDcs { account, keep } => {
+            let view = View::new(active, frozen, base);
+            let gone: Vec<i32> = view
+                .dcs(&account)?
+                .into_keys()
+                .filter(|id| !keep.contains(id))
+                .collect();
+            let d = touch(active, &account);
+            for id in gone {
+                d.dcs.insert(id, None);
+            }
+        }
+        Op::KeepChannels { account, keep } => {
+            let view = View::new(active, frozen, base);
+            let gone: Vec<i64> = view
+                .channels(&account)?
+                .into_keys()
+                .filter(|id| !keep.contains(id))
+                .collect();
+            let d = touch(active, &account);
+            for id in gone {
+                d.channels.insert(id, None);
+            }
+        }
         Op::RemovePeer { account, id } => {
             let view = View::new(active, frozen, base);
             let old = view.peer(&account, id)?;
@@ -92,7 +116,9 @@ fn apply_op(
                 Op::DeleteAccount { .. }
                 | Op::UpdateState { .. }
                 | Op::CachePeers { .. }
-                | Op::RemovePeer { .. } => unreachable!("handled above"),
+                | Op::RemovePeer { .. }
+                | Op::KeepDcs { .. }
+                | Op::KeepChannels { .. } => unreachable!("handled above"),
             }
         }
     }

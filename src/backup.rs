@@ -10,11 +10,9 @@ use std::path::{Path, PathBuf};
 use crate::commit::{Shared, Snapshot};
 use crate::error::{Error, Result};
 use crate::op::Op;
-use crate::overlay::Overlay;
 use crate::paths::store_dir;
 use crate::save::{save_ops, session_of};
 use crate::store::Store;
-use crate::view::View;
 
 /// What [`Store::backup`](crate::Store::backup) wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,8 +49,6 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<BackupReport> {
     let snapshot = Snapshot::of(shared);
     let view = snapshot.view();
     let out = Store::open(&partial)?;
-    let empty = Overlay::default();
-    let nothing = View::new(&empty, None, None);
     let mut report = BackupReport {
         path: dest.clone(),
         accounts: 0,
@@ -63,9 +59,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<BackupReport> {
             continue;
         };
         let account = out.account(&name)?;
-        account
-            .submit(save_ops(&nothing, &name, &session)?, false)
-            .wait()?;
+        account.submit(save_ops(&name, &session)?, false).wait()?;
         let self_id = view.self_peer_id(&name)?;
         let mut self_peer = None;
         let mut after = None;

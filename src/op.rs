@@ -40,6 +40,11 @@ pub(crate) enum Op {
         account: String,
         state: Option<UpdateState>,
     },
+    /// Removes every DC whose id is not in `keep` (resolved when applied, so `save` also
+    /// removes a DC set by a write queued just before it).
+    KeepDcs { account: String, keep: Vec<i32> },
+    /// Removes every channel pts whose channel is not in `keep`.
+    KeepChannels { account: String, keep: Vec<i64> },
 }
 
 impl Op {
@@ -57,7 +62,9 @@ impl Op {
             | Op::SetAppFields { account, .. }
             | Op::CachePeers { account, .. }
             | Op::RemovePeer { account, .. }
-            | Op::SetUpdateState { account, .. } => account,
+            | Op::SetUpdateState { account, .. }
+            | Op::KeepDcs { account, .. }
+            | Op::KeepChannels { account, .. } => account,
         }
     }
 }

@@ -1,7 +1,5 @@
 //! `save`: one batch that makes an account's session exactly the given one.
 
-use std::collections::BTreeSet;
-
 use crate::error::{Error, Result};
 use crate::model::{Session, UpdateStateChange};
 use crate::op::Op;
@@ -23,17 +21,19 @@ pub(crate) fn session_of(view: &View<'_>, account: &str) -> Result<Option<Sessio
 }
 
 /// The ops that replace `account`'s DCs, user, update state, channel pts and app fields with
-/// `session`'s: DCs and channels it lacks are removed.
-pub(crate) fn save_ops(view: &View<'_>, account: &str, session: &Session) -> Result<Vec<Op>> {
+/// `session`'s, as one batch: DCs and channels it lacks are removed when the batch is
+/// applied, so nothing written just before survives the replace.
+pub(crate) fn save_ops(account: &str, session: &Session) -> Result<Vec<Op>> {
     session.app.validate()?;
-    let mut ids = BTreeSet::new();
+    let mut ids = Vec::with_capacity(session.dcs.len());
     for dc in &session.dcs {
-        if !ids.insert(dc.id) {
+        if ids.contains(&dc.id) {
             return Err(Error::InvalidArgument(format!(
                 "DC {} appears twice",
                 dc.id
             )));
         }
+        ids.push(dc.id);
     }
     if let Some(name) = session.user.as_ref().and_then(|u| u.username.as_deref()) {
         crate::model::normalize_username(name)?;
@@ -45,13 +45,11 @@ pub(crate) fn save_ops(view: &View<'_>, account: &str, session: &Session) -> Res
             account: acc(),
             dc: session.home_dc,
         },
-    ];
-    for id in view.dcs(account)?.keys().filter(|id| !ids.contains(id)) {
-        ops.push(Op::RemoveDc {
+        Op::KeepDcs {
             account: acc(),
-            id: *id,
-        });
-    }
+            keep: ids,
+        },
+    ];
     for dc in &session.dcs {
         ops.push(Op::SetDc {
             account: acc(),
@@ -66,16 +64,11 @@ pub(crate) fn save_ops(view: &View<'_>, account: &str, session: &Session) -> Res
         account: acc(),
         state: session.update_state,
     });
-    let old_channels = view.channels(account)?;
-    for id in old_channels
-        .keys()
-        .filter(|id| !session.channels.contains_key(id))
-    {
-        ops.push(Op::RemoveChannel {
-            account: acc(),
-            id: *id,
-        });
-    }
+    let keep = session.channels.keys().copied().collect();
+    ops.push(Op::KeepChannels {
+        account: acc(),
+        keep,
+    });
     for (&id, &pts) in &session.channels {
         let change = UpdateStateChange::Channel { id, pts };
         ops.push(Op::UpdateState {

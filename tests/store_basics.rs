@@ -162,6 +162,13 @@ fn save_replaces_dcs_and_channels() {
         username: None,
     });
     acc.save(&s).unwrap();
+    assert_eq!(acc.session().unwrap(), Some(s.clone()));
+    // A DC or channel written just before a save (still queued) does not survive it.
+    let queued = acc.set_dc_async(dc(7, 7));
+    let queued_channel = acc.set_update_state_async(UpdateStateChange::Channel { id: 9, pts: 1 });
+    acc.save(&s).unwrap();
+    queued.wait().unwrap();
+    queued_channel.wait().unwrap();
     assert_eq!(acc.session().unwrap(), Some(s));
 }
 
