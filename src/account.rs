@@ -293,7 +293,13 @@ impl Account {
             Err(e) => return Pending::ready(Err(e)),
         };
         let written = engine.submit(ops, true);
-        Pending::chain(written, move |_| engine.control(Control::Checkpoint))
+        drop(engine);
+        // Weak, like the handle: a save not yet awaited must not keep a closed store open.
+        let weak = self.engine.clone();
+        Pending::chain(written, move |_| match weak.upgrade() {
+            Some(engine) => engine.control(Control::Checkpoint),
+            None => Pending::ready(Err(Error::Closed)),
+        })
     }
 
     /// Caches a batch of peers as one log record, with the store's peer durability.

@@ -267,9 +267,11 @@ fn cache_peer(
         )?;
     }
     changes.index(&view, account, &merged)?;
+    // Only a peer stored as the self user can stop being it: no index read otherwise.
+    let was_self = old.as_ref().is_some_and(|o| o.is_self == Some(true));
     let self_change = match merged.is_self {
         Some(true) => Some(Some(merged.id)),
-        Some(false) if view.self_peer_id(account)? == Some(merged.id) => Some(None),
+        Some(false) if was_self && view.self_peer_id(account)? == Some(merged.id) => Some(None),
         _ => None,
     };
     let d = active.delta(account);

@@ -258,6 +258,7 @@ impl Drop for ThreadGuard<'_> {
         for r in pending {
             fail(r, Error::Closed);
         }
+        shared.queue_ready.notify_all();
         *lock(&shared.checkpoint_busy) = false;
         shared.checkpoint_done.notify_all();
     }
@@ -274,12 +275,15 @@ impl Writer {
         loop {
             let requests = {
                 let mut q = lock(&self.shared.queue);
-                while q.requests.is_empty() {
+                while q.requests.is_empty() && !q.stopped {
                     q = self
                         .shared
                         .queue_ready
                         .wait(q)
                         .unwrap_or_else(|p| p.into_inner());
+                }
+                if q.requests.is_empty() {
+                    return; // stopped by a panicking sibling thread: nothing will come
                 }
                 std::mem::take(&mut q.requests)
             };
@@ -352,7 +356,8 @@ impl Writer {
             .and_then(|()| self.apply(batches));
         if let Err(e) = written {
             self.shared.set_latch(&e);
-            for (done, _) in buffered.into_iter().chain(durable) {
+            let waiting = buffered.into_iter().chain(durable).map(|(done, _)| done);
+            for done in waiting.chain(checkpoint) {
                 done.complete(Err(clone_err(&e)));
             }
             return stop;
@@ -371,7 +376,7 @@ impl Writer {
             self.shared.syncs.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = synced {
                 self.shared.set_latch(&e);
-                for (done, _) in durable {
+                for done in durable.into_iter().map(|(done, _)| done).chain(checkpoint) {
                     done.complete(Err(clone_err(&e)));
                 }
                 return stop;
@@ -453,9 +458,13 @@ impl Writer {
             }
             return Ok(());
         }
-        self.log
-            .rotate()
-            .map_err(|e| Error::io(format!("sealing {}", self.log.path().display()), e))?;
+        if let Err(e) = self.log.rotate() {
+            let e = Error::io(format!("sealing {}", self.log.path().display()), e);
+            for w in waiters {
+                w.complete(Err(clone_err(&e)));
+            }
+            return Err(e);
+        }
         let sealed = self.log.take_sealed();
         let frozen = {
             let mut layers = self.shared.write_layers();

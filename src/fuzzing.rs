@@ -23,7 +23,7 @@ pub fn log_segment(bytes: &[u8]) {
         let _ = decode_payload(&bytes[r.payload.0..r.payload.1]);
         offset = r.end();
     }
-    for r in valid_records_after(bytes, offset, 0) {
+    for r in valid_records_after(bytes, offset, 0, (bytes.len() / 24) as u64 + 1) {
         let _ = decode_payload(&bytes[r.payload.0..r.payload.1]);
     }
 }

@@ -219,6 +219,35 @@ impl MemFs {
         Ok(())
     }
 
+    /// The image a killed process leaves: every write is still there (the page cache
+    /// survives a SIGKILL), and only what was synced is durable.
+    pub fn kill(&self) -> MemFs {
+        let st = lock(&self.state);
+        let mut out = MemState::default();
+        let mut copies: Vec<(Node, Node)> = Vec::new();
+        let mut copy = |node: &Node| -> Node {
+            if let Some((_, c)) = copies.iter().find(|(n, _)| Arc::ptr_eq(n, node)) {
+                return c.clone();
+            }
+            let d = lock(node);
+            let c = Arc::new(Mutex::new(MemData {
+                live: d.live.clone(),
+                durable: d.durable.clone(),
+            }));
+            copies.push((node.clone(), c.clone()));
+            c
+        };
+        for (path, node) in &st.live_names {
+            out.live_names.insert(path.clone(), copy(node));
+        }
+        for (path, node) in &st.durable_names {
+            out.durable_names.insert(path.clone(), copy(node));
+        }
+        MemFs {
+            state: Arc::new(Mutex::new(out)),
+        }
+    }
+
     /// The image after a power cut. Synced data and synced directory entries survive; of the
     /// unsynced pages of each file, those for which `keep(path, page_index)` is true survive
     /// too (a torn write keeps some pages and loses others). Gaps read as zeros.

@@ -53,7 +53,15 @@ pub(crate) struct Overlay {
 impl Overlay {
     /// The delta of `account`, created empty on first use.
     pub fn delta(&mut self, account: &str) -> &mut AccountDelta {
-        self.accounts.entry(account.to_owned()).or_default()
+        // Look up before inserting: this runs once per cached peer, and the name is rarely new.
+        if !self.accounts.contains_key(account) {
+            self.accounts
+                .insert(account.to_owned(), AccountDelta::default());
+        }
+        match self.accounts.get_mut(account) {
+            Some(d) => d,
+            None => unreachable!("inserted above"),
+        }
     }
 
     /// Whether nothing was applied.

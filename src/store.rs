@@ -399,7 +399,7 @@ impl Store {
     pub fn verify(&self) -> Result<crate::VerifyReport> {
         let inner = self.inner()?;
         let mut report = crate::VerifyReport::default();
-        crate::verify::log(inner.shared.fs.as_ref(), &self.dir, &mut report);
+        crate::verify::log(&inner.shared.fs, &self.dir, &mut report);
         let snapshot = commit::Snapshot::of(&inner.shared);
         crate::verify::data(&snapshot.view(), &mut report)?;
         Ok(report)

@@ -3,10 +3,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::error::Result;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
 use crate::io::FileSystem;
 use crate::log::frame::{SEGMENT_HEADER_LEN, decode_payload, parse_segment_header, read_record};
 use crate::log::parse_segment_name;
+use crate::log::recovery::read_all;
 use crate::view::View;
 
 /// What [`Store::verify`](crate::Store::verify) checked, and every problem it found.
@@ -41,7 +44,7 @@ impl VerifyReport {
 
 /// Checks every log segment: header, then each record's framing, CRC, LSN and payload. The
 /// last segment may end in a record being written right now: that is not a problem.
-pub(crate) fn log(fs: &dyn FileSystem, dir: &Path, report: &mut VerifyReport) {
+pub(crate) fn log(fs: &Arc<dyn FileSystem>, dir: &Path, report: &mut VerifyReport) {
     let mut names: Vec<(u64, String)> = fs
         .list(dir)
         .unwrap_or_default()
@@ -50,13 +53,16 @@ pub(crate) fn log(fs: &dyn FileSystem, dir: &Path, report: &mut VerifyReport) {
         .collect();
     names.sort();
     let count = names.len();
+    let mut next: Option<u64> = None;
     for (i, (first, name)) in names.into_iter().enumerate() {
         let path = dir.join(&name);
-        let bytes = match fs.open(&path, false).and_then(|f| {
-            let mut b = vec![0u8; usize::try_from(f.len()?).unwrap_or(0)];
-            f.read_at(0, &mut b).map(|()| b)
-        }) {
+        let bytes = match read_all(fs, &path) {
             Ok(b) => b,
+            // A checkpoint deleted it since the listing: it was wholly checkpointed.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                next = None;
+                continue;
+            }
             Err(e) => {
                 report
                     .problems
@@ -66,6 +72,13 @@ pub(crate) fn log(fs: &dyn FileSystem, dir: &Path, report: &mut VerifyReport) {
         };
         report.log_segments += 1;
         report.log_bytes += bytes.len() as u64;
+        if let Some(want) = next.filter(|&want| want != first) {
+            report.problems.push(format!(
+                "{}: starts at LSN {first}, the segment before ended at {}",
+                path.display(),
+                want - 1
+            ));
+        }
         match parse_segment_header(&bytes) {
             Ok(lsn) if lsn == first => {}
             Ok(lsn) => report
@@ -73,6 +86,7 @@ pub(crate) fn log(fs: &dyn FileSystem, dir: &Path, report: &mut VerifyReport) {
                 .push(format!("{}: header says LSN {lsn}", path.display())),
             Err(e) => {
                 report.problems.push(format!("{}: {e:?}", path.display()));
+                next = None;
                 continue;
             }
         }
@@ -108,6 +122,7 @@ pub(crate) fn log(fs: &dyn FileSystem, dir: &Path, report: &mut VerifyReport) {
                 }
             }
         }
+        next = Some(expected);
     }
 }
 

@@ -181,7 +181,9 @@ impl UpdateTracker {
         let start = value - count;
         let mut state = self.lock();
         let track = state.tracks.entry(sequence).or_default();
-        if value <= track.watermark {
+        // At or below the watermark: handled before. Straddling it: Telegram's rules count
+        // it as applied too, and it could never be consumed in order.
+        if value <= track.watermark || start < track.watermark {
             return Err(Error::InvalidArgument(format!(
                 "update {value} of {sequence:?} is at or below the handled watermark {}",
                 track.watermark

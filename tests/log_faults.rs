@@ -332,3 +332,80 @@ fn a_failed_write_latches_the_store() {
         Err(Error::Latched { .. })
     ));
 }
+
+/// Writes pts 1 (durable), 40 buffered peer records, pts 2 (durable); returns the first
+/// segment and where its second record starts.
+fn damage_scenario(dir: &Path, fs: &MemFs, options: &Options) -> (PathBuf, usize) {
+    let store = Store::open_with(dir.join("bot"), options.clone()).unwrap();
+    let acc = store.default_account();
+    acc.set_update_state(pts(1)).unwrap();
+    let seg = segment(dir, fs);
+    let damaged_at = fs.read_live(&seg).unwrap().len();
+    for b in 0..40 {
+        acc.cache_peers_with(&[peer(b)], Durability::Buffered)
+            .unwrap();
+    }
+    acc.set_update_state(pts(2)).unwrap();
+    drop(store);
+    (seg, damaged_at)
+}
+
+#[test]
+fn damage_followed_by_a_rotation_and_a_durable_record_is_corruption() {
+    // Regression: the scan for proof of a sync bounded LSNs by each segment's own size, so a
+    // durable record alone in the next segment, past many buffered records, was missed and
+    // the damage cut as a torn tail — losing an acknowledged write.
+    let dir = tempfile::tempdir().unwrap();
+    // First learn how long the segment is after the buffered records...
+    let probe = MemFs::new();
+    let (seg, _) = damage_scenario(dir.path(), &probe, &options(&probe));
+    let full = probe.read_live(&seg).unwrap().len() as u64;
+    // ...then rotate right after the last of them, so pts 2 is alone in the next segment.
+    let fs = MemFs::new();
+    let opts = Options {
+        segment_bytes: full - 80,
+        ..options(&fs)
+    };
+    let (seg, damaged_at) = damage_scenario(dir.path(), &fs, &opts);
+    assert_ne!(segment(dir.path(), &fs), seg, "pts 2 went to a new segment");
+    let mut bytes = fs.read_live(&seg).unwrap();
+    bytes[damaged_at + 30] ^= 1;
+    fs.overwrite(&seg, bytes).unwrap();
+    assert!(matches!(
+        Store::open_with(dir.path().join("bot"), opts),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn a_tail_replayed_after_a_kill_is_synced_before_new_records_vouch_for_it() {
+    // Regression: after a SIGKILL the unsynced tail is still in the page cache; recovery
+    // replayed it without syncing it, then new durable records claimed it was synced, so a
+    // power cut afterwards made the store refuse to open as corrupt.
+    let dir = tempfile::tempdir().unwrap();
+    let fs = MemFs::new();
+    let store = open(dir.path(), &fs).unwrap();
+    let acc = store.default_account();
+    acc.set_update_state(pts(1)).unwrap();
+    for b in 0..5 {
+        acc.cache_peers_with(&[peer(b)], Durability::Buffered)
+            .unwrap();
+    }
+    let killed = fs.kill(); // the process dies here: nothing synced, nothing lost
+    drop(store);
+    let store = open(dir.path(), &killed).unwrap();
+    let acc = store.default_account();
+    assert!(
+        acc.peer(4).unwrap().is_some(),
+        "the page cache kept the buffered peers"
+    );
+    acc.set_update_state(pts(2)).unwrap();
+    let cut = killed.power_cut(&mut |_, _| false);
+    drop(store);
+    let store = open(dir.path(), &cut).unwrap();
+    assert_eq!(
+        store.default_account().update_state().unwrap().unwrap().pts,
+        2
+    );
+    assert!(store.default_account().peer(4).unwrap().is_some());
+}

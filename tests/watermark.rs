@@ -57,6 +57,13 @@ fn the_watermark_moves_only_over_handled_updates_without_gaps() {
         ),
         "overlaps 10"
     );
+    assert!(
+        matches!(
+            t.register(Sequence::Common, 12, 5, 0),
+            Err(Error::InvalidArgument(_))
+        ),
+        "straddles the watermark: counted as applied, and could never be consumed"
+    );
     // Channels and qts are separate sequences.
     let c = t.register(Sequence::Channel(42), 11, 1, 0).unwrap();
     assert_eq!(t.watermark(Sequence::Channel(42)), 0);

@@ -235,7 +235,11 @@ pub(crate) fn checkpoint_lsn(txn: &ReadTransaction) -> Result<u64> {
         .value()
         .try_into()
         .map_err(|_| Error::corrupt_value("meta", "bad checkpoint LSN"))?;
-    Ok(u64::from_le_bytes(arr))
+    match u64::from_le_bytes(arr) {
+        // LSNs are counted up from 1; this one could not be followed by another.
+        u64::MAX => Err(Error::corrupt_value("meta", "checkpoint LSN out of range")),
+        lsn => Ok(lsn),
+    }
 }
 
 /// The account's number, if it has one.

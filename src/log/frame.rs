@@ -166,12 +166,16 @@ pub(crate) fn read_record(
     })
 }
 
-/// Searches `buf[from..]` for valid records whose LSN could follow `after` (used past a
+/// Searches `buf[from..]` for valid records with an LSN in `(after, max_lsn]` (used past a
 /// damaged record to learn whether anything later was ever synced). Cheap: the LSN field is
 /// checked before the CRC is computed.
-pub(crate) fn valid_records_after(buf: &[u8], from: usize, after: u64) -> Vec<RecordRef> {
+pub(crate) fn valid_records_after(
+    buf: &[u8],
+    from: usize,
+    after: u64,
+    max_lsn: u64,
+) -> Vec<RecordRef> {
     let mut found = Vec::new();
-    let max_lsn = after.saturating_add((buf.len() / RECORD_HEADER_LEN) as u64 + 1);
     let mut at = from;
     while at + RECORD_HEADER_LEN <= buf.len() {
         let lsn = u64_at(buf, at + 8);

@@ -17,5 +17,6 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse().ok()
+    // LSNs start at 1, so no segment is named 0.
+    digits.parse().ok().filter(|&lsn| lsn > 0)
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::frame::{
-    HeaderError, SEGMENT_HEADER_LEN, decode_payload, parse_segment_header, read_record,
-    valid_records_after,
+    HeaderError, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, decode_payload, parse_segment_header,
+    read_record, valid_records_after,
 };
 use super::parse_segment_name;
 use crate::error::{Error, Result};
@@ -196,7 +196,13 @@ pub(crate) fn recover(
             (kept, last_len) = handle_damage(fs, dir, &segments, &d, mode, &mut out)?;
         }
     }
-    out.next_lsn = expected.max(checkpoint_lsn + 1);
+    out.next_lsn = expected.max(checkpoint_lsn.saturating_add(1));
+    // A killed process may have left an unsynced tail in the page cache; we replayed it, and
+    // the records we write next will claim everything before them is synced: make it so.
+    if !read_only && let Some(last) = segments[..kept].last() {
+        let sync = fs.open(&last.path, true).and_then(|f| f.sync_data());
+        sync.map_err(|e| Error::io(format!("syncing {}", last.path.display()), e))?;
+    }
     for (i, seg) in segments[..kept].iter().enumerate() {
         out.segments.push(seg.path.clone());
         let len = match last_len {
@@ -219,12 +225,22 @@ fn handle_damage(
     out: &mut Recovered,
 ) -> Result<(usize, Option<usize>)> {
     let seg = &segments[d.index];
-    let mut later = valid_records_after(&seg.bytes, d.offset + 1, d.expected - 1);
+    // Any record after the damage has an LSN below `after` + (bytes left / smallest record):
+    // one bound over everything that follows, not per segment.
+    let after = d.expected.saturating_sub(1);
+    let left = seg.bytes.len() - d.offset
+        + segments[d.index + 1..]
+            .iter()
+            .map(|s| s.bytes.len())
+            .sum::<usize>();
+    let max_lsn = after.saturating_add((left / RECORD_HEADER_LEN) as u64 + 1);
+    let mut later = valid_records_after(&seg.bytes, d.offset + 1, after, max_lsn);
     for s in &segments[d.index + 1..] {
         later.extend(valid_records_after(
             &s.bytes,
             SEGMENT_HEADER_LEN,
-            d.expected - 1,
+            after,
+            max_lsn,
         ));
     }
     let once_synced = later.iter().any(|r| r.horizon >= d.expected);
@@ -277,7 +293,7 @@ fn handle_damage(
     Ok((kept, last_len))
 }
 
-fn read_all(fs: &Arc<dyn FileSystem>, path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_all(fs: &Arc<dyn FileSystem>, path: &Path) -> Result<Vec<u8>> {
     let ctx = || format!("reading {}", path.display());
     let file = fs.open(path, false).map_err(|e| Error::io(ctx(), e))?;
     let len = file.len().map_err(|e| Error::io(ctx(), e))?;
