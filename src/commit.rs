@@ -494,12 +494,12 @@ fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
         let lsn = job.frozen.last_lsn;
         let result = checkpoint(shared, &job);
         match &result {
-            Ok(bytes) => {
+            Ok(deleted) => {
                 shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
                 tracing::info!(
                     lsn,
                     records = job.frozen.records,
-                    log_bytes_freed = bytes,
+                    segments_deleted = deleted,
                     "checkpoint"
                 );
             }
@@ -516,8 +516,9 @@ fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
     }
 }
 
-/// Folds the frozen layer into redb, then drops it and the segments it covered.
-fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
+/// Folds the frozen layer into redb, then drops it and the segments it covered (returns
+/// how many).
+fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
     shared
         .index
         .fold(&job.frozen, &|| shared.reach(Phase::Checkpointing))?;
@@ -528,11 +529,7 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
         layers.frozen = None;
         layers.base = base;
     }
-    let mut freed = 0;
     for path in &job.sealed {
-        if let Ok(file) = shared.fs.open(path, false) {
-            freed += file.len().unwrap_or(0);
-        }
         shared
             .fs
             .remove(path)
@@ -542,7 +539,7 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<u64> {
         .fs
         .sync_dir(&shared.dir)
         .map_err(|e| Error::io(format!("syncing {}", shared.dir.display()), e))?;
-    Ok(freed)
+    Ok(job.sealed.len())
 }
 
 /// A frozen copy of the layers: the active one cloned, the others shared. Reading it takes no

@@ -144,9 +144,13 @@ impl Store {
         let counted = CountingBackend::new(backend, index_io.clone());
         let index = Index::open_writer(counted, options.cache_size, &index_path)?;
         if created || new_index {
-            RealFs
-                .sync_dir(&dir)
-                .and_then(|()| fs.sync_dir(&dir))
+            // The lock file is always real; the index lives wherever `fs` keeps it.
+            let real = RealFs.sync_dir(&dir);
+            let other = match options.fs {
+                Some(_) => fs.sync_dir(&dir),
+                None => Ok(()),
+            };
+            real.and(other)
                 .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
         }
 
