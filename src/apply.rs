@@ -54,28 +54,12 @@ fn apply_op(
             touch(active, &account);
         }
         Op::KeepDcs { account, keep } => {
-            let view = View::new(active, frozen, base);
-            let gone: Vec<i32> = view
-                .dcs(&account)?
-                .into_keys()
-                .filter(|id| !keep.contains(id))
-                .collect();
-            let d = touch(active, &account);
-            for id in gone {
-                d.dcs.insert(id, None);
-            }
+            let stored = View::new(active, frozen, base).dcs(&account)?;
+            remove_unkept(&mut touch(active, &account).dcs, stored, &keep);
         }
         Op::KeepChannels { account, keep } => {
-            let view = View::new(active, frozen, base);
-            let gone: Vec<i64> = view
-                .channels(&account)?
-                .into_keys()
-                .filter(|id| !keep.contains(id))
-                .collect();
-            let d = touch(active, &account);
-            for id in gone {
-                d.channels.insert(id, None);
-            }
+            let stored = View::new(active, frozen, base).channels(&account)?;
+            remove_unkept(&mut touch(active, &account).channels, stored, &keep);
         }
         Op::RemovePeer { account, id } => {
             let view = View::new(active, frozen, base);
@@ -123,6 +107,17 @@ fn apply_op(
         }
     }
     Ok(())
+}
+
+/// Records the deletion of every stored key not in `keep`.
+fn remove_unkept<K: Ord + Copy, V>(
+    delta: &mut BTreeMap<K, Option<V>>,
+    stored: BTreeMap<K, V>,
+    keep: &[K],
+) {
+    for id in stored.into_keys().filter(|id| !keep.contains(id)) {
+        delta.insert(id, None);
+    }
 }
 
 /// Marks the account as existing (any write creates it) and returns its delta.

@@ -230,10 +230,10 @@ pub(crate) fn spawn(shared: Arc<Shared>, log: LogWriter) -> Result<std::thread::
             let mut writer = Writer {
                 shared,
                 log,
-                jobs: Some(tx),
+                jobs: tx,
             };
             writer.run();
-            writer.jobs = None;
+            drop(writer); // closes the job channel: the checkpoint thread ends
             let _ = checkpointer.join();
         })
         .map_err(|e| Error::io("starting the writer thread", e))
@@ -267,7 +267,7 @@ impl Drop for ThreadGuard<'_> {
 struct Writer {
     shared: Arc<Shared>,
     log: LogWriter,
-    jobs: Option<mpsc::Sender<CheckpointJob>>,
+    jobs: mpsc::Sender<CheckpointJob>,
 }
 
 impl Writer {
@@ -478,9 +478,7 @@ impl Writer {
             sealed,
             waiters,
         };
-        if let Some(jobs) = &self.jobs
-            && let Err(mpsc::SendError(job)) = jobs.send(job)
-        {
+        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
             *lock(&self.shared.checkpoint_busy) = false;
             drop(job);
             return Err(Error::Closed);

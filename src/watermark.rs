@@ -58,6 +58,8 @@ struct Track {
     watermark: i32,
     /// Last value acknowledged durable.
     persisted: i32,
+    /// Last value queued for writing (at least `persisted`): not sent again.
+    queued: i32,
     /// Registered ranges by start: (end, date, handled).
     ranges: BTreeMap<i32, (i32, i32, bool)>,
     /// Date of the update that last moved the watermark (for `Seq`).
@@ -140,6 +142,7 @@ impl UpdateTracker {
             let track = Track {
                 watermark: v,
                 persisted: v,
+                queued: v,
                 date,
                 ..Track::default()
             };
@@ -244,7 +247,7 @@ impl UpdateTracker {
         if let (Some(c), Some(s)) = (
             state.tracks.get(&Sequence::Common),
             state.tracks.get(&Sequence::Seq),
-        ) && (c.watermark != c.persisted || s.watermark != s.persisted)
+        ) && (c.watermark != c.queued || s.watermark != s.queued)
         {
             let date = c.date.max(s.date);
             let change = UpdateStateChange::Primary {
@@ -261,7 +264,7 @@ impl UpdateTracker {
         }
         for (&sequence, t) in &state.tracks {
             let change = match sequence {
-                _ if t.watermark == t.persisted => continue,
+                _ if t.watermark == t.queued => continue,
                 Sequence::Secondary => UpdateStateChange::Secondary { qts: t.watermark },
                 Sequence::Channel(id) => UpdateStateChange::Channel {
                     id,
@@ -277,6 +280,10 @@ impl UpdateTracker {
         }
         if !ops.is_empty() {
             let written = self.account.submit(ops, true);
+            for &(sequence, value) in &targets {
+                let t = state.tracks.entry(sequence).or_default();
+                t.queued = t.queued.max(value);
+            }
             state.settle();
             state.inflight.push((written, targets.clone()));
         }

@@ -111,72 +111,65 @@ pub(crate) mod read {
     }
 
     pub fn session(base: &Base, account: &str) -> Result<SessionRecord> {
-        let Some(n) = base.number(account) else {
-            return Ok(SessionRecord::default());
-        };
-        Ok(get(&base.sessions, n, "sessions")?.unwrap_or_default())
+        keyed(base, account, |n| {
+            Ok(get(&base.sessions, n, "sessions")?.unwrap_or_default())
+        })
+    }
+
+    /// Runs `f` with the account's number; an account the index does not know has nothing.
+    fn keyed<T: Default>(
+        base: &Base,
+        account: &str,
+        f: impl FnOnce(u32) -> Result<T>,
+    ) -> Result<T> {
+        base.number(account).map_or(Ok(T::default()), f)
     }
 
     pub fn dc(base: &Base, account: &str, id: i32) -> Result<Option<DataCenter>> {
-        match base.number(account) {
-            Some(n) => get(&base.dcs, (n, id), "dcs"),
-            None => Ok(None),
-        }
+        keyed(base, account, |n| get(&base.dcs, (n, id), "dcs"))
     }
 
     pub fn dcs(base: &Base, account: &str) -> Result<BTreeMap<i32, DataCenter>> {
-        match base.number(account) {
-            Some(n) => range(&base.dcs, n, i32::MIN, i32::MAX, "dcs"),
-            None => Ok(BTreeMap::new()),
-        }
+        keyed(base, account, |n| {
+            range(&base.dcs, n, i32::MIN, i32::MAX, "dcs")
+        })
     }
 
     pub fn update_state(base: &Base, account: &str) -> Result<Option<UpdateState>> {
-        match base.number(account) {
-            Some(n) => get(&base.update_state, n, "update_state"),
-            None => Ok(None),
-        }
+        keyed(base, account, |n| {
+            get(&base.update_state, n, "update_state")
+        })
     }
 
     pub fn channel(base: &Base, account: &str, id: i64) -> Result<Option<i32>> {
-        match base.number(account) {
-            Some(n) => get(&base.channel_state, (n, id), "channel_state"),
-            None => Ok(None),
-        }
+        keyed(base, account, |n| {
+            get(&base.channel_state, (n, id), "channel_state")
+        })
     }
 
     pub fn channels(base: &Base, account: &str) -> Result<BTreeMap<i64, i32>> {
-        match base.number(account) {
-            Some(n) => range(&base.channel_state, n, i64::MIN, i64::MAX, "channel_state"),
-            None => Ok(BTreeMap::new()),
-        }
+        keyed(base, account, |n| {
+            range(&base.channel_state, n, i64::MIN, i64::MAX, "channel_state")
+        })
     }
 
     pub fn app(base: &Base, account: &str) -> Result<Option<AppFields>> {
-        match base.number(account) {
-            Some(n) => get(&base.app_fields, n, "app_fields"),
-            None => Ok(None),
-        }
+        keyed(base, account, |n| get(&base.app_fields, n, "app_fields"))
     }
 
     pub fn peer(base: &Base, account: &str, id: i64) -> Result<Option<Peer>> {
-        match base.number(account) {
-            Some(n) => get(&base.peers, (n, id), "peers"),
-            None => Ok(None),
-        }
+        keyed(base, account, |n| get(&base.peers, (n, id), "peers"))
     }
 
     pub fn by_username(base: &Base, account: &str, name: &str) -> Result<Option<i64>> {
-        match base.number(account) {
-            Some(n) => Ok(base.by_username.get((n, name))?.map(|v| v.value())),
-            None => Ok(None),
-        }
+        keyed(base, account, |n| {
+            Ok(base.by_username.get((n, name))?.map(|v| v.value()))
+        })
     }
 
     pub fn by_phone(base: &Base, account: &str, phone: &str) -> Result<Option<i64>> {
-        match base.number(account) {
-            Some(n) => Ok(base.by_phone.get((n, phone))?.map(|v| v.value())),
-            None => Ok(None),
-        }
+        keyed(base, account, |n| {
+            Ok(base.by_phone.get((n, phone))?.map(|v| v.value()))
+        })
     }
 }

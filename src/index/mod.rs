@@ -71,11 +71,7 @@ impl Index {
         cache: usize,
         path: &Path,
     ) -> Result<Index> {
-        let db = guarded(path, || {
-            builder(cache)
-                .create_with_backend(backend)
-                .map_err(|e| open_error(e, path))
-        })?;
+        let db = opened(path, cache, |b| b.create_with_backend(backend))?;
         guarded(path, || Index::init(&db, path))?;
         Ok(Index::Writer(db))
     }
@@ -86,11 +82,7 @@ impl Index {
         cache: usize,
         path: &Path,
     ) -> Result<Index> {
-        let db = guarded(path, || {
-            builder(cache)
-                .open_read_only_with_backend(backend)
-                .map_err(|e| open_error(e, path))
-        })?;
+        let db = opened(path, cache, |b| b.open_read_only_with_backend(backend))?;
         Ok(Index::Reader(db))
     }
 
@@ -210,12 +202,19 @@ fn open_error(e: redb::DatabaseError, path: &Path) -> Error {
     }
 }
 
-/// redb with our cache size, in the mode that lets read-only processes follow one writer.
-fn builder(cache: usize) -> redb::Builder {
-    let mut b = redb::Builder::new();
-    b.set_cache_size(cache)
-        .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter);
-    b
+/// Opens redb with our cache size, in the mode that lets read-only processes follow one
+/// writer, turning its refusals (and panics) into our errors naming `path`.
+fn opened<D>(
+    path: &Path,
+    cache: usize,
+    open: impl FnOnce(&redb::Builder) -> std::result::Result<D, redb::DatabaseError>,
+) -> Result<D> {
+    guarded(path, || {
+        let mut b = redb::Builder::new();
+        b.set_cache_size(cache)
+            .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter);
+        open(&b).map_err(|e| open_error(e, path))
+    })
 }
 
 fn read_u32(bytes: &[u8], what: &str) -> Result<u32> {
