@@ -242,6 +242,34 @@ impl Account {
         })
     }
 
+    /// Replaces the common update state and every channel's pts in one durable batch
+    /// (channels absent from `channels` are forgotten).
+    ///
+    /// # Cancel safety
+    /// Dropping the returned future does not cancel the write: it may still land.
+    pub fn replace_update_state_async(
+        &self,
+        state: UpdateState,
+        channels: BTreeMap<i64, i32>,
+    ) -> Pending<u64> {
+        let account = self.acc();
+        let mut ops = vec![
+            Op::SetUpdateState {
+                account: account.clone(),
+                state: Some(state),
+            },
+            Op::KeepChannels {
+                account: account.clone(),
+                keep: channels.keys().copied().collect(),
+            },
+        ];
+        ops.extend(channels.into_iter().map(|(id, pts)| Op::UpdateState {
+            account: account.clone(),
+            change: UpdateStateChange::Channel { id, pts },
+        }));
+        self.submit(ops, true)
+    }
+
     /// Forgets one channel's pts.
     pub fn remove_channel(&self, channel_id: i64) -> Result<()> {
         self.remove_channel_async(channel_id).wait().map(drop)

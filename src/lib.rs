@@ -34,6 +34,8 @@ mod engine;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "grammers")]
+mod grammers;
 mod index;
 mod index_io;
 pub mod io;
@@ -58,6 +60,8 @@ pub use account::Account;
 pub use backup::{BackupReport, partial_dir};
 pub use completion::Pending;
 pub use error::{Error, Result};
+#[cfg(feature = "grammers")]
+pub use grammers::GrammersSession;
 pub use index_io::{IndexIo, IndexIoCounts};
 pub use log::recovery::RecoveryMode;
 pub use memory::MemoryStore;
