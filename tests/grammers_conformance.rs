@@ -53,7 +53,7 @@ impl Reference {
 
 enum Call {
     Home(i32),
-    Dc(DcOption),
+    Dc(Box<DcOption>),
     Peer(PeerInfo),
     Peers(Vec<PeerInfo>),
     Update(UpdateState),
@@ -234,7 +234,7 @@ fn update(rng: &mut Rng) -> UpdateState {
 fn random_call(rng: &mut Rng) -> Call {
     match rng.below(10) {
         0 => Call::Home(1 + rng.below(5) as i32),
-        1 => Call::Dc(dc_option(rng)),
+        1 => Call::Dc(Box::new(dc_option(rng))),
         2..=4 => Call::Peer(peer_info(rng)),
         5 | 6 => Call::Peers((0..1 + rng.below(5)).map(|_| peer_info(rng)).collect()),
         _ => Call::Update(update(rng)),
@@ -282,12 +282,12 @@ fn scripted_scenario_matches_memory_session_and_survives_reopen() {
         };
         let calls = [
             Call::Home(4),
-            Call::Dc(DcOption {
+            Call::Dc(Box::new(DcOption {
                 id: 4,
                 ipv4: "149.154.167.92:443".parse().expect("addr"),
                 ipv6: "[2001:67c:4e8:f004::a]:443".parse().expect("addr"),
                 auth_key: Some(key(7)),
-            }),
+            })),
             Call::Peer(user(Some(-5), Some(false), Some(true))),
             // A min sighting (no hash, nothing known) must not erase what was known.
             Call::Peer(user(None, None, None)),
