@@ -134,6 +134,7 @@ pub const WORKLOADS: &[&str] = &[
     "self_user",
     "update_1",
     "update_64",
+    "ingest_default",
 ];
 
 pub struct Args {

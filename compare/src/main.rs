@@ -6,6 +6,7 @@
 #[path = "common.rs"]
 mod common;
 mod report;
+mod session_workloads;
 mod systems;
 
 fn main() {

@@ -8,7 +8,14 @@ use std::process::Command;
 
 use crate::common::WORKLOADS;
 
-const SYSTEMS: &[&str] = &["sessiondb", "grammers", "rusqlite", "redb", "append"];
+const SYSTEMS: &[&str] = &[
+    "sessiondb",
+    "grammers",
+    "rusqlite",
+    "redb",
+    "append",
+    "sessiondb-grammers",
+];
 
 #[derive(Default)]
 struct Samples {
@@ -179,5 +186,39 @@ fn render(results: &BTreeMap<(String, String), Samples>, peers: u64, rounds: usi
         "\nRatio: how many times better sessiondb is (higher throughput or lower latency); \
                   above 1 means sessiondb wins.\n",
     );
+    out.push_str(&adapter_section(results));
+    out
+}
+
+/// sessiondb's grammers adapter against grammers' own `SqliteSession`, both driven through
+/// grammers' `Session` trait from one async loop.
+fn adapter_section(results: &BTreeMap<(String, String), Samples>) -> String {
+    let mut out = String::from(
+        "\n## grammers: `GrammersSession` against `SqliteSession`\n\n\
+         Both driven through grammers' `Session` trait inside one tokio loop, each in its own process. \
+         `ingest_default` is the adapter with its default peer durability (buffered; grammers' contract \
+         lets `cache_peer` forget) against `SqliteSession`'s durable ingest.\n\n\
+         | workload | adapter | SqliteSession | adapter better by |\n|---|---|---|---|\n",
+    );
+    let rows = [
+        ("ingest_durable", "ingest_durable"),
+        ("ingest_default", "ingest_durable"),
+        ("lookup_id", "lookup_id"),
+        ("self_user", "self_user"),
+        ("update_1", "update_1"),
+        ("update_64", "update_64"),
+    ];
+    for (ours, theirs) in rows {
+        let get = |w: &str, sys: &str| results.get(&(w.to_owned(), sys.to_owned()));
+        let (Some(a), Some(g)) = (get(ours, "sessiondb-grammers"), get(theirs, "grammers")) else {
+            continue;
+        };
+        let (ma, mg) = (median(&a.values), median(&g.values));
+        let better = if a.unit == "us" { mg / ma } else { ma / mg };
+        out.push_str(&format!(
+            "| {ours} | {ma:.2} {} | {mg:.2} {} | {better:.1}× |\n",
+            a.unit, g.unit
+        ));
+    }
     out
 }

@@ -36,6 +36,7 @@ pub fn run(system: &str, workload: &str, dir: &Path, n: u64) -> Option<crate::co
         "rusqlite" => Box::new(Sqlite::open(dir)),
         "redb" => Box::new(Redb::open(dir)),
         "append" => return append_loop(workload, dir, n),
+        "sessiondb-grammers" => return grammers_adapter(workload, dir, n),
         _ => return None,
     };
     Some(match workload {
@@ -56,7 +57,11 @@ pub fn run(system: &str, workload: &str, dir: &Path, n: u64) -> Option<crate::co
             ingest_all(sys.as_ref(), n);
             sys.checkpoint();
             // grammers finds the self user by a table scan: fewer rounds keep it bearable.
-            let count = if workload == "self_user" { 500 } else { LOOKUPS };
+            let count = if workload == "self_user" {
+                500
+            } else {
+                LOOKUPS
+            };
             let mut lat = Vec::with_capacity(count as usize);
             for k in 0..count {
                 let i = mix(k) % n;
@@ -388,4 +393,36 @@ fn append_loop(workload: &str, dir: &Path, n: u64) -> Option<Outcome> {
         }
         _ => return None,
     })
+}
+
+/// sessiondb behind grammers' `Session` trait, in one async loop like grammers' own store;
+/// peers durable per batch, as `SqliteSession` commits them, except in `ingest_default`
+/// (the adapter's default: buffered peers, durable at the next sync).
+fn grammers_adapter(workload: &str, dir: &Path, n: u64) -> Option<Outcome> {
+    let (workload, peer_durability) = match workload {
+        "ingest_default" => ("ingest_durable", Durability::Buffered),
+        w => (w, Durability::Durable),
+    };
+    let options = sessiondb::Options {
+        peer_durability,
+        ..Default::default()
+    };
+    let store = Arc::new(Store::open_with(dir.join("bot"), options).expect("open sessiondb"));
+    let session =
+        sessiondb::GrammersSession::from_store(store.clone(), "default").expect("adapter");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let checkpoint = || {
+        store.checkpoint().expect("checkpoint");
+    };
+    rt.block_on(crate::session_workloads::run(
+        Arc::new(session),
+        workload,
+        &dir.join("bot.session"),
+        n,
+        checkpoint,
+    ))
 }

@@ -3,38 +3,12 @@
 
 #[path = "../../src/common.rs"]
 mod common;
+#[path = "../../src/session_workloads.rs"]
+mod session_workloads;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use common::{Outcome, disk_bytes, mix, peer, write_bytes};
-use grammers_session::Session;
 use grammers_session::storages::SqliteSession;
-use grammers_session::types::{PeerAuth, PeerId, PeerInfo, UpdateState};
-
-const LOOKUPS: u64 = 50_000;
-const UPDATES_1: u64 = 2_000;
-const WRITERS: u64 = 64;
-const PER_WRITER: u64 = 1_000;
-
-fn info(i: u64) -> PeerInfo {
-    let (id, hash, _, _) = peer(i);
-    PeerInfo::User {
-        id,
-        auth: Some(PeerAuth::from_hash(hash)),
-        bot: Some(false),
-        is_self: None,
-    }
-}
-
-async fn ingest_all(s: &SqliteSession, n: u64) {
-    let ids: Vec<u64> = (0..n).collect();
-    for batch in ids.chunks(200) {
-        s.cache_peers(batch.iter().map(|&i| info(i)).collect())
-            .await
-            .expect("cache");
-    }
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -42,83 +16,8 @@ async fn main() {
     let path = a.dir.join("bot.grammers.sqlite");
     let _ = std::fs::create_dir_all(&a.dir);
     let s = Arc::new(SqliteSession::open(&path).await.expect("open"));
-    let (self_id, self_hash, _, _) = peer(a.n + 1);
-    let me = PeerInfo::User {
-        id: self_id,
-        auth: Some(PeerAuth::from_hash(self_hash)),
-        bot: Some(false),
-        is_self: Some(true),
-    };
-    s.cache_peer(me).await.expect("self");
-    let n = a.n;
-    let outcome = match a.workload.as_str() {
-        "ingest_durable" | "ingest_checkpoint" => {
-            let before = write_bytes();
-            let t = Instant::now();
-            ingest_all(&s, n).await;
-            let took = t.elapsed();
-            let mut o = Outcome::rate(n, took);
-            o.write_bytes_per_peer = Some((write_bytes() - before) as f64 / n as f64);
-            o.disk_bytes_per_peer = Some(disk_bytes(&a.dir) as f64 / n as f64);
-            Some(o)
-        }
-        "lookup_id" | "self_user" => {
-            ingest_all(&s, n).await;
-            let count = if a.workload == "self_user" { 500 } else { LOOKUPS };
-            let mut lat = Vec::new();
-            for k in 0..count {
-                let id = if a.workload == "self_user" {
-                    PeerId::self_user()
-                } else {
-                    PeerId::user_unchecked(peer(mix(k) % n).0)
-                };
-                let t = Instant::now();
-                let found = s.peer(id).await.expect("peer");
-                lat.push(t.elapsed());
-                assert!(found.is_some(), "missed");
-            }
-            Some(Outcome::latencies(lat))
-        }
-        "update_1" => {
-            let mut lat = Vec::new();
-            for i in 0..UPDATES_1 {
-                let t = Instant::now();
-                s.set_update_state(UpdateState::Primary {
-                    pts: i as i32,
-                    date: i as i32,
-                    seq: 1,
-                })
-                .await
-                .expect("update");
-                lat.push(t.elapsed());
-            }
-            Some(Outcome::latencies(lat))
-        }
-        "update_64" => {
-            let t = Instant::now();
-            let mut tasks = Vec::new();
-            for w in 0..WRITERS {
-                let s = s.clone();
-                tasks.push(tokio::spawn(async move {
-                    for i in 0..PER_WRITER {
-                        s.set_update_state(UpdateState::Primary {
-                            pts: (w * PER_WRITER + i) as i32,
-                            date: 0,
-                            seq: 1,
-                        })
-                        .await
-                        .expect("update");
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await.expect("task");
-            }
-            Some(Outcome::rate(WRITERS * PER_WRITER, t.elapsed()))
-        }
-        _ => None,
-    };
-    match outcome {
+    // SqliteSession commits every call: there is no deferred work to checkpoint.
+    match session_workloads::run(s, &a.workload, &a.dir, a.n, || {}).await {
         Some(o) => o.print("grammers", &a.workload),
         None => println!("RESULT system=grammers workload={} value=na", a.workload),
     }
