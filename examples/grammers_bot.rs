@@ -58,7 +58,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             session.cache_peers(peers).await?;
             let pts = 100 + batch as i32;
             let (date, seq) = (1_700_000_000 + batch as i32, batch as i32);
-            session.set_update_state(UpdateState::Primary { pts, date, seq }).await?;
+            session
+                .set_update_state(UpdateState::Primary { pts, date, seq })
+                .await?;
         }
         session
             .set_update_state(UpdateState::Channel { id: 1_000, pts: 42 })
@@ -68,9 +70,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The process restarts: everything the client needs comes back.
     let session = GrammersSession::open(&path)?;
     let home = session.home_dc_id()?;
-    let has_key = session.dc_option(home)?.and_then(|dc| dc.auth_key).is_some();
+    let has_key = session
+        .dc_option(home)?
+        .and_then(|dc| dc.auth_key)
+        .is_some();
     let me = session.peer(PeerId::self_user()).await?;
-    let channel = session.peer_ref(PeerId::channel(1_000).ok_or("id")?).await?;
+    let channel = session
+        .peer_ref(PeerId::channel(1_000).ok_or("id")?)
+        .await?;
     let state = session.updates_state().await?;
     println!("after restart: home DC {home}, auth key present: {has_key}");
     println!(

@@ -80,6 +80,32 @@ pub enum Error {
     /// The redb index reported an error.
     #[error("index error: {0}")]
     Index(String),
+    /// A session in another library's format could not be read or written.
+    #[error("{format} session: {reason}")]
+    Format {
+        /// The format (as named on the command line).
+        format: String,
+        /// What is wrong, without secrets.
+        reason: String,
+    },
+    /// An input matches more than one format: pass the format explicitly.
+    #[error("the input could be any of: {}; pass the format explicitly (--from)", candidates.join(", "))]
+    AmbiguousFormat {
+        /// The formats it could be.
+        candidates: Vec<String>,
+    },
+    /// An export needs a value the session does not hold.
+    #[error(
+        "exporting to {format} needs the {field}, which this session does not have; supply it with {flag}"
+    )]
+    MissingField {
+        /// The target format.
+        format: String,
+        /// The missing value.
+        field: String,
+        /// The command-line flag (or `ExportOptions` field) that supplies it.
+        flag: String,
+    },
     /// A store file is owned by another user: refusing to use it.
     #[error("{path} is owned by uid {owner}, not by this user (uid {me})")]
     ForeignOwner {

@@ -32,6 +32,8 @@ mod commit;
 mod completion;
 mod engine;
 mod error;
+#[cfg(feature = "formats")]
+pub mod formats;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "grammers")]

@@ -156,3 +156,25 @@ pub(crate) fn open_private(path: &Path, create: bool) -> Result<fs::File> {
         .open(path)
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))
 }
+
+/// Writes a new file readable only by its owner (0600) and syncs it and its directory.
+pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let context = || format!("writing {}", path.display());
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(context(), e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(context(), e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(context(), e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! Import and export of other libraries' session formats (feature `formats`): Telethon v1
+//! and v2 `.session` files, Telethon, GramJS and Pyrogram strings, Pyrogram `.session`
+//! files, grammers-session SQLite files and layer-client binary files.
+//!
+//! Every format goes through [`Portable`]: the session and peers it holds, plus notes on what
+//! the import had to guess or recover. Decoders bound every length before allocating and
+//! return [`Error::Format`] on bad input, never panic.
+
+mod grammers_sqlite;
+mod layer;
+mod pyrogram;
+mod sqlite;
+mod strings;
+mod telethon;
+
+use std::path::Path;
+
+use crate::account::Account;
+use crate::error::{Error, Result};
+use crate::model::{Peer, Session};
+
+pub use strings::detect_string;
+
+/// A session format sessiondb can import or export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Telethon 1.x `.session` SQLite (schema 7 or 8).
+    TelethonV1,
+    /// Telethon 2.x `.session` SQLite (version 10).
+    TelethonV2,
+    /// Telethon `StringSession` (IPv4 or IPv6).
+    TelethonString,
+    /// GramJS `StringSession`.
+    GramjsString,
+    /// Pyrogram `.session` SQLite (storage version 2 or 3).
+    Pyrogram,
+    /// Pyrogram session string (2.x, or either 1.x layout).
+    PyrogramString,
+    /// grammers-session 0.11 SQLite.
+    Grammers,
+    /// layer-client binary session (format version 3).
+    Layer,
+}
+
+impl Format {
+    /// Every format, for listings and detection.
+    pub const ALL: [Format; 8] = [
+        Format::TelethonV1,
+        Format::TelethonV2,
+        Format::TelethonString,
+        Format::GramjsString,
+        Format::Pyrogram,
+        Format::PyrogramString,
+        Format::Grammers,
+        Format::Layer,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::TelethonV1 => "telethon",
+            Format::TelethonV2 => "telethon-v2",
+            Format::TelethonString => "telethon-string",
+            Format::GramjsString => "gramjs-string",
+            Format::Pyrogram => "pyrogram",
+            Format::PyrogramString => "pyrogram-string",
+            Format::Grammers => "grammers",
+            Format::Layer => "layer",
+        }
+    }
+
+    /// Whether the format is a string rather than a file.
+    pub fn is_string(self) -> bool {
+        matches!(
+            self,
+            Format::TelethonString | Format::GramjsString | Format::PyrogramString
+        )
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                Error::InvalidArgument(format!(
+                    "unknown format {s:?}; one of: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// A session in transit between formats.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Portable {
+    /// DCs, keys, user, update state, channels and app fields.
+    pub session: Session,
+    /// Cached peers (marked ids).
+    pub peers: Vec<Peer>,
+    /// What the import had to guess, skip or recover, one line each (no secrets).
+    pub notes: Vec<String>,
+}
+
+impl Portable {
+    /// Reads an account's whole session and peer cache.
+    pub fn from_account(account: &Account) -> Result<Portable> {
+        let session = account.session()?.unwrap_or_default();
+        let mut peers = Vec::new();
+        let mut after = None;
+        loop {
+            let page = account.peers(after, 10_000)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            peers.extend(page);
+        }
+        Ok(Portable {
+            session,
+            peers,
+            notes: Vec::new(),
+        })
+    }
+
+    /// Writes the session (replacing the account's) and caches the peers, durably;
+    /// `progress` hears how many peers are written so far.
+    pub fn write_to(&self, account: &Account, mut progress: impl FnMut(usize)) -> Result<()> {
+        account.save(&self.session)?;
+        let mut done = 0;
+        for chunk in self.peers.chunks(5_000) {
+            account.cache_peers_with(chunk, crate::store::Durability::Durable)?;
+            done += chunk.len();
+            progress(done);
+        }
+        Ok(())
+    }
+}
+
+/// Options an export may need that the source does not hold.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// api_id for formats that need one (Pyrogram), overriding the session's.
+    pub api_id: Option<i32>,
+    /// Whether the user is a bot, overriding the session's.
+    pub is_bot: Option<bool>,
+    /// The logged-in user's id, when the session does not hold it.
+    pub user_id: Option<i64>,
+    /// DC to export for single-DC formats (default: the home DC).
+    pub dc: Option<i32>,
+}
+
+/// Identifies a session file by its content (SQLite tables or layer's header).
+pub fn detect_file(path: &Path) -> Result<Format> {
+    let head = read_head(path)?;
+    if head.starts_with(b"SQLite format 3\0") {
+        return sqlite::detect(path);
+    }
+    if layer::looks_like(&head) {
+        return Ok(Format::Layer);
+    }
+    Err(Error::Format {
+        format: "unknown".into(),
+        reason: format!(
+            "{} is neither a SQLite session nor a layer-client session",
+            path.display()
+        ),
+    })
+}
+
+fn read_head(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    Ok(head)
+}
+
+/// Imports a session file; `format` overrides detection.
+pub fn import_file(path: &Path, format: Option<Format>) -> Result<Portable> {
+    let format = match format {
+        Some(f) => f,
+        None => detect_file(path)?,
+    };
+    match format {
+        Format::TelethonV1 => telethon::import_v1(path),
+        Format::TelethonV2 => telethon::import_v2(path),
+        Format::Pyrogram => pyrogram::import(path),
+        Format::Grammers => grammers_sqlite::import(path),
+        Format::Layer => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            layer::decode(&bytes)
+        }
+        f => Err(string_not_file(f)),
+    }
+}
+
+/// Imports a session string; `format` overrides detection.
+pub fn import_string(text: &str, format: Option<Format>) -> Result<Portable> {
+    let format = match format {
+        Some(f) => f,
+        None => detect_string(text)?,
+    };
+    strings::decode(text.trim(), format)
+}
+
+/// Exports to a new session file at `path` (refuses to overwrite one).
+pub fn export_file(
+    portable: &Portable,
+    format: Format,
+    path: &Path,
+    options: &ExportOptions,
+) -> Result<()> {
+    if path.exists() {
+        return Err(Error::InvalidArgument(format!(
+            "{} already exists; export writes a new file",
+            path.display()
+        )));
+    }
+    match format {
+        Format::TelethonV1 => telethon::export_v1(portable, path, options),
+        Format::TelethonV2 => telethon::export_v2(portable, path),
+        Format::Pyrogram => pyrogram::export(portable, path, options),
+        Format::Grammers => grammers_sqlite::export(portable, path),
+        Format::Layer => {
+            let bytes = layer::encode(portable)?;
+            crate::paths::write_private_file(path, &bytes)
+        }
+        f => Err(Error::InvalidArgument(format!(
+            "{f} is a string format: export it as a string"
+        ))),
+    }
+}
+
+/// Exports to a session string.
+pub fn export_string(
+    portable: &Portable,
+    format: Format,
+    options: &ExportOptions,
+) -> Result<String> {
+    strings::encode(portable, format, options)
+}
+
+fn string_not_file(f: Format) -> Error {
+    Error::InvalidArgument(format!(
+        "{f} is a string format: pass the string, not a file"
+    ))
+}
+
+/// The DC an export to a single-DC format uses, with its key.
+pub(crate) fn export_dc<'a>(
+    portable: &'a Portable,
+    format: Format,
+    options: &ExportOptions,
+) -> Result<&'a crate::model::DataCenter> {
+    let s = &portable.session;
+    let id = options
+        .dc
+        .or(s.home_dc)
+        .ok_or_else(|| Error::MissingField {
+            format: format.name().into(),
+            field: "home DC".into(),
+            flag: "--dc".into(),
+        })?;
+    let dc = s
+        .dcs
+        .iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| Error::MissingField {
+            format: format.name().into(),
+            field: format!("DC {id}"),
+            flag: "--dc".into(),
+        })?;
+    if dc.auth_key.is_none() {
+        return Err(Error::MissingField {
+            format: format.name().into(),
+            field: format!("auth key of DC {id}"),
+            flag: "--dc".into(),
+        });
+    }
+    Ok(dc)
+}
+
+/// A decoding error naming the format.
+pub(crate) fn bad(format: Format, reason: impl Into<String>) -> Error {
+    Error::Format {
+        format: format.name().into(),
+        reason: reason.into(),
+    }
+}
+
+/// A DC with one address (either family) and an optional key.
+pub(crate) fn dc_at(
+    id: i32,
+    addr: Option<std::net::SocketAddr>,
+    key: Option<crate::AuthKey>,
+) -> crate::model::DataCenter {
+    let mut dc = crate::model::DataCenter::new(id);
+    match addr {
+        Some(std::net::SocketAddr::V4(a)) => dc.ipv4 = Some(a),
+        Some(std::net::SocketAddr::V6(a)) => dc.ipv6 = Some(a),
+        None => {}
+    }
+    dc.auth_key = key;
+    dc
+}
+
+/// What a marked id says about a peer when the format stores nothing more.
+pub(crate) fn kind_of_marked(id: i64) -> crate::model::PeerKind {
+    use crate::model::PeerKind;
+    if id > 0 {
+        PeerKind::UserUnknown
+    } else if id <= -1_000_000_000_000 {
+        PeerKind::ChannelUnknown
+    } else {
+        PeerKind::BasicGroup
+    }
+}
+
+/// The DC's address, IPv4 preferred.
+pub(crate) fn dc_addr(dc: &crate::model::DataCenter) -> Option<std::net::SocketAddr> {
+    dc.ipv4
+        .map(std::net::SocketAddr::V4)
+        .or(dc.ipv6.map(std::net::SocketAddr::V6))
+}
+
+/// Telegram's production DC addresses (public, from `help.getConfig`), for formats that
+/// need an address a source did not store.
+pub(crate) fn known_dc(id: i32) -> Option<(std::net::SocketAddrV4, std::net::SocketAddrV6)> {
+    let (v4, v6): (&str, &str) = match id {
+        1 => ("149.154.175.53:443", "[2001:b28:f23d:f001::a]:443"),
+        2 => ("149.154.167.41:443", "[2001:67c:4e8:f002::a]:443"),
+        3 => ("149.154.175.100:443", "[2001:b28:f23d:f003::a]:443"),
+        4 => ("149.154.167.92:443", "[2001:67c:4e8:f004::a]:443"),
+        5 => ("91.108.56.104:443", "[2001:b28:f23f:f005::a]:443"),
+        _ => return None,
+    };
+    Some((v4.parse().ok()?, v6.parse().ok()?))
+}

@@ -1,0 +1,294 @@
+//! Telethon `.session` files: v1 (schema 7 and 8, read by column name) and v2 (version 10).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use rusqlite::params;
+
+use super::sqlite::{self, auth_key, for_each_row, int, int32, text};
+use super::{ExportOptions, Format, Portable, bad, dc_addr, dc_at, kind_of_marked};
+use crate::error::{Error, Result};
+use crate::model::{Peer, UpdateState, User};
+
+const V1: Format = Format::TelethonV1;
+const V2: Format = Format::TelethonV2;
+
+pub(crate) fn import_v1(path: &Path) -> Result<Portable> {
+    let conn = sqlite::open_read(path, V1)?;
+    let mut p = Portable::default();
+    for_each_row(&conn, V1, "SELECT * FROM version", |row| {
+        match int(row.get("version")) {
+            Some(7 | 8) => {}
+            Some(v) => p
+                .notes
+                .push(format!("Telethon schema version {v} (7 and 8 are tested)")),
+            None => {}
+        }
+        Ok(())
+    })?;
+    for_each_row(&conn, V1, "SELECT * FROM sessions", |row| {
+        let id = int32(row.get("dc_id"), V1, "DC id")?.ok_or_else(|| bad(V1, "DC without id"))?;
+        let port = int(row.get("port"))
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(443);
+        let addr = text(row.get("server_address"))
+            .map(|ip| {
+                ip.parse()
+                    .map(|ip| SocketAddr::new(ip, port))
+                    .map_err(|_| bad(V1, format!("DC {id} has an unreadable server_address")))
+            })
+            .transpose()?;
+        p.session
+            .dcs
+            .push(dc_at(id, addr, auth_key(row.blob("auth_key"), V1)?));
+        p.session.home_dc = Some(id);
+        p.session.app.takeout_id = int(row.get("takeout_id"));
+        Ok(())
+    })?;
+    let mut self_id = None;
+    for_each_row(&conn, V1, "SELECT * FROM entities ORDER BY id", |row| {
+        let id = int(row.get("id")).ok_or_else(|| bad(V1, "entity without id"))?;
+        let hash = int(row.get("hash"));
+        if id == 0 {
+            // Telethon's own trick: the row with id 0 holds the logged-in user's id.
+            self_id = hash;
+            return Ok(());
+        }
+        let kind = kind_of_marked(id);
+        let is_chat = kind == crate::model::PeerKind::BasicGroup;
+        let mut peer = Peer::new(id, kind, if is_chat { None } else { hash });
+        peer.usernames = text(row.get("username")).into_iter().collect();
+        peer.phone = text(row.get("phone"));
+        peer.name = text(row.get("name"));
+        peer.updated_at = int(row.get("date")).unwrap_or(0);
+        p.peers.push(peer);
+        Ok(())
+    })?;
+    for_each_row(&conn, V1, "SELECT * FROM update_state", |row| {
+        let id = int(row.get("id")).ok_or_else(|| bad(V1, "update state without id"))?;
+        let v = |name| Ok::<_, Error>(int32(row.get(name), V1, name)?.unwrap_or(0));
+        if id == 0 {
+            let (pts, qts, date, seq) = (v("pts")?, v("qts")?, v("date")?, v("seq")?);
+            p.session.update_state = Some(UpdateState {
+                pts,
+                qts,
+                date,
+                seq,
+            });
+        } else {
+            p.session.channels.insert(id, v("pts")?);
+        }
+        Ok(())
+    })?;
+    if let Some(me) = self_id {
+        let own = p.peers.iter_mut().find(|peer| peer.id == me);
+        let username = own
+            .as_ref()
+            .and_then(|peer| peer.usernames.first().cloned());
+        if let Some(peer) = own {
+            peer.is_self = Some(true);
+        }
+        p.session.user = Some(User {
+            id: me,
+            dc: p.session.home_dc.unwrap_or(0),
+            bot: false,
+            username,
+        });
+        p.notes
+            .push("Telethon does not store whether the user is a bot: assumed not".into());
+    }
+    Ok(p)
+}
+
+/// Writes a schema-8 file as Telethon 1.45 does: one `sessions` row for the exported DC.
+pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> Result<()> {
+    let dc = super::export_dc(p, V1, options)?;
+    let addr = dc_addr(dc).ok_or_else(|| Error::MissingField {
+        format: V1.name().into(),
+        field: format!("address of DC {}", dc.id),
+        flag: "--dc (a DC with an address)".into(),
+    })?;
+    let mut conn = sqlite::create(path, V1)?;
+    let e = sqlite::err(V1);
+    let tx = conn.transaction().map_err(&e)?;
+    tx.execute_batch(
+        "CREATE TABLE version (version integer primary key);
+         CREATE TABLE sessions (dc_id integer primary key, server_address text, port integer,
+             auth_key blob, takeout_id integer, tmp_auth_key blob);
+         CREATE TABLE entities (id integer primary key, hash integer not null, username text,
+             phone integer, name text, date integer);
+         CREATE TABLE sent_files (md5_digest blob, file_size integer, type integer, id integer,
+             hash integer, primary key(md5_digest, file_size, type));
+         CREATE TABLE update_state (id integer primary key, pts integer, qts integer,
+             date integer, seq integer);
+         INSERT INTO version VALUES (8);",
+    )
+    .map_err(&e)?;
+    let key = dc.auth_key.as_ref().map(|k| k.as_bytes().to_vec());
+    tx.execute(
+        "INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            dc.id,
+            addr.ip().to_string(),
+            addr.port(),
+            key,
+            p.session.app.takeout_id,
+            Vec::<u8>::new()
+        ],
+    )
+    .map_err(&e)?;
+    {
+        let mut insert = tx
+            .prepare("INSERT OR REPLACE INTO entities VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .map_err(&e)?;
+        if let Some(user) = &p.session.user {
+            insert
+                .execute(params![
+                    0,
+                    user.id,
+                    None::<String>,
+                    None::<i64>,
+                    None::<String>,
+                    0
+                ])
+                .map_err(&e)?;
+        }
+        for peer in &p.peers {
+            // Telethon stores the phone as an INTEGER; one that is not all digits stays text.
+            let phone: Option<rusqlite::types::Value> = peer.phone.as_ref().map(|ph| {
+                ph.parse::<i64>()
+                    .map_or_else(|_| ph.clone().into(), Into::into)
+            });
+            let row = params![
+                peer.id,
+                peer.access_hash.unwrap_or(0),
+                peer.usernames.first(),
+                phone,
+                peer.name,
+                peer.updated_at
+            ];
+            insert.execute(row).map_err(&e)?;
+        }
+    }
+    if let Some(s) = p.session.update_state {
+        tx.execute(
+            "INSERT INTO update_state VALUES (0, ?1, ?2, ?3, ?4)",
+            [s.pts, s.qts, s.date, s.seq],
+        )
+        .map_err(&e)?;
+    }
+    for (id, pts) in &p.session.channels {
+        tx.execute(
+            "INSERT INTO update_state VALUES (?1, ?2, 0, 0, 0)",
+            params![id, pts],
+        )
+        .map_err(&e)?;
+    }
+    tx.commit().map_err(&e)
+}
+
+pub(crate) fn import_v2(path: &Path) -> Result<Portable> {
+    let conn = sqlite::open_read(path, V2)?;
+    let mut p = Portable::default();
+    for_each_row(&conn, V2, "SELECT * FROM datacenter ORDER BY id", |row| {
+        let id = int32(row.get("id"), V2, "DC id")?.ok_or_else(|| bad(V2, "DC without id"))?;
+        let mut dc = dc_at(id, None, auth_key(row.blob("auth"), V2)?);
+        for column in ["ipv4_addr", "ipv6_addr"] {
+            match text(row.get(column)).as_deref().map(sqlite::socket) {
+                Some(Some(SocketAddr::V4(a))) => dc.ipv4 = Some(a),
+                Some(Some(SocketAddr::V6(a))) => dc.ipv6 = Some(a),
+                Some(None) => return Err(bad(V2, format!("DC {id} has an unreadable {column}"))),
+                None => {}
+            }
+        }
+        p.session.dcs.push(dc);
+        Ok(())
+    })?;
+    for_each_row(&conn, V2, "SELECT * FROM user", |row| {
+        let id = int(row.get("id")).ok_or_else(|| bad(V2, "user without id"))?;
+        let dc = int32(row.get("dc"), V2, "user DC")?.unwrap_or(0);
+        p.session.home_dc = Some(dc);
+        p.session.user = Some(User {
+            id,
+            dc,
+            bot: int(row.get("bot")).unwrap_or(0) != 0,
+            username: text(row.get("username")),
+        });
+        Ok(())
+    })?;
+    if p.session.home_dc.is_none() {
+        p.session.home_dc = p
+            .session
+            .dcs
+            .iter()
+            .find(|d| d.auth_key.is_some())
+            .map(|d| d.id);
+    }
+    for_each_row(&conn, V2, "SELECT * FROM state", |row| {
+        let v = |name| Ok::<_, Error>(int32(row.get(name), V2, name)?.unwrap_or(0));
+        let (pts, qts, date, seq) = (v("pts")?, v("qts")?, v("date")?, v("seq")?);
+        p.session.update_state = Some(UpdateState {
+            pts,
+            qts,
+            date,
+            seq,
+        });
+        Ok(())
+    })?;
+    for_each_row(&conn, V2, "SELECT * FROM channelstate", |row| {
+        let id = int(row.get("id")).ok_or_else(|| bad(V2, "channel without id"))?;
+        p.session
+            .channels
+            .insert(id, int32(row.get("pts"), V2, "pts")?.unwrap_or(0));
+        Ok(())
+    })?;
+    Ok(p)
+}
+
+/// Writes a version-10 file; addresses as `ip:port` without brackets, as Telethon 2 does.
+pub(crate) fn export_v2(p: &Portable, path: &Path) -> Result<()> {
+    let mut conn = sqlite::create(path, V2)?;
+    let e = sqlite::err(V2);
+    let tx = conn.transaction().map_err(&e)?;
+    tx.execute_batch(
+        "CREATE TABLE version (version integer primary key);
+         CREATE TABLE datacenter (id integer primary key, ipv4_addr text, ipv6_addr text,
+             auth blob);
+         CREATE TABLE user (id integer primary key, dc integer not null, bot integer not null,
+             username text);
+         CREATE TABLE state (pts integer not null, qts integer not null, date integer not null,
+             seq integer not null);
+         CREATE TABLE channelstate (id integer primary key, pts integer not null);
+         INSERT INTO version VALUES (10);",
+    )
+    .map_err(&e)?;
+    for dc in &p.session.dcs {
+        let v4 = dc.ipv4.map(|a| format!("{}:{}", a.ip(), a.port()));
+        let v6 = dc.ipv6.map(|a| format!("{}:{}", a.ip(), a.port()));
+        let key = dc.auth_key.as_ref().map(|k| k.as_bytes().to_vec());
+        tx.execute(
+            "INSERT INTO datacenter VALUES (?1, ?2, ?3, ?4)",
+            params![dc.id, v4, v6, key],
+        )
+        .map_err(&e)?;
+    }
+    if let Some(u) = &p.session.user {
+        tx.execute(
+            "INSERT INTO user VALUES (?1, ?2, ?3, ?4)",
+            params![u.id, u.dc, u.bot, u.username],
+        )
+        .map_err(&e)?;
+    }
+    if let Some(s) = p.session.update_state {
+        tx.execute(
+            "INSERT INTO state VALUES (?1, ?2, ?3, ?4)",
+            [s.pts, s.qts, s.date, s.seq],
+        )
+        .map_err(&e)?;
+    }
+    for (id, pts) in &p.session.channels {
+        tx.execute("INSERT INTO channelstate VALUES (?1, ?2)", params![id, pts])
+            .map_err(&e)?;
+    }
+    tx.commit().map_err(&e)
+}
