@@ -374,3 +374,101 @@ fn telethon_expectation(p: &Portable) -> Value {
     }
     want
 }
+
+/// The file grammers-session 0.11's own `SqliteSession` wrote (fixtures-gen/grammers).
+#[test]
+fn grammers_file_imports_exactly() {
+    let path = fixture("grammers-0.11.sqlite");
+    assert_eq!(
+        formats::detect_file(&path).expect("detect"),
+        Format::Grammers
+    );
+    let p = formats::import_file(&path, None).expect("import");
+    let s = &p.session;
+    assert_eq!(s.home_dc, Some(4));
+    let key_hex = hex(&std::array::from_fn::<u8, 256, _>(|i| {
+        ((i * 7 + 3) % 256) as u8
+    }));
+    assert_key(&p, &key_hex, "grammers");
+    let dc2 = s.dcs.iter().find(|d| d.id == 2).expect("dc 2");
+    assert_eq!(dc2.ipv4, Some("149.154.167.41:443".parse().expect("v4")));
+    assert_eq!(
+        dc2.ipv6,
+        Some("[2001:67c:4e8:f002::a]:443".parse().expect("v6"))
+    );
+    assert!(dc2.auth_key.is_none());
+    let st = s.update_state.expect("state");
+    assert_eq!(
+        (st.pts, st.qts, st.date, st.seq),
+        (100, 5, 1_700_000_000, 7)
+    );
+    let channels: Vec<(i64, i32)> = s.channels.iter().map(|(a, b)| (*a, *b)).collect();
+    assert_eq!(channels, [(1_222_333_444, 777), (1_777_888_999, 4242)]);
+    assert_eq!(
+        s.user.as_ref().map(|u| (u.id, u.bot)),
+        Some((123_456_789, false))
+    );
+    let want: [(i64, PeerKind, Option<i64>, Option<bool>); 9] = [
+        (
+            -1_001_777_888_999,
+            PeerKind::Channel,
+            Some(5_555_666_677_778_888_999),
+            None,
+        ),
+        (-1_001_444_555_666, PeerKind::ChannelUnknown, Some(12), None),
+        (-1_001_333_444_555, PeerKind::Gigagroup, Some(11), None),
+        (
+            -1_001_222_333_444,
+            PeerKind::Megagroup,
+            Some(-7_000_000_000_000_000_001),
+            None,
+        ),
+        (-444_555_666, PeerKind::BasicGroup, None, None),
+        (
+            123_456_789,
+            PeerKind::User,
+            Some(-5_000_000_000_000_000_001),
+            Some(true),
+        ),
+        (222_333_444, PeerKind::UserUnknown, None, None),
+        (987_654_321, PeerKind::Bot, Some(42), Some(false)),
+        // grammers writes no subtype for a plain user: whether it is a bot is unknown.
+        (5_000_000_001, PeerKind::UserUnknown, Some(7), None),
+    ];
+    assert_eq!(p.peers.len(), want.len());
+    for (id, kind, hash, is_self) in want {
+        let peer = p.peers.iter().find(|x| x.id == id).expect("peer");
+        assert_eq!(
+            (peer.kind, peer.access_hash, peer.is_self),
+            (kind, hash, is_self),
+            "{id}"
+        );
+    }
+    let once = round_trip(&p, Format::Grammers, &ExportOptions::default());
+    assert!(once == without_notes(p), "grammers round trip differs");
+}
+
+/// A grammers user switching to the adapter keeps its login: import, then open.
+#[cfg(feature = "grammers")]
+#[test]
+fn grammers_file_imported_then_served_by_the_adapter() {
+    use grammers_session::Session;
+    use grammers_session::types::PeerId;
+    let p = formats::import_file(&fixture("grammers-0.11.sqlite"), None).expect("import");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(Store::open(dir.path().join("bot")).expect("open"));
+    p.write_to(&store.default_account(), |_| {}).expect("write");
+    let session = sessiondb::GrammersSession::from_store(store, "default").expect("adapter");
+    assert_eq!(session.home_dc_id().expect("home"), 4);
+    let dc = session.dc_option(4).expect("dc").expect("dc 4");
+    assert!(dc.auth_key.is_some(), "the key survived the switch");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let me = session.peer(PeerId::self_user()).await.expect("self");
+        assert_eq!(me.map(|m| m.id()), PeerId::user(123_456_789));
+        let state = session.updates_state().await.expect("state");
+        assert_eq!((state.pts, state.channels.len()), (100, 2));
+    });
+}

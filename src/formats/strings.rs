@@ -1,20 +1,481 @@
-//! Telethon, GramJS and Pyrogram session strings. (Being written.)
+//! Telethon, GramJS and Pyrogram session strings.
+//!
+//! Layouts (all big-endian; see FORMATS.md):
+//! - Telethon: `'1' + urlsafe_b64(>B {4|16}s H 256s)`, padding kept: 263 or 275 bytes.
+//! - GramJS: `'1' + b64(u8 dc, i16 len, address text, i16 port, 256s)`, standard alphabet.
+//! - Pyrogram: `urlsafe_b64(...)` without padding: 2.x `>BI?256sQ?` (271 bytes), 1.x
+//!   `>B?256sI?` (263) and `>B?256sQ?` (267).
+//!
+//! Lengths collide (Telethon IPv4 = Pyrogram 1.x uid32 = 263 bytes, Telethon IPv6 = GramJS
+//! with a 14-character IPv4 = 275 bytes), so detection also checks the prefix, the alphabet,
+//! the padding and whether the decoded fields are plausible, and refuses to guess when more
+//! than one format still fits. An explicit format only checks the layout.
 
-use super::{ExportOptions, Format, Portable, bad};
-use crate::error::Result;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
-/// Identifies a session string by its prefix, alphabet and decoded layout.
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{
+    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE, URL_SAFE_NO_PAD,
+};
+
+use super::{ExportOptions, Format, Portable, bad, export_dc};
+use crate::error::{Error, Result};
+use crate::model::{AUTH_KEY_LEN, AuthKey, DataCenter, Session, User};
+
+/// Telethon IPv4 / IPv6 decoded lengths.
+const TELETHON_V4: usize = 1 + 4 + 2 + AUTH_KEY_LEN;
+const TELETHON_V6: usize = 1 + 16 + 2 + AUTH_KEY_LEN;
+/// Pyrogram 2.x, 1.x (32-bit user id) and 1.x (64-bit user id) decoded lengths.
+const PYRO_V2: usize = 1 + 4 + 1 + AUTH_KEY_LEN + 8 + 1;
+const PYRO_OLD32: usize = 1 + 1 + AUTH_KEY_LEN + 4 + 1;
+const PYRO_OLD64: usize = 1 + 1 + AUTH_KEY_LEN + 8 + 1;
+/// GramJS: dc, address length, port, key, plus the address text.
+const GRAMJS_FIXED: usize = 1 + 2 + 2 + AUTH_KEY_LEN;
+/// Longest address text accepted (an IPv6 address is at most 45 characters).
+const MAX_ADDR_TEXT: usize = 64;
+
+/// Explicit imports accept either alphabet and missing padding, as Python's and Node's
+/// decoders do; detection uses the strict engines instead.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+const CANDIDATES: [Format; 3] = [
+    Format::TelethonString,
+    Format::GramjsString,
+    Format::PyrogramString,
+];
+
+/// How strictly to read: `Detect` adds the encoding and plausibility checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Explicit,
+    Detect,
+}
+
+/// Identifies a session string by its prefix, alphabet, padding and decoded layout.
 pub fn detect_string(text: &str) -> Result<Format> {
-    Err(bad(
-        Format::TelethonString,
-        format!("cannot detect yet ({} chars)", text.len()),
-    ))
+    let text = compact(text);
+    let mut found = Vec::new();
+    let mut reasons = Vec::new();
+    for f in CANDIDATES {
+        match decode_mode(&text, f, Mode::Detect) {
+            Ok(_) => found.push(f),
+            Err(e) => reasons.push(reason_of(&e)),
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::Format {
+            format: "unknown".into(),
+            reason: format!(
+                "not a known session string ({} characters): {}",
+                text.len(),
+                reasons.join("; ")
+            ),
+        }),
+        many => Err(Error::AmbiguousFormat {
+            candidates: many.iter().map(|f| f.name().to_string()).collect(),
+        }),
+    }
 }
 
-pub(crate) fn decode(_text: &str, format: Format) -> Result<Portable> {
-    Err(bad(format, "not implemented yet"))
+pub(crate) fn decode(text: &str, format: Format) -> Result<Portable> {
+    decode_mode(&compact(text), format, Mode::Explicit)
 }
 
-pub(crate) fn encode(_p: &Portable, format: Format, _options: &ExportOptions) -> Result<String> {
-    Err(bad(format, "not implemented yet"))
+pub(crate) fn encode(p: &Portable, format: Format, options: &ExportOptions) -> Result<String> {
+    match format {
+        Format::TelethonString => encode_telethon(p, options),
+        Format::GramjsString => encode_gramjs(p, options),
+        Format::PyrogramString => encode_pyrogram(p, options),
+        f => Err(Error::InvalidArgument(format!(
+            "{f} is a file format: export it to a file"
+        ))),
+    }
+}
+
+/// Drops whitespace: pasted strings are often wrapped or end in a newline.
+fn compact(text: &str) -> String {
+    text.chars().filter(|c| !c.is_ascii_whitespace()).collect()
+}
+
+fn reason_of(e: &Error) -> String {
+    match e {
+        Error::Format { format, reason } => format!("not {format}: {reason}"),
+        other => other.to_string(),
+    }
+}
+
+fn decode_mode(text: &str, format: Format, mode: Mode) -> Result<Portable> {
+    match format {
+        Format::TelethonString => decode_telethon(text, mode),
+        Format::GramjsString => decode_gramjs(text, mode),
+        Format::PyrogramString => decode_pyrogram(text, mode),
+        f => Err(Error::InvalidArgument(format!(
+            "{f} is a file format, not a session string"
+        ))),
+    }
+}
+
+/// Decodes base64 with the format's own engine when detecting, leniently otherwise.
+fn unbase64(format: Format, body: &str, strict: &GeneralPurpose, mode: Mode) -> Result<Vec<u8>> {
+    let decoded = match mode {
+        Mode::Detect => strict.decode(body),
+        Mode::Explicit => LENIENT.decode(body.replace('+', "-").replace('/', "_")),
+    };
+    decoded.map_err(|e| bad(format, format!("invalid base64 ({e})")))
+}
+
+fn strip_version(format: Format, text: &str) -> Result<&str> {
+    text.strip_prefix('1').ok_or_else(|| {
+        bad(
+            format,
+            "the string must start with the version character '1'",
+        )
+    })
+}
+
+fn check_dc(format: Format, dc: u8, mode: Mode) -> Result<i32> {
+    // Telegram's DCs are 1 to 5 (test servers reuse 1 to 3); anything else when guessing is
+    // more likely another format's bytes.
+    if dc == 0 || (mode == Mode::Detect && dc > 5) {
+        return Err(bad(format, format!("DC id {dc} is not a Telegram DC")));
+    }
+    Ok(i32::from(dc))
+}
+
+fn check_port(format: Format, port: u16) -> Result<u16> {
+    if port == 0 {
+        return Err(bad(format, "port 0"));
+    }
+    Ok(port)
+}
+
+fn key(format: Format, bytes: &[u8]) -> Result<AuthKey> {
+    AuthKey::from_slice(bytes).map_err(|_| bad(format, "auth key is not 256 bytes"))
+}
+
+fn portable(dc: DataCenter) -> Portable {
+    Portable {
+        session: Session {
+            home_dc: Some(dc.id),
+            dcs: vec![dc],
+            ..Session::default()
+        },
+        peers: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+fn set_addr(dc: &mut DataCenter, ip: IpAddr, port: u16) {
+    match ip {
+        IpAddr::V4(a) => dc.ipv4 = Some(SocketAddrV4::new(a, port)),
+        IpAddr::V6(a) => dc.ipv6 = Some(SocketAddrV6::new(a, port, 0, 0)),
+    }
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn decode_telethon(text: &str, mode: Mode) -> Result<Portable> {
+    let f = Format::TelethonString;
+    let body = strip_version(f, text)?;
+    let b = unbase64(f, body, &URL_SAFE, mode)?;
+    let ip_len = match b.len() {
+        TELETHON_V4 => 4,
+        TELETHON_V6 => 16,
+        n => {
+            return Err(bad(
+                f,
+                format!(
+                    "decodes to {n} bytes; Telethon strings are {TELETHON_V4} bytes (IPv4, \
+                     353 characters) or {TELETHON_V6} bytes (IPv6, 369 characters)"
+                ),
+            ));
+        }
+    };
+    let mut dc = DataCenter::new(check_dc(f, b[0], mode)?);
+    let ip_bytes = &b[1..1 + ip_len];
+    let ip = match <[u8; 4]>::try_from(ip_bytes) {
+        Ok(v4) => IpAddr::V4(Ipv4Addr::from(v4)),
+        Err(_) => {
+            let v6: [u8; 16] = ip_bytes.try_into().map_err(|_| bad(f, "bad IPv6 bytes"))?;
+            IpAddr::V6(Ipv6Addr::from(v6))
+        }
+    };
+    if mode == Mode::Detect && !plausible_raw_ip(ip) {
+        return Err(bad(f, "the address bytes are not a public IP address"));
+    }
+    let port = check_port(f, be16(&b, 1 + ip_len).ok_or_else(|| bad(f, "truncated"))?)?;
+    set_addr(&mut dc, ip, port);
+    dc.auth_key = Some(key(f, &b[1 + ip_len + 2..])?);
+    Ok(portable(dc))
+}
+
+/// Raw address bytes from a real Telethon string: not unspecified, and IPv6 in 2000::/3
+/// (what Telegram uses), which a GramJS length-and-text header never is.
+fn plausible_raw_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !a.is_unspecified() && !a.is_broadcast(),
+        IpAddr::V6(a) => a.octets()[0] & 0xe0 == 0x20,
+    }
+}
+
+fn decode_gramjs(text: &str, mode: Mode) -> Result<Portable> {
+    let f = Format::GramjsString;
+    let body = strip_version(f, text)?;
+    let b = unbase64(f, body, &STANDARD, mode)?;
+    let dc_byte = *b.first().ok_or_else(|| bad(f, "empty"))?;
+    let len = usize::from(be16(&b, 1).ok_or_else(|| bad(f, "truncated header"))?);
+    if len == 0 || len > MAX_ADDR_TEXT || b.len() != GRAMJS_FIXED + len {
+        return Err(bad(
+            f,
+            format!(
+                "decodes to {} bytes with an address length of {len}; GramJS strings are \
+                 {GRAMJS_FIXED} bytes plus a 1 to {MAX_ADDR_TEXT} byte address",
+                b.len()
+            ),
+        ));
+    }
+    let mut dc = DataCenter::new(check_dc(f, dc_byte, mode)?);
+    let ip: IpAddr = std::str::from_utf8(&b[3..3 + len])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(f, format!("the {len}-byte address is not an IP address")))?;
+    let port = check_port(f, be16(&b, 3 + len).ok_or_else(|| bad(f, "truncated"))?)?;
+    set_addr(&mut dc, ip, port);
+    dc.auth_key = Some(key(f, &b[5 + len..])?);
+    Ok(portable(dc))
+}
+
+fn decode_pyrogram(text: &str, mode: Mode) -> Result<Portable> {
+    let f = Format::PyrogramString;
+    let b = unbase64(f, text, &URL_SAFE_NO_PAD, mode)?;
+    // (has api_id, width of the user id) per layout; the key starts after dc, api_id, test.
+    let (has_api_id, uid_len) = match b.len() {
+        PYRO_V2 => (true, 8),
+        PYRO_OLD32 => (false, 4),
+        PYRO_OLD64 => (false, 8),
+        n => {
+            return Err(bad(
+                f,
+                format!(
+                    "decodes to {n} bytes; Pyrogram strings are {PYRO_V2} bytes (2.x, 362 \
+                     characters), {PYRO_OLD32} or {PYRO_OLD64} bytes (1.x, 351 or 356 \
+                     characters)"
+                ),
+            ));
+        }
+    };
+    let dc_id = check_dc(f, b[0], mode)?;
+    let mut at = 1;
+    let api_id = if has_api_id {
+        let v = u32::from_be_bytes(field(&b, at)?);
+        at += 4;
+        let v = i32::try_from(v).map_err(|_| bad(f, "api_id does not fit in 32 bits"))?;
+        if v == 0 && mode == Mode::Detect {
+            return Err(bad(f, "api_id 0"));
+        }
+        Some(v)
+    } else {
+        None
+    };
+    let test_mode = flag(&b, at, "test_mode")?;
+    at += 1;
+    let auth_key = key(f, b.get(at..at + AUTH_KEY_LEN).unwrap_or_default())?;
+    at += AUTH_KEY_LEN;
+    let user_id = if uid_len == 4 {
+        i64::from(u32::from_be_bytes(field(&b, at)?))
+    } else {
+        i64::try_from(u64::from_be_bytes(field(&b, at)?))
+            .map_err(|_| bad(f, "user id does not fit in 63 bits"))?
+    };
+    at += uid_len;
+    let bot = flag(&b, at, "is_bot")?;
+    if user_id == 0 {
+        return Err(bad(f, "user id 0"));
+    }
+    let mut dc = DataCenter::new(dc_id);
+    dc.auth_key = Some(auth_key);
+    let mut p = portable(dc);
+    p.session.user = Some(User {
+        id: user_id,
+        dc: dc_id,
+        bot,
+        username: None,
+    });
+    p.session.app.api_id = api_id;
+    p.session.app.test_mode = test_mode;
+    p.notes.push(format!(
+        "Pyrogram strings hold no address for DC {dc_id}: the address is unknown"
+    ));
+    if !has_api_id {
+        p.notes
+            .push("old (1.x) Pyrogram string: it holds no api_id".to_string());
+    }
+    Ok(p)
+}
+
+fn field<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N]> {
+    b.get(at..at + N)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| bad(Format::PyrogramString, "truncated"))
+}
+
+/// Python packs `?` as 0 or 1; any other byte means the string is not this layout.
+fn flag(b: &[u8], at: usize, name: &str) -> Result<bool> {
+    match b.get(at) {
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        Some(v) => Err(bad(
+            Format::PyrogramString,
+            format!("{name} byte is {v}, not 0 or 1"),
+        )),
+        None => Err(bad(Format::PyrogramString, "truncated")),
+    }
+}
+
+/// A DC id that fits the one-byte field of every string format.
+fn dc_byte(format: Format, id: i32) -> Result<u8> {
+    u8::try_from(id)
+        .ok()
+        .filter(|&b| b != 0)
+        .ok_or_else(|| bad(format, format!("DC id {id} does not fit in one byte")))
+}
+
+/// The DC's address, IPv4 unless only IPv6 is known (both libraries default to IPv4).
+fn export_addr(format: Format, dc: &DataCenter) -> Result<(IpAddr, u16)> {
+    if let Some(a) = dc.ipv4 {
+        return Ok((IpAddr::V4(*a.ip()), a.port()));
+    }
+    if let Some(a) = dc.ipv6 {
+        return Ok((IpAddr::V6(*a.ip()), a.port()));
+    }
+    Err(Error::MissingField {
+        format: format.name().into(),
+        field: format!("address of DC {}", dc.id),
+        flag: "an import from a format that stores DC addresses (Telethon, GramJS, \
+               Telethon v2, grammers, layer)"
+            .into(),
+    })
+}
+
+fn encode_telethon(p: &Portable, options: &ExportOptions) -> Result<String> {
+    let f = Format::TelethonString;
+    let dc = export_dc(p, f, options)?;
+    let (ip, port) = export_addr(f, dc)?;
+    let mut b = Vec::with_capacity(TELETHON_V6);
+    b.push(dc_byte(f, dc.id)?);
+    match ip {
+        IpAddr::V4(a) => b.extend_from_slice(&a.octets()),
+        IpAddr::V6(a) => b.extend_from_slice(&a.octets()),
+    }
+    b.extend_from_slice(&port.to_be_bytes());
+    b.extend_from_slice(key_of(dc)?);
+    Ok(format!("1{}", URL_SAFE.encode(&b)))
+}
+
+fn encode_gramjs(p: &Portable, options: &ExportOptions) -> Result<String> {
+    let f = Format::GramjsString;
+    let dc = export_dc(p, f, options)?;
+    let (ip, port) = export_addr(f, dc)?;
+    // GramJS writes the address as text without brackets, like `ip.toString()`.
+    let text = ip.to_string();
+    let mut b = Vec::with_capacity(GRAMJS_FIXED + text.len());
+    b.push(dc_byte(f, dc.id)?);
+    let len = u16::try_from(text.len()).map_err(|_| bad(f, "address too long"))?;
+    b.extend_from_slice(&len.to_be_bytes());
+    b.extend_from_slice(text.as_bytes());
+    b.extend_from_slice(&port.to_be_bytes());
+    b.extend_from_slice(key_of(dc)?);
+    Ok(format!("1{}", STANDARD.encode(&b)))
+}
+
+fn encode_pyrogram(p: &Portable, options: &ExportOptions) -> Result<String> {
+    let f = Format::PyrogramString;
+    let dc = export_dc(p, f, options)?;
+    let s = &p.session;
+    let api_id = options
+        .api_id
+        .or(s.app.api_id)
+        .ok_or_else(|| Error::MissingField {
+            format: f.name().into(),
+            field: "api_id".into(),
+            flag: "--api-id".into(),
+        })?;
+    let api_id = u32::try_from(api_id)
+        .ok()
+        .filter(|&v| v != 0)
+        .ok_or_else(|| Error::InvalidArgument(format!("api_id {api_id} is not valid")))?;
+    let user = s.user.as_ref().ok_or_else(|| Error::MissingField {
+        format: f.name().into(),
+        field: "logged-in user id".into(),
+        flag: "an import from a session that stores the user (Telethon, Pyrogram, \
+               Telethon v2, grammers)"
+            .into(),
+    })?;
+    let user_id = u64::try_from(user.id)
+        .ok()
+        .filter(|&v| v != 0)
+        .ok_or_else(|| bad(f, format!("user id {} is not a user id", user.id)))?;
+    let is_bot = options.is_bot.unwrap_or(user.bot);
+    let mut b = Vec::with_capacity(PYRO_V2);
+    b.push(dc_byte(f, dc.id)?);
+    b.extend_from_slice(&api_id.to_be_bytes());
+    b.push(u8::from(s.app.test_mode));
+    b.extend_from_slice(key_of(dc)?);
+    b.extend_from_slice(&user_id.to_be_bytes());
+    b.push(u8::from(is_bot));
+    Ok(URL_SAFE_NO_PAD.encode(&b))
+}
+
+fn key_of(dc: &DataCenter) -> Result<&[u8]> {
+    // export_dc already refused a DC without a key; this keeps the encoders total.
+    dc.auth_key
+        .as_ref()
+        .map(|k| &k.as_bytes()[..])
+        .ok_or_else(|| Error::InvalidArgument(format!("DC {} has no auth key", dc.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_bytes() -> [u8; AUTH_KEY_LEN] {
+        std::array::from_fn(|i| (i * 7 + 3) as u8)
+    }
+
+    #[test]
+    fn gramjs_header_is_not_telethon_ipv6() {
+        // A GramJS IPv4 string whose base64 has none of `+/-_` still decodes as Telethon
+        // IPv6 bytes; the address plausibility check must reject that reading.
+        let mut b = vec![2u8, 0, 14];
+        b.extend_from_slice(b"149.154.167.41");
+        b.extend_from_slice(&443u16.to_be_bytes());
+        b.extend_from_slice(&[0x41; AUTH_KEY_LEN]);
+        let text = format!("1{}", STANDARD.encode(&b));
+        assert!(!text[1..].contains(['+', '/', '-', '_']));
+        assert_eq!(detect_string(&text).ok(), Some(Format::GramjsString));
+        assert!(decode(&text, Format::TelethonString).is_ok());
+    }
+
+    #[test]
+    fn explicit_decode_names_lengths() {
+        let err = decode("1AAAA", Format::TelethonString)
+            .err()
+            .map(|e| e.to_string());
+        let msg = err.unwrap_or_default();
+        assert!(msg.contains("263") && msg.contains("275"), "{msg}");
+        let s = URL_SAFE_NO_PAD.encode(key_bytes());
+        let msg = decode(&s, Format::PyrogramString)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains("271") && msg.contains("263"), "{msg}");
+    }
 }
