@@ -29,6 +29,7 @@ mod apply;
 mod backup;
 mod codec;
 mod commit;
+mod compact;
 mod completion;
 mod engine;
 mod error;
@@ -60,6 +61,7 @@ mod watermark;
 
 pub use account::Account;
 pub use backup::{BackupReport, partial_dir};
+pub use compact::{CompactReport, compact};
 pub use completion::Pending;
 pub use error::{Error, Result};
 #[cfg(feature = "grammers")]

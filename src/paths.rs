@@ -158,6 +158,7 @@ pub(crate) fn open_private(path: &Path, create: bool) -> Result<fs::File> {
 }
 
 /// Writes a new file readable only by its owner (0600) and syncs it and its directory.
+#[cfg(feature = "formats")]
 pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
