@@ -46,7 +46,7 @@ pub(crate) fn check_store_path(dir: &Path) -> Result<()> {
         return Err(Error::ForeignFormat {
             path: dir.to_owned(),
             format,
-            import_hint: format!("sessiondb import {}", dir.display()),
+            import_hint: format!("sessiondb import {} <new store>", dir.display()),
         });
     }
     let ours = dir.join(INDEX_FILE).exists() || dir.join(LOCK_FILE).exists();

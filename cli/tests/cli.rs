@@ -50,7 +50,7 @@ fn inspect_stats_verify_and_backup_a_store_while_its_writer_runs() {
     acc.cache_peers(&peers).unwrap();
     writer.flush().unwrap();
 
-    let (code, out) = run(&["accounts", p]);
+    let (code, out) = run(&["accounts", "list", p]);
     assert_eq!((code, out.trim()), (0, "default"));
 
     let (code, out) = run(&["inspect", p]);
@@ -106,7 +106,7 @@ fn inspect_stats_verify_and_backup_a_store_while_its_writer_runs() {
 }
 
 #[test]
-fn errors_are_reported_with_exit_status_2() {
+fn errors_are_reported_with_exit_status_3_and_usage_with_2() {
     let dir = tempfile::tempdir().unwrap();
     let telethon = dir.path().join("old.session");
     std::fs::write(
@@ -115,16 +115,17 @@ fn errors_are_reported_with_exit_status_2() {
     )
     .unwrap();
     let (code, out) = run(&["inspect", telethon.to_str().unwrap()]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 3);
     assert!(out.contains("Telethon v1 SQLite"), "{out}");
     let (code, out) = run(&["stats", dir.path().join("missing").to_str().unwrap()]);
-    assert_eq!(code, 2, "{out}");
+    assert_eq!(code, 3, "{out}");
     let (code, _) = run(&["frobnicate"]);
     assert_eq!(code, 2);
     let (code, out) = run(&[
         "inspect",
         dir.path().join("x").to_str().unwrap(),
+        "--account",
         "no such account",
     ]);
-    assert_eq!(code, 2, "{out}");
+    assert_eq!(code, 3, "{out}");
 }

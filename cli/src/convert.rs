@@ -1,0 +1,225 @@
+//! `import`, `export` and `convert`: sessions in and out of other libraries' formats.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use sessiondb::formats::{self, ExportOptions, Format, Portable};
+use sessiondb::{Error, Result, Store};
+
+use crate::{AccountArg, Outcome};
+
+#[derive(Args)]
+pub struct SourceArgs {
+    /// A session file, a session string, or `-` to read a string from stdin (keeps it out of
+    /// the process list).
+    input: String,
+    /// The input's format, when detection is not wanted or the input is ambiguous
+    /// (telethon, telethon-v2, telethon-string, gramjs-string, pyrogram, pyrogram-string,
+    /// grammers, layer).
+    #[arg(long)]
+    from: Option<Format>,
+}
+
+#[derive(Args)]
+pub struct TargetArgs {
+    /// The output's format.
+    #[arg(long)]
+    to: Format,
+    /// api_id, for formats that need one (Pyrogram).
+    #[arg(long)]
+    api_id: Option<i32>,
+    /// Whether the logged-in user is a bot (true/false), when the source does not say.
+    #[arg(long)]
+    bot: Option<bool>,
+    /// The logged-in user's id, when the source does not hold it.
+    #[arg(long)]
+    user_id: Option<i64>,
+    /// The DC to export for single-DC formats (default: the home DC).
+    #[arg(long)]
+    dc: Option<i32>,
+}
+
+impl TargetArgs {
+    fn options(&self) -> ExportOptions {
+        ExportOptions {
+            api_id: self.api_id,
+            is_bot: self.bot,
+            user_id: self.user_id,
+            dc: self.dc,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// The store to import into (created if missing).
+    store: String,
+    #[command(flatten)]
+    account: AccountArg,
+    /// Replace the account's session if it already has one.
+    #[arg(long)]
+    replace: bool,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    store: String,
+    /// The file to write, or `-` to print a string format.
+    output: String,
+    #[command(flatten)]
+    account: AccountArg,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// The file to write, or `-` to print a string format.
+    output: String,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+fn read_source(s: &SourceArgs) -> Result<Portable> {
+    if s.input == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::InvalidArgument(format!("reading stdin: {e}")))?;
+        return formats::import_string(&text, s.from);
+    }
+    let path = Path::new(&s.input);
+    let is_file = path.is_file();
+    match s.from {
+        Some(f) if f.is_string() => formats::import_string(&s.input, Some(f)),
+        Some(f) => formats::import_file(path, Some(f)),
+        None if is_file => formats::import_file(path, None),
+        None if s.input.len() > 200 && !s.input.contains('/') => {
+            formats::import_string(&s.input, None)
+        }
+        None => Err(Error::InvalidArgument(format!(
+            "{} is not a file (and does not look like a session string)",
+            s.input
+        ))),
+    }
+}
+
+fn print_notes(p: &Portable) {
+    for note in &p.notes {
+        eprintln!("note: {note}");
+    }
+}
+
+fn write_target(p: &Portable, output: &str, t: &TargetArgs) -> Result<String> {
+    let options = t.options();
+    if !t.to.is_string() {
+        if output == "-" {
+            return Err(Error::InvalidArgument(format!(
+                "{} is a file format: give a file name, not -",
+                t.to
+            )));
+        }
+        formats::export_file(p, t.to, Path::new(output), &options)?;
+        return Ok(format!("wrote {} session {output}", t.to));
+    }
+    let text = formats::export_string(p, t.to, &options)?;
+    if output == "-" {
+        println!("{text}");
+        return Ok(format!("printed a {} session string", t.to));
+    }
+    write_private(Path::new(output), format!("{text}\n").as_bytes())?;
+    Ok(format!("wrote a {} session string to {output}", t.to))
+}
+
+/// A new file readable only by its owner: a session string is a password.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |e| Error::InvalidArgument(format!("writing {}: {e}", path.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(err)
+}
+
+fn summary(p: &Portable) -> String {
+    format!(
+        "{} DC(s), {} peers, {} channel pts, user {}",
+        p.session.dcs.len(),
+        p.peers.len(),
+        p.session.channels.len(),
+        if p.session.user.is_some() {
+            "known"
+        } else {
+            "unknown"
+        }
+    )
+}
+
+pub fn import(a: &ImportArgs) -> Result<Outcome> {
+    let portable = read_source(&a.source)?;
+    print_notes(&portable);
+    let store = Store::open(&a.store)?;
+    let name = &a.account.account;
+    let account = store.create_account(name)?;
+    if !a.replace
+        && account
+            .session()?
+            .is_some_and(|s| s.home_dc.is_some() || !s.dcs.is_empty())
+    {
+        return Err(Error::InvalidArgument(format!(
+            "account {name:?} already holds a session; pass --replace to overwrite it, or --account to import into another"
+        )));
+    }
+    let bar = progress(portable.peers.len() as u64);
+    portable.write_to(&account, |n| bar.set_position(n as u64))?;
+    bar.finish_and_clear();
+    store.close()?;
+    println!(
+        "imported into {} account {name:?}: {}",
+        a.store,
+        summary(&portable)
+    );
+    Ok(Outcome::Ok)
+}
+
+/// A progress bar on stderr for large imports; nothing when stderr is not a terminal.
+fn progress(total: u64) -> ProgressBar {
+    if total < 50_000 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} peers ({eta})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+pub fn export(a: &ExportArgs) -> Result<Outcome> {
+    let store = Store::open_read_only(&a.store)?;
+    let account = store.account(&a.account.account)?;
+    if !account.exists()? {
+        eprintln!("account {:?} does not exist", a.account.account);
+        return Ok(Outcome::NotOk);
+    }
+    let portable = Portable::from_account(&account)?;
+    let done = write_target(&portable, &a.output, &a.target)?;
+    eprintln!("{done}: {}", summary(&portable));
+    Ok(Outcome::Ok)
+}
+
+pub fn convert(a: &ConvertArgs) -> Result<Outcome> {
+    let portable = read_source(&a.source)?;
+    print_notes(&portable);
+    let done = write_target(&portable, &a.output, &a.target)?;
+    eprintln!("{done}: {}", summary(&portable));
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,165 @@
+//! The real binary on the real libraries' session files: import, inspect, peers, export,
+//! convert, accounts delete and compact, with their exit codes and without leaking secrets.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/formats")
+        .join(name)
+}
+
+fn run_with(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessiondb"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        std::io::Write::write_all(&mut pipe, text.as_bytes()).expect("stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    run_with(args, None)
+}
+
+/// The fixtures' key starts 03 0a 11 18 1f 26: it must never show without --show-secrets.
+const KEY_PREFIX: &str = "030a11181f26";
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn import_inspect_look_up_and_export_a_telethon_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("bot");
+    let telethon = fixture("telethon-1.45.session");
+    let (code, out, err) = run(&["import", s(&telethon), s(&store)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("7 peers") && out.contains("2 channel pts"),
+        "{out}"
+    );
+    // A second import into the same account is refused (nothing is lost) unless --replace.
+    let (code, _, err) = run(&["import", s(&telethon), s(&store)]);
+    assert_eq!(code, 3);
+    assert!(err.contains("--replace"), "{err}");
+
+    let (code, out, _) = run(&["inspect", s(&store), "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("inspect --json");
+    assert_eq!(v["session"]["home_dc"], 2);
+    assert_eq!(v["session"]["user"]["id"], 123_456_789);
+    assert_eq!(v["session"]["update_state"]["pts"], 100);
+    assert_eq!(v["session"]["peers"], 7);
+    assert!(
+        !out.contains(KEY_PREFIX),
+        "key printed without --show-secrets"
+    );
+    let (_, out, _) = run(&["inspect", s(&store)]);
+    assert!(
+        !out.contains(KEY_PREFIX) && out.contains("auth key present"),
+        "{out}"
+    );
+    let (_, out, _) = run(&["inspect", s(&store), "--show-secrets"]);
+    assert!(out.contains(KEY_PREFIX), "--show-secrets shows the key");
+
+    let (code, out, _) = run(&["peers", s(&store), "--username", "@Zoe_Fake", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("peers --json");
+    assert_eq!(v[0]["id"], 222_333_444);
+    assert_eq!(
+        v[0]["access_hash"], true,
+        "hash hidden without --show-secrets"
+    );
+    let (code, _, _) = run(&["peers", s(&store), "--phone", "+1 555 010 0002"]);
+    assert_eq!(code, 0);
+    let (code, _, _) = run(&["peers", s(&store), "--id", "-42"]);
+    assert_eq!(code, 1, "not found is exit 1");
+    let (code, out, _) = run(&["peers", s(&store), "--list", "--limit", "3"]);
+    assert_eq!((code, out.lines().count()), (0, 3), "{out}");
+
+    // Pyrogram needs api_id: refused with the flag named, then written with it.
+    let pyro = dir.path().join("out-pyrogram.session");
+    let (code, _, err) = run(&["export", s(&store), s(&pyro), "--to", "pyrogram"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("api_id") && err.contains("--api-id"), "{err}");
+    assert!(!pyro.exists());
+    let args = [
+        "export",
+        s(&store),
+        s(&pyro),
+        "--to",
+        "pyrogram",
+        "--api-id",
+        "12345",
+    ];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = run(&["convert", s(&pyro), "-", "--to", "pyrogram-string"]);
+    assert_eq!(code, 0);
+    let string = out.trim().to_owned();
+    // The string comes back in through stdin, detected, into a second account.
+    let (code, out, err) = run_with(
+        &["import", "-", s(&store), "--account", "second"],
+        Some(&string),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = run(&["accounts", "list", s(&store), "--json"]);
+    assert_eq!(out.trim(), r#"["default","second"]"#);
+    let (code, out, _) = run(&["inspect", s(&store), "--account", "second", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(
+        (code, &v["session"]["app"]["api_id"]),
+        (0, &serde_json::json!(12345))
+    );
+
+    let (code, _, _) = run(&["accounts", "delete", s(&store), "second"]);
+    assert_eq!(code, 0);
+    let (code, _, _) = run(&["accounts", "delete", s(&store), "second"]);
+    assert_eq!(code, 1, "already gone");
+    let (code, out, _) = run(&["compact", s(&store), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = run(&["verify", s(&store), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(
+        (code, &v["ok"], &v["peers"]),
+        (0, &serde_json::json!(true), &serde_json::json!(7))
+    );
+}
+
+#[test]
+fn convert_between_formats_and_refuse_ambiguity() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let grammers = dir.path().join("from-telethon.sqlite");
+    let telethon = fixture("telethon-1.42.session");
+    let (code, _, err) = run(&["convert", s(&telethon), s(&grammers), "--to", "grammers"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(&["convert", s(&grammers), "-", "--to", "telethon-string"]);
+    assert_eq!(code, 0, "{err}");
+    let want = std::fs::read_to_string(fixture("telethon-ipv4.string")).expect("fixture");
+    assert!(
+        out.trim() == want.trim(),
+        "Telethon string differs from the real library's"
+    );
+    // A file format cannot go to stdout; an existing output is never overwritten.
+    let (code, _, _) = run(&["convert", s(&telethon), "-", "--to", "telethon"]);
+    assert_eq!(code, 3);
+    let (code, _, _) = run(&["convert", s(&telethon), s(&grammers), "--to", "grammers"]);
+    assert_eq!(code, 3);
+    let (code, _, err) = run(&["convert", "no-such-file", "-", "--to", "telethon-string"]);
+    assert_eq!(code, 3, "{err}");
+    let (code, _, _) = run(&["convert", s(&telethon), "-", "--to", "nonsense"]);
+    assert_eq!(code, 2, "usage error");
+}
