@@ -149,3 +149,41 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     out.push(("stored_values", encode(&dc)));
     out
 }
+
+/// Detects and decodes `bytes` as a session string of every format; what decodes as a
+/// Telethon string must encode and decode back to the same session.
+#[cfg(feature = "formats")]
+pub fn import_string(bytes: &[u8]) {
+    use crate::formats::{self, Format};
+    let text = String::from_utf8_lossy(bytes);
+    let _ = formats::detect_string(&text);
+    for format in Format::ALL.into_iter().filter(|f| f.is_string()) {
+        let Ok(p) = formats::import_string(&text, Some(format)) else {
+            continue;
+        };
+        if format == Format::TelethonString {
+            let again = formats::export_string(&p, format, &Default::default())
+                .and_then(|s| formats::import_string(&s, Some(format)));
+            assert!(
+                again.is_ok_and(|q| q.session == p.session),
+                "a decoded Telethon string does not round-trip"
+            );
+        }
+    }
+}
+
+/// Writes `bytes` to a file in `dir` and imports it as every file format (SQLite ones go
+/// through SQLite's own parser, which must turn damage into errors too).
+#[cfg(feature = "formats")]
+pub fn import_file(dir: &Path, bytes: &[u8]) {
+    use crate::formats::{self, Format};
+    let path = dir.join("fuzz-input.session");
+    if std::fs::write(&path, bytes).is_err() {
+        return;
+    }
+    let _ = formats::detect_file(&path);
+    for format in Format::ALL.into_iter().filter(|f| !f.is_string()) {
+        let _ = formats::import_file(&path, Some(format));
+    }
+    let _ = std::fs::remove_file(&path);
+}

@@ -49,6 +49,23 @@ fn open_with_log_inputs_never_panic() {
     assert!(n > 0, "no committed inputs for open_with_log");
 }
 
+#[cfg(feature = "formats")]
+#[test]
+fn import_string_inputs_never_panic() {
+    let n = replay("import_string", &sessiondb::fuzzing::import_string);
+    assert!(n > 0, "no committed inputs for import_string");
+}
+
+#[cfg(feature = "formats")]
+#[test]
+fn import_file_inputs_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = replay("import_file", &|b| {
+        sessiondb::fuzzing::import_file(dir.path(), b)
+    });
+    assert!(n > 0, "no committed inputs for import_file");
+}
+
 /// `SESSIONDB_WRITE_SEEDS=1 cargo test --test fuzz_regressions write_seeds` refreshes the
 /// seed inputs under `fuzz/regressions/`.
 #[test]

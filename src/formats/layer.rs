@@ -178,7 +178,7 @@ fn recover_counts(bytes: &[u8], at: usize) -> Result<(usize, usize)> {
             .ok_or_else(short)?;
         let stored_peers = u16_at(peers_at).ok_or_else(short)?;
         let rest = bytes.len() - peers_at - 2;
-        if rest % PEER_ENTRY == 0 && (rest / PEER_ENTRY) % WRAP == stored_peers {
+        if rest.is_multiple_of(PEER_ENTRY) && (rest / PEER_ENTRY) % WRAP == stored_peers {
             return Ok((channels, rest / PEER_ENTRY));
         }
         channels += WRAP;

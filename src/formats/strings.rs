@@ -13,12 +13,15 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
+use base64::DecodeError;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{
     GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE, URL_SAFE_NO_PAD,
 };
+
+use zeroize::Zeroizing;
 
 use super::{ExportOptions, Format, Portable, bad, export_dc};
 use crate::error::{Error, Result};
@@ -35,6 +38,8 @@ const PYRO_OLD64: usize = 1 + 1 + AUTH_KEY_LEN + 8 + 1;
 const GRAMJS_FIXED: usize = 1 + 2 + 2 + AUTH_KEY_LEN;
 /// Longest address text accepted (an IPv6 address is at most 45 characters).
 const MAX_ADDR_TEXT: usize = 64;
+/// Longer input is rejected before decoding.
+const MAX_TEXT: usize = 1024;
 
 /// Explicit imports accept either alphabet and missing padding, as Python's and Node's
 /// decoders do; detection uses the strict engines instead.
@@ -99,8 +104,8 @@ pub(crate) fn encode(p: &Portable, format: Format, options: &ExportOptions) -> R
 }
 
 /// Drops whitespace: pasted strings are often wrapped or end in a newline.
-fn compact(text: &str) -> String {
-    text.chars().filter(|c| !c.is_ascii_whitespace()).collect()
+fn compact(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(text.chars().filter(|c| !c.is_ascii_whitespace()).collect())
 }
 
 fn reason_of(e: &Error) -> String {
@@ -111,6 +116,13 @@ fn reason_of(e: &Error) -> String {
 }
 
 fn decode_mode(text: &str, format: Format, mode: Mode) -> Result<Portable> {
+    // The longest string is GramJS with a 64-byte address (~440 characters).
+    if text.len() > MAX_TEXT {
+        return Err(bad(
+            format,
+            format!("{} characters is too long", text.len()),
+        ));
+    }
     match format {
         Format::TelethonString => decode_telethon(text, mode),
         Format::GramjsString => decode_gramjs(text, mode),
@@ -122,19 +134,55 @@ fn decode_mode(text: &str, format: Format, mode: Mode) -> Result<Portable> {
 }
 
 /// Decodes base64 with the format's own engine when detecting, leniently otherwise.
-fn unbase64(format: Format, body: &str, strict: &GeneralPurpose, mode: Mode) -> Result<Vec<u8>> {
+fn unbase64(
+    format: Format,
+    body: &str,
+    strict: &GeneralPurpose,
+    mode: Mode,
+) -> Result<Zeroizing<Vec<u8>>> {
     let decoded = match mode {
         Mode::Detect => strict.decode(body),
         Mode::Explicit => LENIENT.decode(body.replace('+', "-").replace('/', "_")),
     };
-    decoded.map_err(|e| bad(format, format!("invalid base64 ({e})")))
+    decoded
+        .map_err(|e| {
+            // Never echo the offending character: it is part of the key.
+            let why = match e {
+                DecodeError::InvalidByte(at, _) => format!("unexpected character at {at}"),
+                DecodeError::InvalidLastSymbol(at, _) => format!("bad last character at {at}"),
+                DecodeError::InvalidLength(n) => {
+                    format!("{n} base64 characters is not a valid length")
+                }
+                DecodeError::InvalidPadding => "bad padding".to_string(),
+            };
+            bad(format, format!("invalid base64 ({why}); {}", shape(format)))
+        })
+        .map(Zeroizing::new)
+}
+
+/// What a string of the format looks like, for errors.
+fn shape(format: Format) -> String {
+    match format {
+        Format::TelethonString => format!(
+            "Telethon strings are '1' + URL-safe base64 of {TELETHON_V4} bytes (IPv4, 353 \
+             characters) or {TELETHON_V6} bytes (IPv6, 369 characters)"
+        ),
+        Format::GramjsString => format!(
+            "GramJS strings are '1' + base64 of {GRAMJS_FIXED} bytes plus the address text \
+             (275 bytes, 369 characters, for a 14-character IPv4 address)"
+        ),
+        _ => format!(
+            "Pyrogram strings are URL-safe base64 without padding of {PYRO_V2} bytes (2.x, \
+             362 characters), {PYRO_OLD32} or {PYRO_OLD64} bytes (1.x, 351 or 356 characters)"
+        ),
+    }
 }
 
 fn strip_version(format: Format, text: &str) -> Result<&str> {
     text.strip_prefix('1').ok_or_else(|| {
         bad(
             format,
-            "the string must start with the version character '1'",
+            format!("no leading version character '1'; {}", shape(format)),
         )
     })
 }
@@ -190,23 +238,13 @@ fn decode_telethon(text: &str, mode: Mode) -> Result<Portable> {
         TELETHON_V4 => 4,
         TELETHON_V6 => 16,
         n => {
-            return Err(bad(
-                f,
-                format!(
-                    "decodes to {n} bytes; Telethon strings are {TELETHON_V4} bytes (IPv4, \
-                     353 characters) or {TELETHON_V6} bytes (IPv6, 369 characters)"
-                ),
-            ));
+            return Err(bad(f, format!("decodes to {n} bytes; {}", shape(f))));
         }
     };
     let mut dc = DataCenter::new(check_dc(f, b[0], mode)?);
-    let ip_bytes = &b[1..1 + ip_len];
-    let ip = match <[u8; 4]>::try_from(ip_bytes) {
-        Ok(v4) => IpAddr::V4(Ipv4Addr::from(v4)),
-        Err(_) => {
-            let v6: [u8; 16] = ip_bytes.try_into().map_err(|_| bad(f, "bad IPv6 bytes"))?;
-            IpAddr::V6(Ipv6Addr::from(v6))
-        }
+    let ip = match ip_len {
+        4 => IpAddr::V4(Ipv4Addr::from(field::<4>(f, &b, 1)?)),
+        _ => IpAddr::V6(Ipv6Addr::from(field::<16>(f, &b, 1)?)),
     };
     if mode == Mode::Detect && !plausible_raw_ip(ip) {
         return Err(bad(f, "the address bytes are not a public IP address"));
@@ -230,15 +268,17 @@ fn decode_gramjs(text: &str, mode: Mode) -> Result<Portable> {
     let f = Format::GramjsString;
     let body = strip_version(f, text)?;
     let b = unbase64(f, body, &STANDARD, mode)?;
-    let dc_byte = *b.first().ok_or_else(|| bad(f, "empty"))?;
-    let len = usize::from(be16(&b, 1).ok_or_else(|| bad(f, "truncated header"))?);
+    let short = || bad(f, format!("decodes to {} bytes; {}", b.len(), shape(f)));
+    let dc_byte = *b.first().ok_or_else(short)?;
+    let len = usize::from(be16(&b, 1).ok_or_else(short)?);
     if len == 0 || len > MAX_ADDR_TEXT || b.len() != GRAMJS_FIXED + len {
         return Err(bad(
             f,
             format!(
-                "decodes to {} bytes with an address length of {len}; GramJS strings are \
-                 {GRAMJS_FIXED} bytes plus a 1 to {MAX_ADDR_TEXT} byte address",
-                b.len()
+                "decodes to {} bytes with an address length of {len} (1 to {MAX_ADDR_TEXT}); \
+                 {}",
+                b.len(),
+                shape(f)
             ),
         ));
     }
@@ -262,20 +302,13 @@ fn decode_pyrogram(text: &str, mode: Mode) -> Result<Portable> {
         PYRO_OLD32 => (false, 4),
         PYRO_OLD64 => (false, 8),
         n => {
-            return Err(bad(
-                f,
-                format!(
-                    "decodes to {n} bytes; Pyrogram strings are {PYRO_V2} bytes (2.x, 362 \
-                     characters), {PYRO_OLD32} or {PYRO_OLD64} bytes (1.x, 351 or 356 \
-                     characters)"
-                ),
-            ));
+            return Err(bad(f, format!("decodes to {n} bytes; {}", shape(f))));
         }
     };
     let dc_id = check_dc(f, b[0], mode)?;
     let mut at = 1;
     let api_id = if has_api_id {
-        let v = u32::from_be_bytes(field(&b, at)?);
+        let v = u32::from_be_bytes(field(f, &b, at)?);
         at += 4;
         let v = i32::try_from(v).map_err(|_| bad(f, "api_id does not fit in 32 bits"))?;
         if v == 0 && mode == Mode::Detect {
@@ -290,9 +323,9 @@ fn decode_pyrogram(text: &str, mode: Mode) -> Result<Portable> {
     let auth_key = key(f, b.get(at..at + AUTH_KEY_LEN).unwrap_or_default())?;
     at += AUTH_KEY_LEN;
     let user_id = if uid_len == 4 {
-        i64::from(u32::from_be_bytes(field(&b, at)?))
+        i64::from(u32::from_be_bytes(field(f, &b, at)?))
     } else {
-        i64::try_from(u64::from_be_bytes(field(&b, at)?))
+        i64::try_from(u64::from_be_bytes(field(f, &b, at)?))
             .map_err(|_| bad(f, "user id does not fit in 63 bits"))?
     };
     at += uid_len;
@@ -321,10 +354,10 @@ fn decode_pyrogram(text: &str, mode: Mode) -> Result<Portable> {
     Ok(p)
 }
 
-fn field<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N]> {
+fn field<const N: usize>(f: Format, b: &[u8], at: usize) -> Result<[u8; N]> {
     b.get(at..at + N)
         .and_then(|s| s.try_into().ok())
-        .ok_or_else(|| bad(Format::PyrogramString, "truncated"))
+        .ok_or_else(|| bad(f, "truncated"))
 }
 
 /// Python packs `?` as 0 or 1; any other byte means the string is not this layout.
@@ -369,7 +402,7 @@ fn encode_telethon(p: &Portable, options: &ExportOptions) -> Result<String> {
     let f = Format::TelethonString;
     let dc = export_dc(p, f, options)?;
     let (ip, port) = export_addr(f, dc)?;
-    let mut b = Vec::with_capacity(TELETHON_V6);
+    let mut b = Zeroizing::new(Vec::with_capacity(TELETHON_V6));
     b.push(dc_byte(f, dc.id)?);
     match ip {
         IpAddr::V4(a) => b.extend_from_slice(&a.octets()),
@@ -386,7 +419,7 @@ fn encode_gramjs(p: &Portable, options: &ExportOptions) -> Result<String> {
     let (ip, port) = export_addr(f, dc)?;
     // GramJS writes the address as text without brackets, like `ip.toString()`.
     let text = ip.to_string();
-    let mut b = Vec::with_capacity(GRAMJS_FIXED + text.len());
+    let mut b = Zeroizing::new(Vec::with_capacity(GRAMJS_FIXED + text.len()));
     b.push(dc_byte(f, dc.id)?);
     let len = u16::try_from(text.len()).map_err(|_| bad(f, "address too long"))?;
     b.extend_from_slice(&len.to_be_bytes());
@@ -400,31 +433,34 @@ fn encode_pyrogram(p: &Portable, options: &ExportOptions) -> Result<String> {
     let f = Format::PyrogramString;
     let dc = export_dc(p, f, options)?;
     let s = &p.session;
+    // The same rules and flags as the Pyrogram file export: options override the session.
+    let missing = |field: &str, flag: &str| Error::MissingField {
+        format: f.name().into(),
+        field: field.into(),
+        flag: flag.into(),
+    };
     let api_id = options
         .api_id
         .or(s.app.api_id)
-        .ok_or_else(|| Error::MissingField {
-            format: f.name().into(),
-            field: "api_id".into(),
-            flag: "--api-id".into(),
-        })?;
+        .ok_or_else(|| missing("api_id", "--api-id"))?;
     let api_id = u32::try_from(api_id)
         .ok()
         .filter(|&v| v != 0)
         .ok_or_else(|| Error::InvalidArgument(format!("api_id {api_id} is not valid")))?;
-    let user = s.user.as_ref().ok_or_else(|| Error::MissingField {
-        format: f.name().into(),
-        field: "logged-in user id".into(),
-        flag: "an import from a session that stores the user (Telethon, Pyrogram, \
-               Telethon v2, grammers)"
-            .into(),
-    })?;
-    let user_id = u64::try_from(user.id)
+    let user = s.user.as_ref();
+    let user_id = options
+        .user_id
+        .or(user.map(|u| u.id))
+        .ok_or_else(|| missing("logged-in user id", "--user-id"))?;
+    let user_id = u64::try_from(user_id)
         .ok()
         .filter(|&v| v != 0)
-        .ok_or_else(|| bad(f, format!("user id {} is not a user id", user.id)))?;
-    let is_bot = options.is_bot.unwrap_or(user.bot);
-    let mut b = Vec::with_capacity(PYRO_V2);
+        .ok_or_else(|| Error::InvalidArgument(format!("user id {user_id} is not a user id")))?;
+    let is_bot = options
+        .is_bot
+        .or(user.map(|u| u.bot))
+        .ok_or_else(|| missing("is_bot", "--bot"))?;
+    let mut b = Zeroizing::new(Vec::with_capacity(PYRO_V2));
     b.push(dc_byte(f, dc.id)?);
     b.extend_from_slice(&api_id.to_be_bytes());
     b.push(u8::from(s.app.test_mode));
@@ -440,42 +476,4 @@ fn key_of(dc: &DataCenter) -> Result<&[u8]> {
         .as_ref()
         .map(|k| &k.as_bytes()[..])
         .ok_or_else(|| Error::InvalidArgument(format!("DC {} has no auth key", dc.id)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key_bytes() -> [u8; AUTH_KEY_LEN] {
-        std::array::from_fn(|i| (i * 7 + 3) as u8)
-    }
-
-    #[test]
-    fn gramjs_header_is_not_telethon_ipv6() {
-        // A GramJS IPv4 string whose base64 has none of `+/-_` still decodes as Telethon
-        // IPv6 bytes; the address plausibility check must reject that reading.
-        let mut b = vec![2u8, 0, 14];
-        b.extend_from_slice(b"149.154.167.41");
-        b.extend_from_slice(&443u16.to_be_bytes());
-        b.extend_from_slice(&[0x41; AUTH_KEY_LEN]);
-        let text = format!("1{}", STANDARD.encode(&b));
-        assert!(!text[1..].contains(['+', '/', '-', '_']));
-        assert_eq!(detect_string(&text).ok(), Some(Format::GramjsString));
-        assert!(decode(&text, Format::TelethonString).is_ok());
-    }
-
-    #[test]
-    fn explicit_decode_names_lengths() {
-        let err = decode("1AAAA", Format::TelethonString)
-            .err()
-            .map(|e| e.to_string());
-        let msg = err.unwrap_or_default();
-        assert!(msg.contains("263") && msg.contains("275"), "{msg}");
-        let s = URL_SAFE_NO_PAD.encode(key_bytes());
-        let msg = decode(&s, Format::PyrogramString)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(msg.contains("271") && msg.contains("263"), "{msg}");
-    }
 }
