@@ -22,11 +22,11 @@ const COMMUNITY: i64 = 16;
 pub(crate) fn import(path: &Path) -> Result<Portable> {
     let conn = sqlite::open_read(path, F)?;
     let mut p = Portable::default();
-    for_each_row(&conn, F, "SELECT * FROM dc_home", |row| {
+    for_each_row(&conn, F, "dc_home", None, |row| {
         p.session.home_dc = int32(row.get("dc_id"), F, "home DC")?;
         Ok(())
     })?;
-    for_each_row(&conn, F, "SELECT * FROM dc_option", |row| {
+    for_each_row(&conn, F, "dc_option", None, |row| {
         let id = int32(row.get("dc_id"), F, "DC id")?.ok_or_else(|| bad(F, "DC without id"))?;
         let key = auth_key(row.blob("auth_key"), F)?;
         let mut dc = dc_at(id, None, key);
@@ -41,17 +41,12 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
         p.session.dcs.push(dc);
         Ok(())
     })?;
-    for_each_row(
-        &conn,
-        F,
-        "SELECT * FROM peer_info ORDER BY peer_id",
-        |row| {
-            let id = int(row.get("peer_id")).ok_or_else(|| bad(F, "peer without id"))?;
-            p.peers
-                .push(peer(id, int(row.get("hash")), int(row.get("subtype"))));
-            Ok(())
-        },
-    )?;
+    for_each_row(&conn, F, "peer_info", Some("peer_id"), |row| {
+        let id = int(row.get("peer_id")).ok_or_else(|| bad(F, "peer without id"))?;
+        p.peers
+            .push(peer(id, int(row.get("hash")), int(row.get("subtype"))));
+        Ok(())
+    })?;
     if let Some(me) = p.peers.iter().find(|peer| peer.is_self == Some(true)) {
         p.session.user = Some(crate::model::User {
             id: me.id,
@@ -60,7 +55,7 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
             username: None,
         });
     }
-    for_each_row(&conn, F, "SELECT * FROM update_state", |row| {
+    for_each_row(&conn, F, "update_state", None, |row| {
         let v = |name| Ok::<_, crate::Error>(int32(row.get(name), F, name)?.unwrap_or(0));
         p.session.update_state = Some(UpdateState {
             pts: v("pts")?,
@@ -70,7 +65,7 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
         });
         Ok(())
     })?;
-    for_each_row(&conn, F, "SELECT * FROM channel_state", |row| {
+    for_each_row(&conn, F, "channel_state", None, |row| {
         let id = int(row.get("peer_id")).ok_or_else(|| bad(F, "channel without id"))?;
         let pts = int32(row.get("pts"), F, "channel pts")?.unwrap_or(0);
         p.session.channels.insert(id, pts);

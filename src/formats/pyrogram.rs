@@ -37,7 +37,7 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
     let conn = sqlite::open_read(path, F)?;
     let mut p = Portable::default();
     let mut user_id = None;
-    for_each_row(&conn, F, "SELECT * FROM sessions", |row| {
+    for_each_row(&conn, F, "sessions", None, |row| {
         let id = int32(row.get("dc_id"), F, "DC id")?.ok_or_else(|| bad(F, "DC without id"))?;
         p.session.home_dc = Some(id);
         p.session
@@ -66,7 +66,7 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
         );
     }
     let mut unknown_types = 0;
-    for_each_row(&conn, F, "SELECT * FROM peers ORDER BY id", |row| {
+    for_each_row(&conn, F, "peers", Some("id"), |row| {
         let id = int(row.get("id")).ok_or_else(|| bad(F, "peer without id"))?;
         let kind = match text(row.get("type")).as_deref().and_then(kind_of) {
             Some(k) => k,

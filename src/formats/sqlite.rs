@@ -97,20 +97,53 @@ pub(crate) fn int32(v: ValueRef<'_>, format: Format, what: &str) -> Result<Optio
     }
 }
 
-/// Runs `query` and hands each row's columns (by name) to `each`.
+/// Hands each row of `table` (sorted by `order`, a column name) to `each`, columns read by
+/// name. Only columns with plain UTF-8 names are selected: rusqlite panics on a non-UTF-8
+/// column name, and a hostile file can declare one.
 pub(crate) fn for_each_row(
     conn: &Connection,
     format: Format,
-    query: &str,
+    table: &str,
+    order: Option<&str>,
     mut each: impl FnMut(&Row<'_>) -> Result<()>,
 ) -> Result<()> {
-    let mut stmt = conn.prepare(query).map_err(err(format))?;
-    let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+    let names = columns(conn, format, table)?;
+    if names.is_empty() {
+        return Err(bad(
+            format,
+            format!("table {table} has no readable columns"),
+        ));
+    }
+    let list: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    let mut query = format!("SELECT {} FROM \"{table}\"", list.join(", "));
+    if let Some(column) = order.filter(|c| names.iter().any(|n| n == c)) {
+        query.push_str(&format!(" ORDER BY \"{column}\""));
+    }
+    let mut stmt = conn.prepare(&query).map_err(err(format))?;
     let mut rows = stmt.query([]).map_err(err(format))?;
     while let Some(row) = rows.next().map_err(err(format))? {
         each(&Row { row, names: &names })?;
     }
     Ok(())
+}
+
+/// The table's column names that are plain identifiers (others cannot be ours to read).
+fn columns(conn: &Connection, format: Format, table: &str) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info(?1)")
+        .map_err(err(format))?;
+    let mut rows = stmt.query([table]).map_err(err(format))?;
+    let mut names = Vec::new();
+    while let Some(row) = rows.next().map_err(err(format))? {
+        if let Ok(ValueRef::Text(bytes)) = row.get_ref(0)
+            && let Ok(name) = std::str::from_utf8(bytes)
+            && !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
 }
 
 /// One row, read by column name; a column the file does not have reads as NULL.

@@ -16,7 +16,7 @@ const V2: Format = Format::TelethonV2;
 pub(crate) fn import_v1(path: &Path) -> Result<Portable> {
     let conn = sqlite::open_read(path, V1)?;
     let mut p = Portable::default();
-    for_each_row(&conn, V1, "SELECT * FROM version", |row| {
+    for_each_row(&conn, V1, "version", None, |row| {
         match int(row.get("version")) {
             Some(7 | 8) => {}
             Some(v) => p
@@ -26,7 +26,7 @@ pub(crate) fn import_v1(path: &Path) -> Result<Portable> {
         }
         Ok(())
     })?;
-    for_each_row(&conn, V1, "SELECT * FROM sessions", |row| {
+    for_each_row(&conn, V1, "sessions", None, |row| {
         let id = int32(row.get("dc_id"), V1, "DC id")?.ok_or_else(|| bad(V1, "DC without id"))?;
         let port = int(row.get("port"))
             .and_then(|p| u16::try_from(p).ok())
@@ -46,7 +46,7 @@ pub(crate) fn import_v1(path: &Path) -> Result<Portable> {
         Ok(())
     })?;
     let mut self_id = None;
-    for_each_row(&conn, V1, "SELECT * FROM entities ORDER BY id", |row| {
+    for_each_row(&conn, V1, "entities", Some("id"), |row| {
         let id = int(row.get("id")).ok_or_else(|| bad(V1, "entity without id"))?;
         let hash = int(row.get("hash"));
         if id == 0 {
@@ -64,7 +64,7 @@ pub(crate) fn import_v1(path: &Path) -> Result<Portable> {
         p.peers.push(peer);
         Ok(())
     })?;
-    for_each_row(&conn, V1, "SELECT * FROM update_state", |row| {
+    for_each_row(&conn, V1, "update_state", None, |row| {
         let id = int(row.get("id")).ok_or_else(|| bad(V1, "update state without id"))?;
         let v = |name| Ok::<_, Error>(int32(row.get(name), V1, name)?.unwrap_or(0));
         if id == 0 {
@@ -190,7 +190,7 @@ pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> R
 pub(crate) fn import_v2(path: &Path) -> Result<Portable> {
     let conn = sqlite::open_read(path, V2)?;
     let mut p = Portable::default();
-    for_each_row(&conn, V2, "SELECT * FROM datacenter ORDER BY id", |row| {
+    for_each_row(&conn, V2, "datacenter", Some("id"), |row| {
         let id = int32(row.get("id"), V2, "DC id")?.ok_or_else(|| bad(V2, "DC without id"))?;
         let mut dc = dc_at(id, None, auth_key(row.blob("auth"), V2)?);
         for column in ["ipv4_addr", "ipv6_addr"] {
@@ -204,7 +204,7 @@ pub(crate) fn import_v2(path: &Path) -> Result<Portable> {
         p.session.dcs.push(dc);
         Ok(())
     })?;
-    for_each_row(&conn, V2, "SELECT * FROM user", |row| {
+    for_each_row(&conn, V2, "user", None, |row| {
         let id = int(row.get("id")).ok_or_else(|| bad(V2, "user without id"))?;
         let dc = int32(row.get("dc"), V2, "user DC")?.unwrap_or(0);
         p.session.home_dc = Some(dc);
@@ -224,7 +224,7 @@ pub(crate) fn import_v2(path: &Path) -> Result<Portable> {
             .find(|d| d.auth_key.is_some())
             .map(|d| d.id);
     }
-    for_each_row(&conn, V2, "SELECT * FROM state", |row| {
+    for_each_row(&conn, V2, "state", None, |row| {
         let v = |name| Ok::<_, Error>(int32(row.get(name), V2, name)?.unwrap_or(0));
         let (pts, qts, date, seq) = (v("pts")?, v("qts")?, v("date")?, v("seq")?);
         p.session.update_state = Some(UpdateState {
@@ -235,7 +235,7 @@ pub(crate) fn import_v2(path: &Path) -> Result<Portable> {
         });
         Ok(())
     })?;
-    for_each_row(&conn, V2, "SELECT * FROM channelstate", |row| {
+    for_each_row(&conn, V2, "channelstate", None, |row| {
         let id = int(row.get("id")).ok_or_else(|| bad(V2, "channel without id"))?;
         p.session
             .channels
