@@ -1,11 +1,13 @@
 //! The side-by-side comparison. `compare <system> <workload> <dir> <peers>` runs one system
 //! on one workload in this process and prints a RESULT line; `compare report [peers]
 //! [rounds]` runs every system (grammers-session from its own binary) on every workload,
-//! interleaved over rounds, each in a fresh process and directory, and writes the report.
+//! interleaved over rounds, each in a fresh process and directory, and writes the report;
+//! `compare scale [max_peers]` measures sessiondb alone as the store grows (benches/SCALE.md).
 
 #[path = "common.rs"]
 mod common;
 mod report;
+mod scale;
 mod session_workloads;
 mod systems;
 
@@ -16,6 +18,14 @@ fn main() {
             let peers = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(200_000);
             let rounds = argv.get(3).and_then(|v| v.parse().ok()).unwrap_or(3);
             report::run(peers, rounds);
+        }
+        Some("scale") => {
+            let max = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+            scale::run(max);
+        }
+        Some("scale-one") if argv.len() >= 5 => {
+            let n = argv[4].parse().unwrap_or(10_000);
+            scale::run_one(&argv[2], std::path::Path::new(&argv[3]), n);
         }
         Some(system) if argv.len() >= 5 => {
             let workload = &argv[2];
