@@ -191,6 +191,7 @@ impl Store {
             rec.next_lsn,
             rec.segments,
             rec.segment_bytes,
+            options.segment_bytes.min(1 << 20),
             options.phase_hook.clone(),
         )
         .map_err(|e| Error::io(format!("starting a log segment in {}", dir.display()), e))?;

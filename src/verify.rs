@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::io::FileSystem;
-use crate::log::frame::{SEGMENT_HEADER_LEN, decode_payload, parse_segment_header, read_record};
+use crate::log::frame::{
+    SEGMENT_HEADER_LEN, decode_payload, is_zero_tail, parse_segment_header, read_record,
+};
 use crate::log::parse_segment_name;
 use crate::log::recovery::read_all;
 use crate::view::View;
@@ -71,7 +73,6 @@ pub(crate) fn log(fs: &Arc<dyn FileSystem>, dir: &Path, report: &mut VerifyRepor
             }
         };
         report.log_segments += 1;
-        report.log_bytes += bytes.len() as u64;
         if let Some(want) = next.filter(|&want| want != first) {
             report.problems.push(format!(
                 "{}: starts at LSN {first}, the segment before ended at {}",
@@ -112,6 +113,8 @@ pub(crate) fn log(fs: &Arc<dyn FileSystem>, dir: &Path, report: &mut VerifyRepor
                     ));
                     break;
                 }
+                // The preallocated, unused end of the segment.
+                Err(_) if is_zero_tail(&bytes, offset) => break,
                 Err(why) => {
                     if i + 1 != count {
                         report
@@ -122,6 +125,7 @@ pub(crate) fn log(fs: &Arc<dyn FileSystem>, dir: &Path, report: &mut VerifyRepor
                 }
             }
         }
+        report.log_bytes += offset.min(bytes.len()) as u64;
         next = Some(expected);
     }
 }

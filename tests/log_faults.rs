@@ -43,15 +43,28 @@ fn segment(dir: &Path, fs: &MemFs) -> PathBuf {
     sdir.join(names.last().expect("a segment"))
 }
 
+/// Where a segment's records end: the rest of the file is zeros written ahead of them.
+fn records_end(bytes: &[u8]) -> usize {
+    let mut at = 24;
+    while let Some(header) = bytes.get(at..at + 24) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        if len == 0 || at + 24 + len > bytes.len() {
+            break;
+        }
+        at += 24 + len;
+    }
+    at
+}
+
 /// Writes `n` durable pts changes and returns the segment length after each.
 fn write_records(dir: &Path, fs: &MemFs, n: i32) -> Vec<usize> {
     let store = open(dir, fs).unwrap();
     let acc = store.default_account();
     let seg = segment(dir, fs);
-    let mut ends = vec![fs.read_live(&seg).unwrap().len()];
+    let mut ends = vec![records_end(&fs.read_live(&seg).unwrap())];
     for i in 1..=n {
         acc.set_update_state(pts(i)).unwrap();
-        ends.push(fs.read_live(&seg).unwrap().len());
+        ends.push(records_end(&fs.read_live(&seg).unwrap()));
     }
     drop(store);
     ends
@@ -340,7 +353,7 @@ fn damage_scenario(dir: &Path, fs: &MemFs, options: &Options) -> (PathBuf, usize
     let acc = store.default_account();
     acc.set_update_state(pts(1)).unwrap();
     let seg = segment(dir, fs);
-    let damaged_at = fs.read_live(&seg).unwrap().len();
+    let damaged_at = records_end(&fs.read_live(&seg).unwrap());
     for b in 0..40 {
         acc.cache_peers_with(&[peer(b)], Durability::Buffered)
             .unwrap();
@@ -359,7 +372,7 @@ fn damage_followed_by_a_rotation_and_a_durable_record_is_corruption() {
     // First learn how long the segment is after the buffered records...
     let probe = MemFs::new();
     let (seg, _) = damage_scenario(dir.path(), &probe, &options(&probe));
-    let full = probe.read_live(&seg).unwrap().len() as u64;
+    let full = records_end(&probe.read_live(&seg).unwrap()) as u64;
     // ...then rotate right after the last of them, so pts 2 is alone in the next segment.
     let fs = MemFs::new();
     let opts = Options {
@@ -408,4 +421,57 @@ fn a_tail_replayed_after_a_kill_is_synced_before_new_records_vouch_for_it() {
         2
     );
     assert!(store.default_account().peer(4).unwrap().is_some());
+}
+
+#[test]
+fn the_zeros_written_ahead_of_the_records_are_a_clean_end_even_in_strict_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = MemFs::new();
+    let ends = write_records(dir.path(), &fs, 5);
+    let seg = segment(dir.path(), &fs);
+    let full = fs.read_live(&seg).unwrap();
+    assert!(
+        full.len() > ends[5] + 4096,
+        "zeros are written ahead of the records"
+    );
+    assert!(full[ends[5]..].iter().all(|&b| b == 0));
+    let strict = Options {
+        recovery: sessiondb::RecoveryMode::Strict,
+        ..options(&fs)
+    };
+    let store = Store::open_with(dir.path().join("bot"), strict).unwrap();
+    assert_eq!(store.recovery().bytes_cut, 0);
+    assert_eq!(
+        store
+            .default_account()
+            .update_state()
+            .unwrap()
+            .map(|s| s.pts),
+        Some(5)
+    );
+    assert!(
+        store.verify().unwrap().is_ok(),
+        "verify reads the zeros as the end"
+    );
+}
+
+#[test]
+fn a_last_record_zeroed_from_any_offset_is_a_torn_tail() {
+    // A power cut inside the preallocated file: the record's later pages read back as the
+    // zeros written ahead of it, the file length unchanged.
+    let dir = tempfile::tempdir().unwrap();
+    let fs = MemFs::new();
+    let ends = write_records(dir.path(), &fs, 5);
+    let seg = segment(dir.path(), &fs);
+    let full = fs.read_live(&seg).unwrap();
+    for cut in ends[4]..ends[5] {
+        let mut bytes = full.clone();
+        bytes[cut..ends[5]].fill(0);
+        let image = image_with(&seg, &bytes);
+        assert_eq!(
+            stored_pts(dir.path(), &image).unwrap(),
+            Some(4),
+            "zeroed from {cut}"
+        );
+    }
 }

@@ -166,6 +166,13 @@ pub(crate) fn read_record(
     })
 }
 
+/// Whether everything from `offset` to the end is zeros: the unused, preallocated end of a
+/// segment, where the log ends cleanly (a record is never all zeros: its CRC is not).
+pub(crate) fn is_zero_tail(buf: &[u8], offset: usize) -> bool {
+    buf.get(offset..)
+        .is_some_and(|tail| tail.iter().all(|&b| b == 0))
+}
+
 /// Searches `buf[from..]` for valid records with an LSN in `(after, max_lsn]` (used past a
 /// damaged record to learn whether anything later was ever synced). Cheap: the LSN field is
 /// checked before the CRC is computed.

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::frame::{
-    HeaderError, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, decode_payload, parse_segment_header,
-    read_record, valid_records_after,
+    HeaderError, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, decode_payload, is_zero_tail,
+    parse_segment_header, read_record, valid_records_after,
 };
 use super::parse_segment_name;
 use crate::error::{Error, Result};
@@ -115,6 +115,8 @@ pub(crate) fn recover(
     }
 
     let mut damage = None;
+    // Where each segment's records end (the rest is preallocated zeros).
+    let mut ends: Vec<usize> = segments.iter().map(|s| s.bytes.len()).collect();
     'segments: for (index, seg) in segments.iter().enumerate() {
         let first = match parse_segment_header(&seg.bytes) {
             Ok(first) => first,
@@ -157,6 +159,10 @@ pub(crate) fn recover(
                         reason,
                     });
                     break 'segments;
+                }
+                Err(_) if is_zero_tail(&seg.bytes, offset) => {
+                    ends[index] = offset;
+                    break;
                 }
                 Err(why) => {
                     damage = Some(Damage {
@@ -207,7 +213,7 @@ pub(crate) fn recover(
         out.segments.push(seg.path.clone());
         let len = match last_len {
             Some(len) if i + 1 == kept => len,
-            _ => seg.bytes.len(),
+            _ => ends[i],
         };
         out.segment_bytes += len as u64;
     }

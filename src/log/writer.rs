@@ -25,17 +25,26 @@ pub(crate) struct LogWriter {
     sealed: Vec<PathBuf>,
     total_bytes: u64,
     hook: Option<PhaseHook>,
+    /// The segment's length including the zeros written ahead of the records.
+    allocated: u64,
+    /// How far ahead zeros are written.
+    prealloc: u64,
 }
+
+/// Zeros to write ahead of the records with.
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 impl LogWriter {
     /// Starts a fresh segment whose first record will be `next_lsn`. `sealed` are the
     /// segments recovery kept, oldest first; everything up to `next_lsn - 1` is durable.
+    /// Zeros are written up to `prealloc` bytes ahead of the records.
     pub fn create(
         fs: Arc<dyn FileSystem>,
         dir: &Path,
         next_lsn: u64,
         sealed: Vec<PathBuf>,
         sealed_bytes: u64,
+        prealloc: u64,
         hook: Option<PhaseHook>,
     ) -> std::io::Result<Self> {
         let (file, path) = new_segment(fs.as_ref(), dir, next_lsn, &hook)?;
@@ -53,6 +62,8 @@ impl LogWriter {
             sealed,
             total_bytes: sealed_bytes + super::frame::SEGMENT_HEADER_LEN as u64,
             hook,
+            allocated: super::frame::SEGMENT_HEADER_LEN as u64,
+            prealloc: prealloc.max(4096),
         })
     }
 
@@ -70,6 +81,20 @@ impl LogWriter {
             return Ok(());
         }
         self.file.write_at(self.offset, &self.buf)?;
+        let end = self.offset + self.buf.len() as u64;
+        if end > self.allocated {
+            // Zeros ahead of the records: most syncs then find the file's size unchanged
+            // and flush data only (fdatasync skips the inode); recovery reads an all-zero
+            // rest of a segment as its clean end.
+            let target = (end / self.prealloc + 2) * self.prealloc;
+            let mut at = end;
+            while at < target {
+                let n = (target - at).min(ZEROS.len() as u64);
+                self.file.write_at(at, &ZEROS[..n as usize])?;
+                at += n;
+            }
+            self.allocated = target;
+        }
         self.offset += self.buf.len() as u64;
         self.total_bytes += self.buf.len() as u64;
         self.buf.clear();
@@ -100,6 +125,7 @@ impl LogWriter {
         self.first_lsn = self.next_lsn;
         self.file = file;
         self.offset = super::frame::SEGMENT_HEADER_LEN as u64;
+        self.allocated = self.offset;
         self.total_bytes += super::frame::SEGMENT_HEADER_LEN as u64;
         Ok(())
     }
