@@ -377,6 +377,13 @@ impl Account {
         )
     }
 
+    /// Removes peers by age and/or keeps only the most recently written ones, never the self
+    /// user or a channel whose pts is stored. Runs in small batches beside writers; removals
+    /// are buffered (a crash may bring some back, which only costs cache space).
+    pub fn prune(&self, policy: &crate::prune::PrunePolicy) -> Result<crate::prune::PruneReport> {
+        crate::prune::prune(self, policy)
+    }
+
     /// Removes one cached peer (and its username and phone entries).
     pub fn remove_peer(&self, id: i64) -> Result<()> {
         self.remove_peer_async(id).wait().map(drop)

@@ -50,6 +50,7 @@ mod options;
 mod overlay;
 mod paths;
 mod phase;
+mod prune;
 mod save;
 mod session_store;
 mod stats;
@@ -76,6 +77,7 @@ pub use model::{
 };
 pub use paths::store_dir;
 pub use phase::{Phase, PhaseHook};
+pub use prune::{PrunePolicy, PruneReport};
 pub use session_store::{BoxFuture, SessionStore};
 pub use stats::{AccountStats, Stats};
 pub use storage::Storage;

@@ -1,0 +1,143 @@
+//! Bounding the peer cache: remove peers last written before a time, or all but the most
+//! recently written N, never the self user or a channel whose pts is stored.
+//!
+//! Pruning reads the cache in pages (each page one short read of the layers) and removes
+//! victims in small batches through the ordinary write path, so a writer waits at most for
+//! one batch to be applied (a few milliseconds), never for the whole prune.
+
+use std::collections::BTreeSet;
+
+use crate::account::Account;
+use crate::error::{Error, Result};
+use crate::model::Peer;
+use crate::op::Op;
+
+/// Which peers [`Account::prune`] removes. A peer goes if either limit says so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrunePolicy {
+    /// Remove peers last written before this unix time (seconds).
+    pub written_before: Option<i64>,
+    /// Keep at most this many peers (protected ones count, and always stay): the most
+    /// recently written ones.
+    pub max_peers: Option<u64>,
+}
+
+/// What a prune did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Peers looked at.
+    pub examined: u64,
+    /// Peers removed.
+    pub removed: u64,
+    /// Peers a limit selected but that were kept: the self user, channels with stored pts.
+    pub protected: u64,
+}
+
+/// Peers read per page, and removals per log record (one batch applied at a time).
+const PAGE: usize = 4096;
+const BATCH: usize = 512;
+
+/// Orders peers oldest first; the id breaks ties so that the cut is exact.
+fn age(p: &Peer) -> (i64, i64) {
+    (p.updated_at, p.id)
+}
+
+/// Calls `each` for every cached peer, page by page.
+fn scan(account: &Account, mut each: impl FnMut(&Peer) -> Result<()>) -> Result<()> {
+    let mut after = None;
+    loop {
+        let page = account.peers(after, PAGE)?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some(last.id);
+        for p in &page {
+            each(p)?;
+        }
+    }
+}
+
+fn protected(keep: &BTreeSet<i64>, p: &Peer) -> bool {
+    keep.contains(&p.id) || p.is_self == Some(true)
+}
+
+/// The (updated_at, id) at and below which peers go so that `max` stay (protected ones
+/// included), if any must go.
+fn size_cut(account: &Account, keep: &BTreeSet<i64>, max: u64) -> Result<Option<(i64, i64)>> {
+    let count = account.peer_count()?;
+    if count <= max {
+        return Ok(None);
+    }
+    let mut ages = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut kept = 0usize;
+    scan(account, |p| {
+        if protected(keep, p) {
+            kept += 1;
+        } else {
+            ages.push(age(p));
+        }
+        Ok(())
+    })?;
+    let room = usize::try_from(max)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(kept);
+    let excess = ages.len().saturating_sub(room);
+    if excess == 0 {
+        return Ok(None);
+    }
+    let (_, cut, _) = ages.select_nth_unstable(excess - 1);
+    Ok(Some(*cut))
+}
+
+pub(crate) fn prune(account: &Account, policy: &PrunePolicy) -> Result<PruneReport> {
+    if policy.written_before.is_none() && policy.max_peers.is_none() {
+        return Err(Error::InvalidArgument(
+            "a prune needs written_before or max_peers".into(),
+        ));
+    }
+    let mut keep: BTreeSet<i64> = account
+        .channels()?
+        .keys()
+        .map(|&bare| -(1_000_000_000_000 + bare))
+        .collect();
+    keep.extend(account.self_user()?.map(|p| p.id));
+    let cut = match policy.max_peers {
+        Some(max) => size_cut(account, &keep, max)?,
+        None => None,
+    };
+    let mut report = PruneReport::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut pending = Vec::new();
+    scan(account, |p| {
+        report.examined += 1;
+        let old = policy.written_before.is_some_and(|t| p.updated_at < t);
+        let excess = cut.is_some_and(|c| age(p) <= c);
+        if !(old || excess) {
+            return Ok(());
+        }
+        if protected(&keep, p) {
+            report.protected += 1;
+            return Ok(());
+        }
+        batch.push(Op::RemovePeer {
+            account: account.name().to_owned(),
+            id: p.id,
+        });
+        report.removed += 1;
+        if batch.len() == BATCH {
+            // Queued, not awaited: the next page is read while this batch is applied.
+            pending.push(account.submit(std::mem::take(&mut batch), false));
+            if pending.len() > 4 {
+                pending.remove(0).wait()?;
+            }
+        }
+        Ok(())
+    })?;
+    if !batch.is_empty() {
+        pending.push(account.submit(batch, false));
+    }
+    for p in pending {
+        p.wait()?;
+    }
+    Ok(report)
+}
