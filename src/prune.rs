@@ -2,12 +2,13 @@
 //! recently written N, never the self user or a channel whose pts is stored.
 //!
 //! Pruning reads the cache in pages (each page one short read of the layers) and removes
-//! victims in small batches through the ordinary write path, so a writer waits at most for
-//! one batch to be applied (a few milliseconds), never for the whole prune.
+//! victims in small batches through the ordinary write path, one in flight at a time, so a
+//! writer waits at most for one batch to be applied, never for the whole prune.
 
 use std::collections::BTreeSet;
 
 use crate::account::Account;
+use crate::completion::Pending;
 use crate::error::{Error, Result};
 use crate::model::Peer;
 use crate::op::Op;
@@ -33,9 +34,9 @@ pub struct PruneReport {
     pub protected: u64,
 }
 
-/// Peers read per page, and removals per log record (one batch applied at a time).
+/// Peers read per page, and removals per log record (one batch in flight at a time).
 const PAGE: usize = 4096;
-const BATCH: usize = 512;
+const BATCH: usize = 128;
 
 /// Orders peers oldest first; the id breaks ties so that the cut is exact.
 fn age(p: &Peer) -> (i64, i64) {
@@ -107,7 +108,7 @@ pub(crate) fn prune(account: &Account, policy: &PrunePolicy) -> Result<PruneRepo
     };
     let mut report = PruneReport::default();
     let mut batch = Vec::with_capacity(BATCH);
-    let mut pending = Vec::new();
+    let mut pending: Vec<Pending<u64>> = Vec::new();
     scan(account, |p| {
         report.examined += 1;
         let old = policy.written_before.is_some_and(|t| p.updated_at < t);
@@ -125,11 +126,11 @@ pub(crate) fn prune(account: &Account, policy: &PrunePolicy) -> Result<PruneRepo
         });
         report.removed += 1;
         if batch.len() == BATCH {
-            // Queued, not awaited: the next page is read while this batch is applied.
-            pending.push(account.submit(std::mem::take(&mut batch), false));
-            if pending.len() > 4 {
-                pending.remove(0).wait()?;
+            // One batch in flight: a writer's record waits behind at most one batch.
+            if let Some(previous) = pending.pop() {
+                Pending::wait(previous)?;
             }
+            pending.push(account.submit(std::mem::take(&mut batch), false));
         }
         Ok(())
     })?;

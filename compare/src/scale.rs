@@ -1,7 +1,8 @@
 //! How sessiondb behaves as the store grows (sessiondb only, each size in a fresh process):
 //! checkpoint cost after 1k update-state changes and after 1k peer changes at 10k, 100k and
 //! 1M peers; open + recovery of a 1M-peer store with a 100k-record tail; peak RSS while
-//! ingesting 10M peers. `compare scale [max_peers]` writes `benches/SCALE.md`.
+//! ingesting 10M peers; pruning 1M of 5M peers beside a durable writer. `compare scale
+//! [max_peers]` writes `benches/SCALE.md`.
 
 use std::path::Path;
 use std::process::Command;
@@ -130,8 +131,82 @@ pub fn run_one(what: &str, dir: &Path, n: u64) {
                 disk_bytes(&dir.join("bot.session")) as f64 / n as f64
             );
         }
+        "prune" => {
+            drop(store);
+            prune(&path, dir, n);
+        }
         _ => eprintln!("unknown scale measurement {what}"),
     }
+}
+
+/// Durable update-state writes from one thread until `stop`; their latencies.
+fn writer(acc: sessiondb::Account, stop: &std::sync::atomic::AtomicBool) -> Vec<Duration> {
+    let mut lat = Vec::new();
+    let mut pts = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        pts += 1;
+        let change = UpdateStateChange::Primary { pts, date: 1, seq: 1 };
+        let t = Instant::now();
+        acc.set_update_state(change).expect("write");
+        lat.push(t.elapsed());
+    }
+    lat
+}
+
+fn p99(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let at = |q: f64| ms(v[((v.len() as f64 * q) as usize).min(v.len() - 1)]);
+    (at(0.99), at(1.0))
+}
+
+/// Prunes a fifth of `n` peers while a durable writer runs: prune time, the writer's p99 and
+/// worst latency during the prune against a quiet baseline, and the index file size before,
+/// after the prune's checkpoint, and after an offline compact.
+fn prune(path: &Path, dir: &Path, n: u64) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let store = Store::open(path).expect("open");
+    fill(&store, 0, n);
+    store.checkpoint().expect("checkpoint");
+    let index = dir.join("bot.session/index.redb");
+    let size = || std::fs::metadata(&index).map_or(0, |m| m.len()) as f64 / (1 << 20) as f64;
+    let before = size();
+    let acc = store.default_account();
+    let stop = AtomicBool::new(false);
+    let baseline = std::thread::scope(|s| {
+        let w = s.spawn(|| writer(acc.clone(), &stop));
+        std::thread::sleep(Duration::from_secs(3));
+        stop.store(true, Ordering::Relaxed);
+        w.join().expect("writer")
+    });
+    stop.store(false, Ordering::Relaxed);
+    let (took, during, report) = std::thread::scope(|s| {
+        let w = s.spawn(|| writer(acc.clone(), &stop));
+        let t = Instant::now();
+        let policy = sessiondb::PrunePolicy {
+            max_peers: Some(n - n / 5),
+            ..Default::default()
+        };
+        let report = acc.prune(&policy).expect("prune");
+        let took = t.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        (took, w.join().expect("writer"), report)
+    });
+    store.checkpoint().expect("checkpoint");
+    let after = size();
+    store.close().expect("close");
+    drop(store);
+    let compact = sessiondb::compact(path).expect("compact");
+    let (base99, base_max) = p99(baseline);
+    let writes = during.len();
+    let (p99_ms, max_ms) = p99(during);
+    println!(
+        "SCALE what=prune n={n} removed={} prune_s={:.1} writer_p99_ms={p99_ms:.2} writer_max_ms={max_ms:.1} \
+         writes_during={writes} baseline_p99_ms={base99:.2} baseline_max_ms={base_max:.1} \
+         index_mib_before={before:.0} after_prune={after:.0} after_compact={:.0}",
+        report.removed,
+        took.as_secs_f64(),
+        compact.bytes_after as f64 / (1 << 20) as f64,
+    );
 }
 
 /// Runs every measurement in its own process and writes `benches/SCALE.md`.
@@ -144,6 +219,7 @@ pub fn run(max: u64) {
         .map(|n| ("checkpoint", n))
         .collect();
     jobs.push(("open", max.min(1_000_000)));
+    jobs.push(("prune", max * 5));
     jobs.push(("rss", max * 10));
     let mut lines = Vec::new();
     for (what, n) in jobs {
