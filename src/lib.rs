@@ -75,6 +75,7 @@ pub use model::{
     PeerKind, Session, UpdateState, UpdateStateChange, User, normalize_phone, normalize_username,
     validate_account,
 };
+pub use options::AutoPrune;
 pub use paths::store_dir;
 pub use phase::{Phase, PhaseHook};
 pub use prune::{PrunePolicy, PruneReport};

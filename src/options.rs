@@ -38,6 +38,21 @@ pub struct Options {
     pub fs: Option<Arc<dyn FileSystem>>,
     /// Called at each [`Phase`](crate::Phase) of the pipeline (crash tests). Default: none.
     pub phase_hook: Option<crate::PhaseHook>,
+    /// Prune every account's peer cache automatically in the background. Default: never.
+    pub auto_prune: Option<AutoPrune>,
+}
+
+/// An automatic peer-cache limit (see [`Account::prune`](crate::Account::prune)), checked
+/// every `every` on a background thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoPrune {
+    /// Keep at most this many peers per account. A prune starts once an account holds a
+    /// tenth more (so that a busy bot does not rescan its cache at every check).
+    pub max_peers: Option<u64>,
+    /// Remove peers not written for this long.
+    pub max_age: Option<std::time::Duration>,
+    /// How often to check.
+    pub every: std::time::Duration,
 }
 
 impl Default for Options {
@@ -52,6 +67,7 @@ impl Default for Options {
             cache_peers: true,
             fs: None,
             phase_hook: None,
+            auto_prune: None,
         }
     }
 }

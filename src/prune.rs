@@ -6,12 +6,16 @@
 //! writer waits at most for one batch to be applied, never for the whole prune.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
 
 use crate::account::Account;
 use crate::completion::Pending;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::Peer;
 use crate::op::Op;
+use crate::options::AutoPrune;
 
 /// Which peers [`Account::prune`] removes. A peer goes if either limit says so.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,4 +145,91 @@ pub(crate) fn prune(account: &Account, policy: &PrunePolicy) -> Result<PruneRepo
         p.wait()?;
     }
     Ok(report)
+}
+
+/// The background thread of [`AutoPrune`](crate::AutoPrune); stopped and joined on drop.
+pub(crate) struct AutoPruner {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AutoPruner {
+    pub(crate) fn spawn(engine: Weak<dyn Engine>, auto: AutoPrune) -> std::io::Result<Self> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sessiondb-prune".into())
+            .spawn(move || {
+                while !stopped(&signal, auto.every) {
+                    match prune_all(&engine, &auto) {
+                        Err(Error::Closed) => return,
+                        Err(e) => tracing::warn!(error = %e, "automatic prune failed"),
+                        Ok(()) => {}
+                    }
+                }
+            })?;
+        Ok(AutoPruner {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl AutoPruner {
+    /// Tells the thread to stop after the current prune (if any).
+    pub(crate) fn signal(&self) {
+        let (flag, wake) = &*self.stop;
+        *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        wake.notify_all();
+    }
+}
+
+impl Drop for AutoPruner {
+    fn drop(&mut self) {
+        self.signal();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits up to `every`; whether the pruner was told to stop.
+fn stopped(signal: &(Mutex<bool>, Condvar), every: std::time::Duration) -> bool {
+    let (flag, wake) = signal;
+    let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
+    let (guard, _) = wake
+        .wait_timeout_while(guard, every, |stop| !*stop)
+        .unwrap_or_else(|p| p.into_inner());
+    *guard
+}
+
+fn prune_all(engine: &Weak<dyn Engine>, auto: &AutoPrune) -> Result<()> {
+    let names = {
+        let strong = engine.upgrade().ok_or(Error::Closed)?;
+        crate::engine::view(strong.as_ref(), |v| v.accounts())?
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    for name in names {
+        let account = Account::new(engine.clone(), name);
+        let count = account.peer_count()?;
+        let policy = PrunePolicy {
+            written_before: auto
+                .max_age
+                .map(|age| now.saturating_sub(age.as_secs() as i64)),
+            max_peers: auto
+                .max_peers
+                .filter(|&max| count > max.saturating_add(max / 10)),
+        };
+        if policy.written_before.is_some() || policy.max_peers.is_some() {
+            let report = prune(&account, &policy)?;
+            tracing::info!(
+                account = account.name(),
+                removed = report.removed,
+                "pruned peers"
+            );
+        }
+    }
+    Ok(())
 }

@@ -106,6 +106,9 @@ impl Engine for Inner {
 /// Dropping a store flushes buffered writes but does not checkpoint; [`Store::close`] does.
 pub struct Store {
     inner: std::sync::Mutex<Option<Arc<Inner>>>,
+    /// Declared after `inner`: once the store is gone a running prune fails fast with
+    /// `Closed`, so joining its thread does not wait for the whole prune.
+    auto_prune: std::sync::Mutex<Option<crate::prune::AutoPruner>>,
     dir: PathBuf,
     read_only: bool,
     recovery: RecoveryReport,
@@ -324,12 +327,23 @@ impl Store {
     }
 
     fn wrap(inner: Inner, dir: PathBuf, recovery: RecoveryReport) -> Store {
-        Store {
+        let auto = inner.options.auto_prune.filter(|_| !inner.read_only);
+        let store = Store {
+            auto_prune: std::sync::Mutex::new(None),
             read_only: inner.read_only,
             inner: std::sync::Mutex::new(Some(Arc::new(inner))),
             dir,
             recovery,
+        };
+        if let Some(auto) = auto {
+            match crate::prune::AutoPruner::spawn(store.engine(), auto) {
+                Ok(pruner) => {
+                    *store.auto_prune.lock().unwrap_or_else(|p| p.into_inner()) = Some(pruner)
+                }
+                Err(e) => tracing::warn!(error = %e, "could not start the automatic pruner"),
+            }
         }
+        store
     }
 
     fn inner(&self) -> Result<Arc<Inner>> {
@@ -435,12 +449,27 @@ impl Store {
     /// Checkpoints, syncs and closes the store, releasing the lock. Later calls on it (or
     /// its account handles) return `Error::Closed`.
     pub fn close(&self) -> Result<()> {
+        let pruner = self.take_pruner();
         let Some(inner) = self.take_inner() else {
             return Ok(());
         };
         let result = inner.stop(true).wait().map(drop);
         drop(inner);
+        drop(pruner);
         result
+    }
+
+    /// Takes the automatic pruner, already told to stop (joined when dropped).
+    fn take_pruner(&self) -> Option<crate::prune::AutoPruner> {
+        let pruner = self
+            .auto_prune
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(p) = &pruner {
+            p.signal();
+        }
+        pruner
     }
 
     /// [`Store::close`] for async code: waits for the final checkpoint without blocking and
@@ -449,13 +478,17 @@ impl Store {
     /// # Cancel safety
     /// Once called, the store is closing whether or not the future is polled to the end.
     pub fn close_async(&self) -> crate::BoxFuture<'_, ()> {
+        let pruner = self.take_pruner();
         let inner = self.take_inner();
         Box::pin(async move {
             let Some(inner) = inner else { return Ok(()) };
             let result = inner.stop(true).await.map(drop);
-            tokio::task::spawn_blocking(move || drop(inner))
-                .await
-                .map_err(|e| Error::io("closing", std::io::Error::other(e.to_string())))?;
+            tokio::task::spawn_blocking(move || {
+                drop(inner);
+                drop(pruner);
+            })
+            .await
+            .map_err(|e| Error::io("closing", std::io::Error::other(e.to_string())))?;
             result
         })
     }

@@ -128,3 +128,32 @@ fn prune_runs_beside_durable_writers() {
     assert_eq!(acc.peer_count().unwrap(), 5_000);
     assert_eq!(acc.update_state().unwrap().map(|s| s.pts), Some(300));
 }
+
+#[test]
+fn the_automatic_policy_prunes_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = sessiondb::Options {
+        auto_prune: Some(sessiondb::AutoPrune {
+            max_peers: Some(100),
+            max_age: None,
+            every: std::time::Duration::from_millis(20),
+        }),
+        ..Default::default()
+    };
+    let store = Store::open_with(dir.path().join("bot"), options).unwrap();
+    let acc = store.default_account();
+    // 105 is within the tenth of slack: left alone.
+    acc.cache_peers(&(1..=105).map(user).collect::<Vec<_>>())
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(acc.peer_count().unwrap(), 105);
+    acc.cache_peers(&(106..=300).map(user).collect::<Vec<_>>())
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while acc.peer_count().unwrap() > 100 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(acc.peer_count().unwrap(), 100);
+    assert!(acc.peer(300).unwrap().is_some() && acc.peer(200).unwrap().is_none());
+    store.close().unwrap();
+}
