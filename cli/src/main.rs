@@ -59,6 +59,8 @@ enum Command {
     Peers(read::PeersArgs),
     /// Write a consistent copy of the store to <dest>.session/ (works beside a writer).
     Backup { store: String, dest: String },
+    /// Remove cached peers by age or count (not beside a writer; `compact` gives the space back).
+    Prune(read::PruneArgs),
     /// Rewrite the store into fresh files to give space back (not beside a writer).
     Compact {
         store: String,
@@ -117,6 +119,7 @@ fn main() -> ExitCode {
         Command::Peers(args) => read::peers(&args),
         Command::Backup { store, dest } => read::backup(&store, &dest),
         Command::Compact { store, json } => read::compact(&store, json),
+        Command::Prune(args) => read::prune(&args),
         Command::Import(args) => convert::import(&args),
         Command::Export(args) => convert::export(&args),
         Command::Convert(args) => convert::convert(&args),

@@ -337,3 +337,44 @@ pub fn compact(store: &str, as_json: bool) -> Result<Outcome> {
     }
     Ok(Outcome::Ok)
 }
+
+#[derive(Args)]
+pub struct PruneArgs {
+    store: String,
+    #[command(flatten)]
+    account: AccountArg,
+    /// Keep at most this many peers (the most recently written).
+    #[arg(long)]
+    max_peers: Option<u64>,
+    /// Remove peers not written for this many days.
+    #[arg(long)]
+    older_than_days: Option<u64>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn prune(a: &PruneArgs) -> Result<Outcome> {
+    let store = Store::open(&a.store)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let policy = sessiondb::PrunePolicy {
+        written_before: a
+            .older_than_days
+            .map(|d| now.saturating_sub(d.saturating_mul(86_400) as i64)),
+        max_peers: a.max_peers,
+    };
+    let r = store.account(&a.account.account)?.prune(&policy)?;
+    store.close()?;
+    if a.json {
+        print_json(
+            &json!({"examined": r.examined, "removed": r.removed, "protected": r.protected}),
+        );
+    } else {
+        println!(
+            "examined {} peers, removed {}, kept {} protected (self user, channels with pts)",
+            r.examined, r.removed, r.protected
+        );
+    }
+    Ok(Outcome::Ok)
+}

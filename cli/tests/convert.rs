@@ -129,13 +129,18 @@ fn import_inspect_look_up_and_export_a_telethon_session() {
     assert_eq!(code, 0);
     let (code, _, _) = run(&["accounts", "delete", s(&store), "second"]);
     assert_eq!(code, 1, "already gone");
+    let (code, out, _) = run(&["prune", s(&store), "--max-peers", "5", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("prune --json");
+    assert_eq!((code, &v["removed"]), (0, &serde_json::json!(2)), "{out}");
+    let (code, _, _) = run(&["prune", s(&store)]);
+    assert_eq!(code, 3, "a prune needs a limit");
     let (code, out, _) = run(&["compact", s(&store), "--json"]);
     assert_eq!(code, 0, "{out}");
     let (code, out, _) = run(&["verify", s(&store), "--json"]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(
         (code, &v["ok"], &v["peers"]),
-        (0, &serde_json::json!(true), &serde_json::json!(7))
+        (0, &serde_json::json!(true), &serde_json::json!(5))
     );
 }
 
