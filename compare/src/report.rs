@@ -1,6 +1,7 @@
 //! The report driver: every (workload, system) in a fresh process and directory, systems
 //! interleaved A B C… and rotated each round, medians with min–max, written to
-//! `benches/REPORT.md`.
+//! `benches/REPORT.md`. `COMPARE_WORKLOADS`, `COMPARE_SYSTEMS` (comma-separated) and
+//! `COMPARE_OUT` (file name under benches/) make partial runs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,12 +60,27 @@ pub fn run(peers: u64, rounds: usize) {
             "note: grammers/ is not built (cargo build --release in compare/grammers); skipping it"
         );
     }
+    // Optional filters (comma-separated) for partial runs, written to another file.
+    let only = |var: &str| -> Option<Vec<String>> {
+        std::env::var(var)
+            .ok()
+            .map(|v| v.split(',').map(str::to_owned).collect())
+    };
+    let (only_workloads, only_systems) = (only("COMPARE_WORKLOADS"), only("COMPARE_SYSTEMS"));
+    let wanted = |list: &Option<Vec<String>>, name: &str| {
+        list.as_ref().is_none_or(|l| l.iter().any(|x| x == name))
+    };
     let scratch = std::env::temp_dir().join(format!("sessiondb-compare-{}", std::process::id()));
     let mut results: BTreeMap<(String, String), Samples> = BTreeMap::new();
     for round in 0..rounds {
-        for workload in WORKLOADS {
-            let mut order: Vec<&str> = SYSTEMS.to_vec();
-            order.rotate_left(round % SYSTEMS.len());
+        for workload in WORKLOADS.iter().filter(|w| wanted(&only_workloads, w)) {
+            let mut order: Vec<&str> = SYSTEMS
+                .iter()
+                .copied()
+                .filter(|s| wanted(&only_systems, s))
+                .collect();
+            let len = order.len().max(1);
+            order.rotate_left(round % len);
             for system in order {
                 let dir = scratch.join(format!("{system}-{workload}-{round}"));
                 let args = [
@@ -123,10 +139,11 @@ pub fn run(peers: u64, rounds: usize) {
     let _ = std::fs::remove_dir_all(&scratch);
     let report = render(&results, peers, rounds);
     print!("{report}");
+    let name = std::env::var("COMPARE_OUT").unwrap_or_else(|_| "REPORT.md".into());
     let path = me
         .ancestors()
         .nth(4)
-        .map(|root| root.join("benches/REPORT.md"));
+        .map(|root| root.join("benches").join(name));
     if let Some(path) = path.filter(|p| p.parent().is_some_and(|d| d.is_dir())) {
         let _ = std::fs::write(&path, &report);
         eprintln!("wrote {}", path.display());
@@ -134,6 +151,10 @@ pub fn run(peers: u64, rounds: usize) {
 }
 
 fn render(results: &BTreeMap<(String, String), Samples>, peers: u64, rounds: usize) -> String {
+    let env: String = ["COMPARE_WORKLOADS", "COMPARE_SYSTEMS", "COMPARE_OUT"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
+        .collect();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let disk = Command::new("sh")
         .args(["-c", "df -h . | tail -1"])
@@ -147,7 +168,7 @@ fn render(results: &BTreeMap<(String, String), Samples>, peers: u64, rounds: usi
         .unwrap_or_default();
     let mut out = format!(
         "# Side-by-side report\n\n{date}; {nproc} cores; disk `{disk}`.\n\
-         Command: `cd compare && (cd grammers && cargo build --release) && cargo run --release -- report {peers} {rounds}`\n\n\
+         Command: `cd compare && (cd grammers && cargo build --release) && {env}cargo run --release -- report {peers} {rounds}`\n\n\
          {peers} peers, {rounds} rounds; every (workload, system) runs in a fresh process and directory, \
          systems interleaved and rotated each round. Median (min–max) over rounds; every write durable when acknowledged.\n\n\
          | workload | system | median | min–max | p99 µs | ratio vs sessiondb | write B/peer | disk B/peer | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n"
