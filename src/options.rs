@@ -21,7 +21,9 @@ pub enum Durability {
 pub struct Options {
     /// What to do with a damaged log. Default: [`RecoveryMode::TornTail`].
     pub recovery: RecoveryMode,
-    /// redb page-cache size in bytes (redb's own default is 1 GiB). Default: 64 MiB.
+    /// redb page-cache size in bytes, an upper bound filled only by pages read (redb's own
+    /// default is 1 GiB). Default: 256 MiB, which holds a 1M-peer index: at 64 MiB a lookup
+    /// by id at 1M peers took 1.73 µs (p99 13 µs, misses go to pread), at 256 MiB 1.49 µs.
     pub cache_size: usize,
     /// Checkpoint automatically once the log holds this many bytes. Default: 8 MiB.
     pub checkpoint_log_bytes: u64,
@@ -59,7 +61,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             recovery: RecoveryMode::TornTail,
-            cache_size: 64 << 20,
+            cache_size: 256 << 20,
             checkpoint_log_bytes: 8 << 20,
             checkpoint_records: 50_000,
             segment_bytes: 16 << 20,
