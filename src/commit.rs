@@ -533,10 +533,13 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
             .remove(path)
             .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
     }
-    shared
-        .fs
-        .sync_dir(&shared.dir)
-        .map_err(|e| Error::io(format!("syncing {}", shared.dir.display()), e))?;
+    // Only removals change the directory.
+    if !job.sealed.is_empty() {
+        shared
+            .fs
+            .sync_dir(&shared.dir)
+            .map_err(|e| Error::io(format!("syncing {}", shared.dir.display()), e))?;
+    }
     Ok(job.sealed.len())
 }
 
