@@ -40,7 +40,7 @@ pub(crate) struct Thresholds {
 }
 
 impl Shared {
-    fn reach(&self, phase: Phase) {
+    pub(crate) fn reach(&self, phase: Phase) {
         reach(&self.phase_hook, phase);
     }
 }
@@ -61,6 +61,10 @@ pub(crate) struct Shared {
     pub syncs: AtomicU64,
     thresholds: Thresholds,
     phase_hook: Option<PhaseHook>,
+    /// The redb cache size, for an index rebuilt by a reclaim.
+    pub cache_size: usize,
+    /// What the index wrote and synced (kept across a reclaim's swap).
+    pub index_io: Arc<crate::index_io::IndexIo>,
 }
 
 #[derive(Default)]
@@ -78,6 +82,8 @@ pub(crate) enum Request {
     },
     Flush(Completer<u64>),
     Checkpoint(Completer<u64>),
+    /// Checkpoint, then rebuild the index into a fresh file (see `reclaim`).
+    Reclaim(Completer<u64>),
     /// Checkpoint (if `checkpoint`), then stop the threads.
     Stop {
         checkpoint: bool,
@@ -86,9 +92,11 @@ pub(crate) enum Request {
 }
 
 struct CheckpointJob {
-    frozen: Arc<Overlay>,
+    /// `None` for a reclaim with nothing new to fold.
+    frozen: Option<Arc<Overlay>>,
     sealed: Vec<PathBuf>,
     waiters: Vec<Completer<u64>>,
+    reclaim: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,6 +113,7 @@ impl Shared {
         (active, base): (Overlay, Arc<Base>),
         checkpoint_lsn: u64,
         options: Option<&crate::Options>,
+        index_io: Arc<crate::index_io::IndexIo>,
     ) -> Self {
         let thresholds = match options {
             Some(o) => Thresholds {
@@ -138,6 +147,8 @@ impl Shared {
             syncs: AtomicU64::new(0),
             thresholds,
             phase_hook: options.and_then(|o| o.phase_hook.clone()),
+            cache_size: options.map_or(0, |o| o.cache_size),
+            index_io,
         }
     }
 
@@ -145,7 +156,7 @@ impl Shared {
         self.layers.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_layers(&self) -> RwLockWriteGuard<'_, Layers> {
+    pub(crate) fn write_layers(&self) -> RwLockWriteGuard<'_, Layers> {
         self.layers.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -200,7 +211,10 @@ impl Shared {
 fn fail(request: Request, e: Error) {
     let done = match request {
         Request::Write { done, .. } => done,
-        Request::Flush(done) | Request::Checkpoint(done) | Request::Stop { done, .. } => done,
+        Request::Flush(done)
+        | Request::Checkpoint(done)
+        | Request::Reclaim(done)
+        | Request::Stop { done, .. } => done,
     };
     done.complete(Err(e));
 }
@@ -320,6 +334,7 @@ impl Writer {
         let mut buffered = Vec::new();
         let mut durable = Vec::new();
         let mut checkpoint = Vec::new();
+        let mut reclaim = Vec::new();
         let mut stop = None;
         let mut stop_checkpoint = false;
         for r in requests {
@@ -340,6 +355,7 @@ impl Writer {
                 }
                 Request::Flush(done) => durable.push((done, self.log.last_lsn())),
                 Request::Checkpoint(done) => checkpoint.push(done),
+                Request::Reclaim(done) => reclaim.push(done),
                 Request::Stop {
                     checkpoint: c,
                     done,
@@ -395,11 +411,19 @@ impl Writer {
         // overlay has grown to twice its bound (backpressure keeps memory bounded).
         let busy = *lock(&self.shared.checkpoint_busy);
         let auto = over(1) && (!busy || over(2));
-        if auto || !checkpoint.is_empty() || stop_checkpoint {
-            if let Err(e) = self.start_checkpoint(checkpoint) {
-                self.shared.set_latch(&e);
-            }
-        } else if self.log.segment_len() >= t.segment_bytes
+        let started = auto || !checkpoint.is_empty() || stop_checkpoint || !reclaim.is_empty();
+        if (auto || !checkpoint.is_empty() || stop_checkpoint)
+            && let Err(e) = self.start_checkpoint(checkpoint, false)
+        {
+            self.shared.set_latch(&e);
+        }
+        if !reclaim.is_empty()
+            && let Err(e) = self.start_checkpoint(reclaim, true)
+        {
+            self.shared.set_latch(&e);
+        }
+        if !started
+            && self.log.segment_len() >= t.segment_bytes
             && let Err(e) = self.log.rotate()
         {
             let dir = self.shared.dir.display();
@@ -441,8 +465,9 @@ impl Writer {
         }
     }
 
-    /// Seals the log, freezes the active overlay and hands both to the checkpoint thread.
-    fn start_checkpoint(&mut self, waiters: Vec<Completer<u64>>) -> Result<()> {
+    /// Seals the log, freezes the active overlay and hands both to the checkpoint thread
+    /// (which then rebuilds the index if `reclaim`).
+    fn start_checkpoint(&mut self, waiters: Vec<Completer<u64>>, reclaim: bool) -> Result<()> {
         self.wait_checkpoint_idle();
         if self.shared.latched().is_some() {
             let e = self.shared.latched().unwrap_or(Error::Closed);
@@ -451,7 +476,8 @@ impl Writer {
             }
             return Ok(());
         }
-        if self.shared.read_layers().active.is_empty() {
+        let empty = self.shared.read_layers().active.is_empty();
+        if empty && !reclaim {
             let lsn = self.shared.checkpoint_lsn.load(Ordering::Relaxed);
             for w in waiters {
                 w.complete(Ok(lsn));
@@ -466,17 +492,18 @@ impl Writer {
             return Err(e);
         }
         let sealed = self.log.take_sealed();
-        let frozen = {
+        let frozen = (!empty).then(|| {
             let mut layers = self.shared.write_layers();
             let frozen = Arc::new(std::mem::take(&mut layers.active));
             layers.frozen = Some(frozen.clone());
             frozen
-        };
+        });
         *lock(&self.shared.checkpoint_busy) = true;
         let job = CheckpointJob {
             frozen,
             sealed,
             waiters,
+            reclaim,
         };
         if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
             *lock(&self.shared.checkpoint_busy) = false;
@@ -489,19 +516,21 @@ impl Writer {
 
 fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
     while let Ok(job) = jobs.recv() {
-        let lsn = job.frozen.last_lsn;
-        let result = checkpoint(shared, &job);
-        match &result {
-            Ok(deleted) => {
-                shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
-                tracing::info!(
-                    lsn,
-                    records = job.frozen.records,
-                    segments_deleted = deleted,
-                    "checkpoint"
-                );
-            }
-            Err(e) => shared.set_latch(e),
+        let lsn = match &job.frozen {
+            Some(frozen) => frozen.last_lsn,
+            None => shared.checkpoint_lsn.load(Ordering::Relaxed),
+        };
+        let mut result = checkpoint(shared, &job);
+        if let Ok(deleted) = &result {
+            shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
+            let records = job.frozen.as_ref().map_or(0, |f| f.records);
+            tracing::info!(lsn, records, segments_deleted = deleted, "checkpoint");
+        }
+        if job.reclaim && result.is_ok() {
+            result = crate::reclaim::reclaim(shared).map(|()| 0);
+        }
+        if let Err(e) = &result {
+            shared.set_latch(e);
         }
         for w in job.waiters {
             w.complete(match &result {
@@ -517,16 +546,20 @@ fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
 /// Folds the frozen layer into redb, then drops it and the segments it covered (returns
 /// how many).
 fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
+    let Some(frozen) = &job.frozen else {
+        return Ok(0);
+    };
     shared
         .index
-        .fold(&job.frozen, &|| shared.reach(Phase::Checkpointing))?;
+        .fold(frozen, &|| shared.reach(Phase::Checkpointing))?;
     shared.reach(Phase::CheckpointCommitted);
     let base = Arc::new(shared.index.base()?);
-    {
+    let old = {
         let mut layers = shared.write_layers();
         layers.frozen = None;
-        layers.base = base;
-    }
+        std::mem::replace(&mut layers.base, base)
+    };
+    drop(old); // outside the lock: releasing a snapshot may do redb work
     for path in &job.sealed {
         shared
             .fs

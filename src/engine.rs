@@ -21,6 +21,8 @@ pub(crate) struct EngineConfig {
 pub(crate) enum Control {
     Flush,
     Checkpoint,
+    /// Checkpoint, then rebuild the index into a fresh file.
+    Reclaim,
 }
 
 pub(crate) trait Engine: Send + Sync {

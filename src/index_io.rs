@@ -15,6 +15,9 @@ pub struct IndexIo {
     writes: AtomicU64,
     syncs: AtomicU64,
     file_len: AtomicU64,
+    /// Which index file reports its length: a reclaim moves on to the rebuilt one, and the
+    /// old file, trimmed when redb closes it later, must not overwrite the new length.
+    generation: AtomicU64,
 }
 
 /// A snapshot of [`IndexIo`].
@@ -31,6 +34,23 @@ pub struct IndexIoCounts {
 }
 
 impl IndexIo {
+    /// From now on only backends created after this call report the file length.
+    pub(crate) fn next_file(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn set_len(&self, generation: u64, len: u64) {
+        if self.generation.load(Ordering::Relaxed) == generation {
+            self.file_len.store(len, Ordering::Relaxed);
+        }
+    }
+
+    fn grow(&self, generation: u64, end: u64) {
+        if self.generation.load(Ordering::Relaxed) == generation {
+            self.file_len.fetch_max(end, Ordering::Relaxed);
+        }
+    }
+
     /// The current counts.
     pub fn counts(&self) -> IndexIoCounts {
         IndexIoCounts {
@@ -47,14 +67,20 @@ impl IndexIo {
 pub(crate) struct CountingBackend {
     inner: Box<dyn StorageBackend>,
     io: Arc<IndexIo>,
+    generation: u64,
 }
 
 impl CountingBackend {
     pub fn new(inner: Box<dyn StorageBackend>, io: Arc<IndexIo>) -> Self {
+        let generation = io.generation.load(Ordering::Relaxed);
         if let Ok(len) = inner.len() {
-            io.file_len.store(len, Ordering::Relaxed);
+            io.set_len(generation, len);
         }
-        CountingBackend { inner, io }
+        CountingBackend {
+            inner,
+            io,
+            generation,
+        }
     }
 }
 
@@ -66,7 +92,7 @@ impl StorageBackend for CountingBackend {
         self.inner.read(offset, out)
     }
     fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
-        self.io.file_len.store(len, Ordering::Relaxed);
+        self.io.set_len(self.generation, len);
         self.inner.set_len(len)
     }
     fn sync_data(&self) -> Result<(), std::io::Error> {
@@ -78,9 +104,7 @@ impl StorageBackend for CountingBackend {
         self.io
             .bytes_written
             .fetch_add(data.len() as u64, Ordering::Relaxed);
-        self.io
-            .file_len
-            .fetch_max(offset + data.len() as u64, Ordering::Relaxed);
+        self.io.grow(self.generation, offset + data.len() as u64);
         self.inner.write(offset, data)
     }
     fn close(&self) -> Result<(), std::io::Error> {

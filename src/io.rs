@@ -35,6 +35,8 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn open(&self, path: &Path, writable: bool) -> io::Result<Box<dyn LogFile>>;
     /// Removes a file.
     fn remove(&self, path: &Path) -> io::Result<()>;
+    /// Renames a file over another in the same directory, atomically.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creations, removals) durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 
@@ -128,6 +130,9 @@ impl FileSystem for RealFs {
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         sync_file(&std::fs::File::open(dir)?)
@@ -381,6 +386,13 @@ impl FileSystem for MemFs {
             node,
         }))
     }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        let node = st.live_names.remove(from).ok_or_else(|| not_found(from))?;
+        st.live_names.insert(to.to_owned(), node);
+        Ok(())
+    }
+
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut st = lock(&self.state);
         st.live_names

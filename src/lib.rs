@@ -51,6 +51,7 @@ mod overlay;
 mod paths;
 mod phase;
 mod prune;
+mod reclaim;
 mod save;
 mod session_store;
 mod stats;

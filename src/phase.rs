@@ -16,6 +16,10 @@ pub enum Phase {
     Checkpointing,
     /// A checkpoint has committed; the log segments it covers are not deleted yet.
     CheckpointCommitted,
+    /// A reclaim has written and synced the rebuilt index beside the live one, not renamed.
+    ReclaimCopied,
+    /// A reclaim has renamed the rebuilt index over the live one (directory synced).
+    ReclaimSwapped,
 }
 
 /// A callback run at every [`Phase`]; set it in `Options::phase_hook`. For tests.

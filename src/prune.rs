@@ -211,6 +211,7 @@ fn prune_all(engine: &Weak<dyn Engine>, auto: &AutoPrune) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
+    let mut reclaim = false;
     for name in names {
         let account = Account::new(engine.clone(), name);
         let count = account.peer_count()?;
@@ -229,7 +230,13 @@ fn prune_all(engine: &Weak<dyn Engine>, auto: &AutoPrune) -> Result<()> {
                 removed = report.removed,
                 "pruned peers"
             );
+            reclaim |= report.removed.saturating_mul(4) > report.examined;
         }
+    }
+    // A quarter or more of a cache gone: give the space back (rebuild the index file).
+    if reclaim {
+        let strong = engine.upgrade().ok_or(Error::Closed)?;
+        strong.control(crate::engine::Control::Reclaim).wait()?;
     }
     Ok(())
 }

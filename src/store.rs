@@ -32,7 +32,6 @@ pub(crate) struct Inner {
     read_only: bool,
     options: Options,
     writer: std::sync::Mutex<Option<JoinHandle<()>>>,
-    index_io: Arc<IndexIo>,
     _lock: Option<std::fs::File>,
 }
 
@@ -89,6 +88,7 @@ impl Engine for Inner {
         self.shared.submit(match what {
             Control::Flush => Request::Flush(done),
             Control::Checkpoint => Request::Checkpoint(done),
+            Control::Reclaim => Request::Reclaim(done),
         });
         pending
     }
@@ -142,6 +142,7 @@ impl Store {
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let index_path = dir.join(INDEX_FILE);
         refuse_lost_index(fs.as_ref(), &dir)?;
+        crate::reclaim::remove_leftover(fs.as_ref(), &dir)?;
         let (backend, new_index) = index_backend(fs.as_ref(), &index_path, true)?;
         let index_io = Arc::new(IndexIo::default());
         let counted = CountingBackend::new(backend, index_io.clone());
@@ -205,6 +206,7 @@ impl Store {
             (active, base),
             checkpoint_lsn,
             Some(&options),
+            index_io,
         ));
         let writer = commit::spawn(shared.clone(), log)?;
         let inner = Inner {
@@ -212,7 +214,6 @@ impl Store {
             read_only: false,
             options,
             writer: std::sync::Mutex::new(Some(writer)),
-            index_io,
             _lock: Some(lock),
         };
         Ok(Store::wrap(inner, dir, report))
@@ -270,13 +271,13 @@ impl Store {
             (active, base),
             checkpoint_lsn,
             None,
+            index_io,
         ));
         let inner = Inner {
             shared,
             read_only: true,
             options,
             writer: std::sync::Mutex::new(None),
-            index_io,
             _lock: None,
         };
         let report = RecoveryReport {
@@ -381,10 +382,21 @@ impl Store {
             .map_or(0, |i| i.shared.checkpoint_lsn.load(Ordering::Relaxed))
     }
 
+    /// Gives back the disk space the index no longer uses, while writers go on: checkpoints,
+    /// then rebuilds the index into a fresh file and renames it over the old one (see
+    /// `docs/design.md`). Returns the index file's size before and after, in bytes. The next
+    /// checkpoint waits until it is done; writes do not.
+    pub fn reclaim(&self) -> Result<(u64, u64)> {
+        let inner = self.inner()?;
+        let before = inner.shared.index_io.counts().file_len;
+        inner.control(Control::Reclaim).wait()?;
+        Ok((before, inner.shared.index_io.counts().file_len))
+    }
+
     /// What the index has written and synced since the store was opened.
     pub fn index_io(&self) -> IndexIoCounts {
         self.inner()
-            .map(|i| i.index_io.counts())
+            .map(|i| i.shared.index_io.counts())
             .unwrap_or_default()
     }
 
@@ -406,8 +418,8 @@ impl Store {
             checkpoint_lsn,
             last_lsn: last_lsn.max(checkpoint_lsn),
             records_since_checkpoint: records,
-            index_file_bytes: inner.index_io.counts().file_len,
-            index_io: inner.index_io.counts(),
+            index_file_bytes: inner.shared.index_io.counts().file_len,
+            index_io: inner.shared.index_io.counts(),
             accounts: crate::stats::account_stats(inner.as_ref())?,
         })
     }
@@ -500,7 +512,7 @@ impl Store {
 }
 
 /// The index's redb backend: the file system's own, or the real file (created 0600).
-fn index_backend(
+pub(crate) fn index_backend(
     fs: &dyn FileSystem,
     path: &Path,
     create: bool,

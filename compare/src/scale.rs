@@ -193,18 +193,32 @@ fn prune(path: &Path, dir: &Path, n: u64) {
     });
     store.checkpoint().expect("checkpoint");
     let after = size();
+    // Give the space back online, the writer still running.
+    stop.store(false, Ordering::Relaxed);
+    let (reclaim_took, during_reclaim) = std::thread::scope(|s| {
+        let w = s.spawn(|| writer(acc.clone(), &stop));
+        let t = Instant::now();
+        store.reclaim().expect("reclaim");
+        let took = t.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        (took, w.join().expect("writer"))
+    });
+    let reclaimed = size();
     store.close().expect("close");
     drop(store);
     let compact = sessiondb::compact(path).expect("compact");
     let (base99, base_max) = p99(baseline);
     let writes = during.len();
     let (p99_ms, max_ms) = p99(during);
+    let (r99, rmax) = p99(during_reclaim);
     println!(
         "SCALE what=prune n={n} removed={} prune_s={:.1} writer_p99_ms={p99_ms:.2} writer_max_ms={max_ms:.1} \
          writes_during={writes} baseline_p99_ms={base99:.2} baseline_max_ms={base_max:.1} \
-         index_mib_before={before:.0} after_prune={after:.0} after_compact={:.0}",
+         reclaim_s={:.1} reclaim_writer_p99_ms={r99:.2} reclaim_writer_max_ms={rmax:.1} \
+         index_mib_before={before:.0} after_prune={after:.0} after_reclaim={reclaimed:.0} after_compact={:.0}",
         report.removed,
         took.as_secs_f64(),
+        reclaim_took.as_secs_f64(),
         compact.bytes_after as f64 / (1 << 20) as f64,
     );
 }

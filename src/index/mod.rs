@@ -60,7 +60,8 @@ pub(crate) struct SessionRecord {
 
 /// The redb database, opened for writing or read-only.
 pub(crate) enum Index {
-    Writer(Database),
+    /// Behind a lock only so that a reclaim can swap in a rebuilt file.
+    Writer(std::sync::RwLock<Database>),
     Reader(ReadOnlyDatabase),
 }
 
@@ -73,7 +74,7 @@ impl Index {
     ) -> Result<Index> {
         let db = opened(path, cache, |b| b.create_with_backend(backend))?;
         guarded(path, || Index::init(&db, path))?;
-        Ok(Index::Writer(db))
+        Ok(Index::Writer(std::sync::RwLock::new(db)))
     }
 
     /// Opens the index read-only, beside a writer that may be running.
@@ -94,7 +95,7 @@ impl Index {
     /// A read snapshot of the last checkpoint.
     pub fn read(&self) -> Result<ReadTransaction> {
         Ok(match self {
-            Index::Writer(db) => db.begin_read()?,
+            Index::Writer(db) => db.read().unwrap_or_else(|p| p.into_inner()).begin_read()?,
             Index::Reader(db) => db.begin_read()?,
         })
     }
@@ -158,7 +159,7 @@ impl Index {
         let Index::Writer(db) = self else {
             return Err(Error::ReadOnly);
         };
-        let mut txn = db.begin_write()?;
+        let mut txn = db.read().unwrap_or_else(|p| p.into_inner()).begin_write()?;
         txn.set_quick_repair(true);
         for (account, delta) in &overlay.accounts {
             fold_account(&txn, account, delta)?;
@@ -169,6 +170,58 @@ impl Index {
         txn.commit()?;
         Ok(())
     }
+}
+
+impl Index {
+    /// Copies every table of the last checkpoint into `dst` (a fresh index) in one
+    /// transaction: the same contents, without the pages copy-on-write left free (smaller
+    /// transactions would leave new free pages behind in the fresh file).
+    pub fn copy_into(&self, dst: &Index) -> Result<()> {
+        let Index::Writer(dst) = dst else {
+            return Err(Error::ReadOnly);
+        };
+        let src = self.read()?;
+        let dst = dst.read().unwrap_or_else(|p| p.into_inner());
+        let txn = dst.begin_write()?;
+        copy(&src, &txn, META)?;
+        copy(&src, &txn, ACCOUNTS)?;
+        copy(&src, &txn, SESSIONS)?;
+        copy(&src, &txn, DCS)?;
+        copy(&src, &txn, UPDATE_STATE)?;
+        copy(&src, &txn, CHANNEL_STATE)?;
+        copy(&src, &txn, APP_FIELDS)?;
+        copy(&src, &txn, PEERS)?;
+        copy(&src, &txn, PEERS_BY_USERNAME)?;
+        copy(&src, &txn, PEERS_BY_PHONE)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Takes `other`'s database in place of this one's (after a reclaim renamed its file).
+    pub fn replace_with(&self, other: Index) -> Result<()> {
+        match (self, other) {
+            (Index::Writer(mine), Index::Writer(theirs)) => {
+                let theirs = theirs.into_inner().unwrap_or_else(|p| p.into_inner());
+                *mine.write().unwrap_or_else(|p| p.into_inner()) = theirs;
+                Ok(())
+            }
+            _ => Err(Error::ReadOnly),
+        }
+    }
+}
+
+fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
+    src: &ReadTransaction,
+    dst: &redb::WriteTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<()> {
+    let from = src.open_table(def)?;
+    let mut to = dst.open_table(def)?;
+    for entry in from.iter()? {
+        let (k, v) = entry?;
+        to.insert(k.value(), v.value())?;
+    }
+    Ok(())
 }
 
 /// Runs a redb call that may meet a damaged file. redb's own checks panic in debug builds on
