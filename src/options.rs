@@ -55,6 +55,11 @@ pub struct AutoPrune {
     pub max_age: Option<std::time::Duration>,
     /// How often to check.
     pub every: std::time::Duration,
+    /// After a prune that removed a quarter or more of a cache, give the space back with
+    /// [`Store::reclaim`](crate::Store::reclaim). While it runs (seconds per GB of index),
+    /// writes go on but a `save` or explicit checkpoint waits for it, holding up the writes
+    /// queued behind it.
+    pub reclaim: bool,
 }
 
 impl Default for Options {

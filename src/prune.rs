@@ -230,7 +230,7 @@ fn prune_all(engine: &Weak<dyn Engine>, auto: &AutoPrune) -> Result<()> {
                 removed = report.removed,
                 "pruned peers"
             );
-            reclaim |= report.removed.saturating_mul(4) > report.examined;
+            reclaim |= auto.reclaim && report.removed.saturating_mul(4) > report.examined;
         }
     }
     // A quarter or more of a cache gone: give the space back (rebuild the index file).

@@ -137,6 +137,7 @@ fn the_automatic_policy_prunes_in_the_background() {
             max_peers: Some(100),
             max_age: None,
             every: std::time::Duration::from_millis(20),
+            reclaim: true,
         }),
         ..Default::default()
     };
