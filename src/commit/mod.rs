@@ -20,7 +20,12 @@ use crate::log::writer::LogWriter;
 use crate::op::Op;
 use crate::overlay::Overlay;
 use crate::phase::{Phase, PhaseHook, reach};
-use crate::view::View;
+
+mod checkpoint;
+mod snapshot;
+
+use checkpoint::{CheckpointJob, checkpoint_thread};
+pub(crate) use snapshot::{Snapshot, with_view};
 
 /// The overlay layers (the one being written and the one being checkpointed) over the
 /// tables of the last checkpoint. All three change together under one lock, so a reader
@@ -89,14 +94,6 @@ pub(crate) enum Request {
         checkpoint: bool,
         done: Completer<u64>,
     },
-}
-
-struct CheckpointJob {
-    /// `None` for a reclaim with nothing new to fold.
-    frozen: Option<Arc<Overlay>>,
-    sealed: Vec<PathBuf>,
-    waiters: Vec<Completer<u64>>,
-    reclaim: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -512,99 +509,4 @@ impl Writer {
         }
         Ok(())
     }
-}
-
-fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<CheckpointJob>) {
-    while let Ok(job) = jobs.recv() {
-        let lsn = match &job.frozen {
-            Some(frozen) => frozen.last_lsn,
-            None => shared.checkpoint_lsn.load(Ordering::Relaxed),
-        };
-        let mut result = checkpoint(shared, &job);
-        if let Ok(deleted) = &result {
-            shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
-            let records = job.frozen.as_ref().map_or(0, |f| f.records);
-            tracing::info!(lsn, records, segments_deleted = deleted, "checkpoint");
-        }
-        if job.reclaim && result.is_ok() {
-            result = crate::reclaim::reclaim(shared).map(|()| 0);
-        }
-        if let Err(e) = &result {
-            shared.set_latch(e);
-        }
-        for w in job.waiters {
-            w.complete(match &result {
-                Ok(_) => Ok(lsn),
-                Err(e) => Err(clone_err(e)),
-            });
-        }
-        *lock(&shared.checkpoint_busy) = false;
-        shared.checkpoint_done.notify_all();
-    }
-}
-
-/// Folds the frozen layer into redb, then drops it and the segments it covered (returns
-/// how many).
-fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
-    let Some(frozen) = &job.frozen else {
-        return Ok(0);
-    };
-    shared
-        .index
-        .fold(frozen, &|| shared.reach(Phase::Checkpointing))?;
-    shared.reach(Phase::CheckpointCommitted);
-    let base = Arc::new(shared.index.base()?);
-    let old = {
-        let mut layers = shared.write_layers();
-        layers.frozen = None;
-        std::mem::replace(&mut layers.base, base)
-    };
-    drop(old); // outside the lock: releasing a snapshot may do redb work
-    for path in &job.sealed {
-        shared
-            .fs
-            .remove(path)
-            .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
-    }
-    // Only removals change the directory.
-    if !job.sealed.is_empty() {
-        shared
-            .fs
-            .sync_dir(&shared.dir)
-            .map_err(|e| Error::io(format!("syncing {}", shared.dir.display()), e))?;
-    }
-    Ok(job.sealed.len())
-}
-
-/// A frozen copy of the layers: the active one cloned, the others shared. Reading it takes no
-/// lock, so long reads (verify, backup) never hold up writers.
-pub(crate) struct Snapshot {
-    pub active: Overlay,
-    pub frozen: Option<Arc<Overlay>>,
-    pub base: Arc<Base>,
-}
-
-impl Snapshot {
-    pub fn of(shared: &Shared) -> Snapshot {
-        let layers = shared.read_layers();
-        Snapshot {
-            active: layers.active.clone(),
-            frozen: layers.frozen.clone(),
-            base: layers.base.clone(),
-        }
-    }
-
-    pub fn view(&self) -> View<'_> {
-        View::new(&self.active, self.frozen.as_deref(), Some(&self.base))
-    }
-}
-
-/// Runs `f` on a consistent view: the layers and the checkpointed tables under one lock.
-pub(crate) fn with_view<T>(
-    shared: &Shared,
-    f: &mut dyn FnMut(&View<'_>) -> Result<T>,
-) -> Result<T> {
-    let layers = shared.read_layers();
-    let view = View::new(&layers.active, layers.frozen.as_deref(), Some(&layers.base));
-    f(&view)
 }
