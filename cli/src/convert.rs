@@ -1,6 +1,6 @@
 //! `import`, `export` and `convert`: sessions in and out of other libraries' formats.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 
 use clap::Args;
@@ -133,21 +133,8 @@ fn write_target(p: &Portable, output: &str, t: &TargetArgs) -> Result<String> {
         println!("{text}");
         return Ok(format!("printed a {} session string", t.to));
     }
-    write_private(Path::new(output), format!("{text}\n").as_bytes())?;
+    formats::write_private(Path::new(output), format!("{text}\n").as_bytes())?;
     Ok(format!("wrote a {} session string to {output}", t.to))
-}
-
-/// A new file readable only by its owner: a session string is a password.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |e| Error::InvalidArgument(format!("writing {}: {e}", path.display()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(err)?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(err)
 }
 
 fn summary(p: &Portable) -> String {

@@ -172,19 +172,12 @@ pub(crate) fn export(p: &Portable, path: &Path) -> Result<()> {
                 .map_err(&e)?;
         }
     }
-    if let Some(s) = p.session.update_state {
-        tx.execute(
-            "INSERT INTO update_state VALUES (?1, ?2, ?3, ?4)",
-            [s.pts, s.qts, s.date, s.seq],
-        )
-        .map_err(&e)?;
-    }
-    for (id, pts) in &p.session.channels {
-        tx.execute(
-            "INSERT INTO channel_state VALUES (?1, ?2)",
-            rusqlite::params![id, pts],
-        )
-        .map_err(&e)?;
-    }
+    sqlite::write_update_state(
+        &tx,
+        F,
+        &p.session,
+        "INSERT INTO update_state VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO channel_state VALUES (?1, ?2)",
+    )?;
     tx.commit().map_err(&e)
 }

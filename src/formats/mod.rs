@@ -250,6 +250,12 @@ pub fn export_string(
     strings::encode(portable, format, options)
 }
 
+/// Writes a new file readable only by its owner (0600), synced: for session strings, which
+/// are passwords. Never overwrites.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    crate::paths::write_private_file(path, bytes)
+}
+
 fn string_not_file(f: Format) -> Error {
     Error::InvalidArgument(format!(
         "{f} is a string format: pass the string, not a file"

@@ -192,3 +192,23 @@ pub(crate) fn socket(text: &str) -> Option<std::net::SocketAddr> {
     let ip: std::net::IpAddr = ip.trim_matches(['[', ']']).parse().ok()?;
     Some(std::net::SocketAddr::new(ip, port.parse().ok()?))
 }
+
+/// Writes the common update state (`state_sql` binds pts, qts, date, seq as ?1..?4) and each
+/// channel's pts (`channel_sql` binds id, pts as ?1, ?2): the same rows every format keeps.
+pub(crate) fn write_update_state(
+    conn: &Connection,
+    format: Format,
+    session: &crate::model::Session,
+    state_sql: &str,
+    channel_sql: &str,
+) -> Result<()> {
+    if let Some(s) = session.update_state {
+        conn.execute(state_sql, [s.pts, s.qts, s.date, s.seq])
+            .map_err(err(format))?;
+    }
+    for (id, pts) in &session.channels {
+        conn.execute(channel_sql, rusqlite::params![id, pts])
+            .map_err(err(format))?;
+    }
+    Ok(())
+}

@@ -170,20 +170,13 @@ pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> R
             insert.execute(row).map_err(&e)?;
         }
     }
-    if let Some(s) = p.session.update_state {
-        tx.execute(
-            "INSERT INTO update_state VALUES (0, ?1, ?2, ?3, ?4)",
-            [s.pts, s.qts, s.date, s.seq],
-        )
-        .map_err(&e)?;
-    }
-    for (id, pts) in &p.session.channels {
-        tx.execute(
-            "INSERT INTO update_state VALUES (?1, ?2, 0, 0, 0)",
-            params![id, pts],
-        )
-        .map_err(&e)?;
-    }
+    sqlite::write_update_state(
+        &tx,
+        V1,
+        &p.session,
+        "INSERT INTO update_state VALUES (0, ?1, ?2, ?3, ?4)",
+        "INSERT INTO update_state VALUES (?1, ?2, 0, 0, 0)",
+    )?;
     tx.commit().map_err(&e)
 }
 
@@ -279,16 +272,12 @@ pub(crate) fn export_v2(p: &Portable, path: &Path) -> Result<()> {
         )
         .map_err(&e)?;
     }
-    if let Some(s) = p.session.update_state {
-        tx.execute(
-            "INSERT INTO state VALUES (?1, ?2, ?3, ?4)",
-            [s.pts, s.qts, s.date, s.seq],
-        )
-        .map_err(&e)?;
-    }
-    for (id, pts) in &p.session.channels {
-        tx.execute("INSERT INTO channelstate VALUES (?1, ?2)", params![id, pts])
-            .map_err(&e)?;
-    }
+    sqlite::write_update_state(
+        &tx,
+        V2,
+        &p.session,
+        "INSERT INTO state VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO channelstate VALUES (?1, ?2)",
+    )?;
     tx.commit().map_err(&e)
 }
