@@ -25,6 +25,14 @@ pub struct BackupReport {
     pub peers: u64,
 }
 
+/// Copies the key file of an encrypted store into the (new) backup directory, 0600, synced.
+fn copy_key_file(shared: &Shared, partial: &Path) -> Result<()> {
+    let name = crate::crypto::keyfile::KEY_FILE;
+    let bytes = crate::log::recovery::read_all(shared.fs.as_ref(), &shared.dir.join(name))?;
+    crate::paths::create_dir(partial)?;
+    crate::paths::write_private_file(&partial.join(name), &bytes)
+}
+
 /// The directory an unfinished backup to `dest` lives in.
 pub fn partial_dir(dest: &Path) -> PathBuf {
     let dest = store_dir(dest);
@@ -48,7 +56,14 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<BackupReport> {
     }
     let snapshot = Snapshot::of(shared);
     let view = snapshot.view();
-    let out = Store::open(&partial)?;
+    let out = match &shared.keys {
+        None => Store::open(&partial)?,
+        Some(keys) => {
+            // The same key file (same data key, same passphrase) encrypts the backup.
+            copy_key_file(shared, &partial)?;
+            Store::open_inner(&partial, crate::Options::default(), Some(keys.clone()))?
+        }
+    };
     let mut report = BackupReport {
         path: dest.clone(),
         accounts: 0,

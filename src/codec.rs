@@ -41,3 +41,94 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], location: &str) -> Resul
     }
     Ok(value)
 }
+
+/// How the index stores values and name keys: plain, or sealed with the store's keys (the
+/// associated data names the table, the account number and the row key).
+#[derive(Clone, Default)]
+pub(crate) struct ValueCodec(Option<std::sync::Arc<crate::crypto::Keys>>);
+
+/// A row key's bytes for the associated data of its value.
+pub(crate) trait RowKey {
+    fn bytes(&self) -> [u8; 8];
+}
+
+impl RowKey for i32 {
+    fn bytes(&self) -> [u8; 8] {
+        i64::from(*self).to_le_bytes()
+    }
+}
+
+impl RowKey for i64 {
+    fn bytes(&self) -> [u8; 8] {
+        self.to_le_bytes()
+    }
+}
+
+/// The row key of a table keyed by the account number alone.
+pub(crate) const NO_KEY: &[u8] = &[];
+
+impl ValueCodec {
+    pub fn new(keys: Option<std::sync::Arc<crate::crypto::Keys>>) -> Self {
+        ValueCodec(keys)
+    }
+
+    /// Encodes the value stored at (`table`, `account`, `key`).
+    pub fn encode<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        table: &str,
+        account: u32,
+        key: &[u8],
+    ) -> Vec<u8> {
+        let plain = encode(value);
+        match &self.0 {
+            None => plain,
+            Some(keys) => {
+                let plain = zeroize::Zeroizing::new(plain);
+                keys.seal(&place(table, account, key), &plain)
+            }
+        }
+    }
+
+    /// Decodes the value stored at (`table`, `account`, `key`); a sealed value that fails
+    /// authentication (damaged, or moved from another row) is `CorruptValue`.
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        table: &str,
+        account: u32,
+        key: &[u8],
+    ) -> Result<T> {
+        match &self.0 {
+            None => decode(bytes, table),
+            Some(keys) => match keys.open(&place(table, account, key), bytes) {
+                Some(plain) => decode(&plain, table),
+                None => Err(Error::corrupt_value(
+                    table,
+                    "value failed authentication (damaged, or moved from another row)",
+                )),
+            },
+        }
+    }
+
+    /// The index key for a username or phone: the name itself, or its keyed hash.
+    pub fn name_key<'a>(
+        &self,
+        table: &str,
+        account: u32,
+        name: &'a str,
+    ) -> std::borrow::Cow<'a, str> {
+        match &self.0 {
+            None => std::borrow::Cow::Borrowed(name),
+            Some(keys) => std::borrow::Cow::Owned(keys.name_key(table, account, name)),
+        }
+    }
+}
+
+fn place<'a>(table: &'a str, account: u32, key: &'a [u8]) -> crate::crypto::Place<'a> {
+    crate::crypto::Place::Value {
+        table,
+        account,
+        key,
+    }
+}

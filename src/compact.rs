@@ -89,11 +89,17 @@ fn exchange(a: &Path, b: &Path) -> Result<()> {
 /// Rewrites the store at `path` into fresh files, giving back the space freed pages and
 /// deleted accounts held. Needs exclusive access: fails with `Error::Locked` beside a writer.
 pub fn compact(path: impl AsRef<Path>) -> Result<CompactReport> {
+    compact_with(path, crate::Options::default())
+}
+
+/// [`compact`] with options: an encrypted store needs its passphrase
+/// ([`Options::encryption`](crate::Options::encryption)); the copy keeps the same key file.
+pub fn compact_with(path: impl AsRef<Path>, options: crate::Options) -> Result<CompactReport> {
     let dir = store_dir(path.as_ref());
     let copy = sibling(&dir);
     remove(&copy)?;
     remove(&crate::backup::partial_dir(&copy))?;
-    let store = Store::open(&dir)?;
+    let store = Store::open_with(&dir, options)?;
     store.checkpoint()?;
     let bytes_before = dir_bytes(&dir);
     let report = store.backup(&copy)?;

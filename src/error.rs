@@ -106,6 +106,18 @@ pub enum Error {
         /// The command-line flag (or `ExportOptions` field) that supplies it.
         flag: String,
     },
+    /// The passphrase does not unlock the store's key file.
+    #[error("wrong passphrase for {path}")]
+    WrongPassphrase {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// The store is encrypted and no passphrase was given.
+    #[error("{path} is encrypted; open it with a passphrase (Options::encryption)")]
+    PassphraseRequired {
+        /// The store directory.
+        path: PathBuf,
+    },
     /// A store file is owned by another user: refusing to use it.
     #[error("{path} is owned by uid {owner}, not by this user (uid {me})")]
     ForeignOwner {

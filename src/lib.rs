@@ -31,6 +31,7 @@ mod codec;
 mod commit;
 mod compact;
 mod completion;
+mod crypto;
 mod engine;
 mod error;
 #[cfg(feature = "formats")]
@@ -63,8 +64,9 @@ mod watermark;
 
 pub use account::Account;
 pub use backup::{BackupReport, partial_dir};
-pub use compact::{CompactReport, compact};
+pub use compact::{CompactReport, compact, compact_with};
 pub use completion::Pending;
+pub use crypto::{Encryption, KdfParams, Passphrase};
 pub use error::{Error, Result};
 #[cfg(feature = "grammers")]
 pub use grammers::GrammersSession;

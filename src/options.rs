@@ -42,6 +42,9 @@ pub struct Options {
     pub phase_hook: Option<crate::PhaseHook>,
     /// Prune every account's peer cache automatically in the background. Default: never.
     pub auto_prune: Option<AutoPrune>,
+    /// Encrypt the store with a passphrase. Chosen when the store is created; an encrypted
+    /// store needs it at every open, a plain one refuses it. Default: none (plain).
+    pub encryption: Option<crate::Encryption>,
 }
 
 /// An automatic peer-cache limit (see [`Account::prune`](crate::Account::prune)), checked
@@ -75,6 +78,7 @@ impl Default for Options {
             fs: None,
             phase_hook: None,
             auto_prune: None,
+            encryption: None,
         }
     }
 }

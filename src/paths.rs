@@ -49,7 +49,9 @@ pub(crate) fn check_store_path(dir: &Path) -> Result<()> {
             import_hint: format!("sessiondb import {} <new store>", dir.display()),
         });
     }
-    let ours = dir.join(INDEX_FILE).exists() || dir.join(LOCK_FILE).exists();
+    let ours = [INDEX_FILE, LOCK_FILE, crate::crypto::keyfile::KEY_FILE]
+        .iter()
+        .any(|name| dir.join(name).exists());
     let empty = fs::read_dir(dir)
         .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
         .next()
@@ -158,7 +160,6 @@ pub(crate) fn open_private(path: &Path, create: bool) -> Result<fs::File> {
 }
 
 /// Writes a new file readable only by its owner (0600) and syncs it and its directory.
-#[cfg(feature = "formats")]
 pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -178,4 +179,47 @@ pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
             .map_err(|e| Error::io(context(), e))?;
     }
     Ok(())
+}
+
+/// A log that does not start at LSN 1 needs the index it was checkpointed into: if that
+/// is gone, creating a fresh one would hide the loss. Refuse before touching anything.
+pub(crate) fn refuse_lost_index(fs: &dyn crate::io::FileSystem, dir: &Path) -> Result<()> {
+    let names = fs.list(dir).unwrap_or_default();
+    if names.iter().any(|n| n == INDEX_FILE) {
+        return Ok(());
+    }
+    let first = names
+        .iter()
+        .filter_map(|n| crate::log::parse_segment_name(n))
+        .min();
+    match first {
+        Some(lsn) if lsn > 1 => Err(Error::Corrupt {
+            file: dir.join(INDEX_FILE),
+            offset: 0,
+            reason: format!("the index is missing but the log only starts at LSN {lsn}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Takes the writer's `flock`. A lock that was just released can still be held for a moment
+/// by a forked child of this process that has not reached `exec` yet (the child shares the
+/// open file description until then), so a refusal is retried for up to 100 ms before it is
+/// reported as `Error::Locked`.
+pub(crate) fn take_lock(lock: &std::fs::File, dir: &Path) -> Result<()> {
+    for attempt in 0..20 {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if attempt < 19 => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => break,
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", dir.display()), e));
+            }
+        }
+    }
+    Err(Error::Locked {
+        path: dir.to_owned(),
+    })
 }

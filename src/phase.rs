@@ -20,6 +20,10 @@ pub enum Phase {
     ReclaimCopied,
     /// A reclaim has renamed the rebuilt index over the live one (directory synced).
     ReclaimSwapped,
+    /// A rekey has written and synced `KEY.tmp`, not yet renamed over `KEY`.
+    RekeyWritten,
+    /// A rekey has renamed `KEY.tmp` over `KEY`; the directory is not synced yet.
+    RekeyRenamed,
 }
 
 /// A callback run at every [`Phase`]; set it in `Options::phase_hook`. For tests.

@@ -35,7 +35,7 @@ pub(crate) fn remove_leftover(fs: &dyn crate::io::FileSystem, dir: &Path) -> Res
 fn open(shared: &Shared, path: &Path) -> Result<Index> {
     let (backend, _) = crate::store::index_backend(shared.fs.as_ref(), path, true)?;
     let counted = crate::index_io::CountingBackend::new(backend, shared.index_io.clone());
-    Index::open_writer(counted, shared.cache_size, path)
+    Index::open_writer(counted, shared.cache_size, path, shared.store_id())
 }
 
 pub(crate) fn reclaim(shared: &Shared) -> Result<()> {
@@ -56,7 +56,7 @@ pub(crate) fn reclaim(shared: &Shared) -> Result<()> {
         .map_err(|e| Error::io(ctx("syncing the directory of"), e))?;
     shared.reach(Phase::ReclaimSwapped);
     shared.index.replace_with(open(shared, &live)?)?;
-    let base = Arc::new(shared.index.base()?);
+    let base = Arc::new(shared.index.base(&shared.codec)?);
     let old = std::mem::replace(&mut shared.write_layers().base, base);
     // The old file closes when its last snapshot goes, which can take seconds (redb syncs
     // it): never under the layers' lock, where it would hold up every writer.

@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 
 use crate::account::Account;
 use crate::apply::apply_batch;
+use crate::codec::ValueCodec;
 use crate::commit::{self, Request, Shared};
 use crate::completion::{Pending, completion};
 use crate::engine::{Control, Engine, EngineConfig};
@@ -14,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::index::{self, Base, Index};
 use crate::index_io::{CountingBackend, IndexIo, IndexIoCounts};
 use crate::io::{FileSystem, RealFs};
-use crate::log::recovery::recover;
+use crate::log::recovery::{ReadLog, recover};
 use crate::log::{segment_path, writer::LogWriter};
 use crate::model::{DEFAULT_ACCOUNT, validate_account};
 use crate::op::Op;
@@ -131,22 +132,35 @@ impl Store {
 
     /// Opens or creates the store at `path` for writing.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
-        let dir = paths::store_dir(path.as_ref());
+        Self::open_inner(path.as_ref(), options, None)
+    }
+
+    /// Opens for writing; `preloaded` are the keys of an encrypted store (for a backup).
+    pub(crate) fn open_inner(
+        path: &Path,
+        options: Options,
+        preloaded: Option<Arc<crate::crypto::Keys>>,
+    ) -> Result<Store> {
+        let dir = paths::store_dir(path);
         paths::check_store_path(&dir)?;
         let created = paths::create_dir(&dir)?;
         paths::secure(&dir, true)?;
         let lock = paths::open_private(&dir.join(LOCK_FILE), true)?;
-        take_lock(&lock, &dir)?;
+        paths::take_lock(&lock, &dir)?;
         let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
         fs.create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let index_path = dir.join(INDEX_FILE);
-        refuse_lost_index(fs.as_ref(), &dir)?;
+        paths::refuse_lost_index(fs.as_ref(), &dir)?;
         crate::reclaim::remove_leftover(fs.as_ref(), &dir)?;
+        let encryption = options.encryption.as_ref();
+        let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption, preloaded, true)?;
+        let store_id = keys.as_ref().map(|k| &k.store_id);
         let (backend, new_index) = index_backend(fs.as_ref(), &index_path, true)?;
         let index_io = Arc::new(IndexIo::default());
         let counted = CountingBackend::new(backend, index_io.clone());
-        let index = Index::open_writer(counted, options.cache_size, &index_path)?;
+        let index = Index::open_writer(counted, options.cache_size, &index_path, store_id)?;
+        let codec = ValueCodec::new(keys.clone());
         if created || new_index {
             // The lock file is always real; the index lives wherever `fs` keeps it.
             let real = RealFs.sync_dir(&dir);
@@ -158,16 +172,16 @@ impl Store {
                 .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
         }
 
-        let (checkpoint_lsn, base) = snapshot(&index, &index_path)?;
+        let (checkpoint_lsn, base) = snapshot(&index, &index_path, &codec)?;
         let mut active = Overlay::default();
-        let mut rec = recover(
-            &fs,
-            &dir,
-            checkpoint_lsn,
-            options.recovery,
-            false,
-            &mut |lsn, ops| apply_batch(&mut active, None, Some(&base), lsn, ops),
-        )?;
+        let how = ReadLog {
+            mode: options.recovery,
+            read_only: false,
+            keys: keys.as_deref(),
+        };
+        let mut rec = recover(&fs, &dir, checkpoint_lsn, &how, &mut |lsn, ops| {
+            apply_batch(&mut active, None, Some(&base), lsn, ops)
+        })?;
         let report = RecoveryReport {
             records_replayed: rec.replayed,
             bytes_cut: rec.bytes_cut,
@@ -193,20 +207,20 @@ impl Store {
             fs.clone(),
             &dir,
             rec.next_lsn,
-            rec.segments,
-            rec.segment_bytes,
+            (rec.segments, rec.segment_bytes),
             options.segment_bytes.min(1 << 20),
             options.phase_hook.clone(),
+            keys.clone(),
         )
         .map_err(|e| Error::io(format!("starting a log segment in {}", dir.display()), e))?;
         let shared = Arc::new(Shared::new(
             dir.clone(),
             fs,
-            index,
+            (index, index_io),
             (active, base),
             checkpoint_lsn,
             Some(&options),
-            index_io,
+            keys,
         ));
         let writer = commit::spawn(shared.clone(), log)?;
         let inner = Inner {
@@ -239,23 +253,28 @@ impl Store {
         }
         paths::secure(&dir, false)?;
         let index_path = dir.join(INDEX_FILE);
+        let encryption = options.encryption.as_ref();
+        let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption, None, false)?;
         let (backend, _) = index_backend(fs.as_ref(), &index_path, false)?;
         let index_io = Arc::new(IndexIo::default());
         let counted = CountingBackend::new(backend, index_io.clone());
         let index = Index::open_reader(counted, options.cache_size, &index_path)?;
+        let store_id = keys.as_ref().map(|k| &k.store_id);
+        index::check_reader_store_id(&index, &index_path, store_id)?;
+        let codec = ValueCodec::new(keys.clone());
         // A checkpoint of the writer may delete segments while we read them: try again.
         let mut attempt = 0;
         let (base, active, rec, checkpoint_lsn) = loop {
-            let (checkpoint_lsn, base) = snapshot(&index, &index_path)?;
+            let (checkpoint_lsn, base) = snapshot(&index, &index_path, &codec)?;
             let mut active = Overlay::default();
-            let result = recover(
-                &fs,
-                &dir,
-                checkpoint_lsn,
-                options.recovery,
-                true,
-                &mut |lsn, ops| apply_batch(&mut active, None, Some(&base), lsn, ops),
-            );
+            let how = ReadLog {
+                mode: options.recovery,
+                read_only: true,
+                keys: keys.as_deref(),
+            };
+            let result = recover(&fs, &dir, checkpoint_lsn, &how, &mut |lsn, ops| {
+                apply_batch(&mut active, None, Some(&base), lsn, ops)
+            });
             match result {
                 Ok(rec) => break (base, active, rec, checkpoint_lsn),
                 Err(e) if attempt < 5 && matches!(e, Error::Io { .. } | Error::Corrupt { .. }) => {
@@ -267,11 +286,11 @@ impl Store {
         let shared = Arc::new(Shared::new(
             dir.clone(),
             fs,
-            index,
+            (index, index_io),
             (active, base),
             checkpoint_lsn,
             None,
-            index_io,
+            keys,
         ));
         let inner = Inner {
             shared,
@@ -431,7 +450,8 @@ impl Store {
     pub fn verify(&self) -> Result<crate::VerifyReport> {
         let inner = self.inner()?;
         let mut report = crate::VerifyReport::default();
-        crate::verify::log(&inner.shared.fs, &self.dir, &mut report);
+        let keys = inner.shared.keys.as_deref();
+        crate::verify::log(&inner.shared.fs, &self.dir, keys, &mut report);
         let snapshot = commit::Snapshot::of(&inner.shared);
         crate::verify::data(&snapshot.view(), &mut report)?;
         Ok(report)
@@ -442,6 +462,29 @@ impl Store {
     /// interrupted backup leaves just [`partial_dir`](crate::partial_dir)`(dest)`.
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<crate::BackupReport> {
         crate::backup::backup(&self.inner()?.shared, dest.as_ref())
+    }
+
+    /// Whether the store is encrypted (see [`Options::encryption`]).
+    pub fn is_encrypted(&self) -> Result<bool> {
+        Ok(self.inner()?.shared.keys.is_some())
+    }
+
+    /// Wraps the store's data key under a new passphrase (and Argon2id parameters): one
+    /// small file is rewritten, crash-safely; the data is not. Writers go on meanwhile.
+    pub fn rekey(&self, new: &crate::Encryption) -> Result<()> {
+        static REKEY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let inner = self.inner()?;
+        inner.writable()?;
+        let shared = &inner.shared;
+        let keys = shared.keys.as_ref().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{} is not encrypted: it was created without a passphrase",
+                self.dir.display()
+            ))
+        })?;
+        let _one_at_a_time = REKEY.lock().unwrap_or_else(|p| p.into_inner());
+        let (fs, hook) = (shared.fs.as_ref(), shared.phase_hook());
+        crate::crypto::keyfile::rekey(fs, &self.dir, keys, new, hook)
     }
 
     /// `Ok` while the store accepts writes; `Error::Latched` after an I/O failure (reopen
@@ -531,53 +574,10 @@ pub(crate) fn index_backend(
 }
 
 /// The checkpoint LSN and the tables of the index's last checkpoint.
-fn snapshot(index: &Index, path: &Path) -> Result<(u64, Arc<Base>)> {
+fn snapshot(index: &Index, path: &Path, codec: &ValueCodec) -> Result<(u64, Arc<Base>)> {
     index::guarded(path, || {
         let txn = index.read()?;
         let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
-        Ok((checkpoint_lsn, Arc::new(Base::open(txn)?)))
-    })
-}
-
-/// A log that does not start at LSN 1 needs the index it was checkpointed into: if that
-/// is gone, creating a fresh one would hide the loss. Refuse before touching anything.
-fn refuse_lost_index(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
-    let names = fs.list(dir).unwrap_or_default();
-    if names.iter().any(|n| n == INDEX_FILE) {
-        return Ok(());
-    }
-    let first = names
-        .iter()
-        .filter_map(|n| crate::log::parse_segment_name(n))
-        .min();
-    match first {
-        Some(lsn) if lsn > 1 => Err(Error::Corrupt {
-            file: dir.join(INDEX_FILE),
-            offset: 0,
-            reason: format!("the index is missing but the log only starts at LSN {lsn}"),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Takes the writer's `flock`. A lock that was just released can still be held for a moment
-/// by a forked child of this process that has not reached `exec` yet (the child shares the
-/// open file description until then), so a refusal is retried for up to 100 ms before it is
-/// reported as `Error::Locked`.
-fn take_lock(lock: &std::fs::File, dir: &Path) -> Result<()> {
-    for attempt in 0..20 {
-        match lock.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(std::fs::TryLockError::WouldBlock) if attempt < 19 => {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => break,
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io(format!("locking {}", dir.display()), e));
-            }
-        }
-    }
-    Err(Error::Locked {
-        path: dir.to_owned(),
+        Ok((checkpoint_lsn, Arc::new(Base::open(txn, codec.clone())?)))
     })
 }

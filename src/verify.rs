@@ -8,7 +8,8 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::io::FileSystem;
 use crate::log::frame::{
-    SEGMENT_HEADER_LEN, decode_payload, is_zero_tail, parse_segment_header, read_record,
+    SEGMENT_HEADER_LEN, decode_payload, is_zero_tail, open_payload, parse_segment_header,
+    read_record,
 };
 use crate::log::parse_segment_name;
 use crate::log::recovery::read_all;
@@ -46,7 +47,12 @@ impl VerifyReport {
 
 /// Checks every log segment: header, then each record's framing, CRC, LSN and payload. The
 /// last segment may end in a record being written right now: that is not a problem.
-pub(crate) fn log(fs: &Arc<dyn FileSystem>, dir: &Path, report: &mut VerifyReport) {
+pub(crate) fn log(
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+    keys: Option<&crate::crypto::Keys>,
+    report: &mut VerifyReport,
+) {
     let mut names: Vec<(u64, String)> = fs
         .list(dir)
         .unwrap_or_default()
@@ -58,7 +64,7 @@ pub(crate) fn log(fs: &Arc<dyn FileSystem>, dir: &Path, report: &mut VerifyRepor
     let mut next: Option<u64> = None;
     for (i, (first, name)) in names.into_iter().enumerate() {
         let path = dir.join(&name);
-        let bytes = match read_all(fs, &path) {
+        let bytes = match read_all(fs.as_ref(), &path) {
             Ok(b) => b,
             // A checkpoint deleted it since the listing: it was wholly checkpointed.
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -96,7 +102,11 @@ pub(crate) fn log(fs: &Arc<dyn FileSystem>, dir: &Path, report: &mut VerifyRepor
         while offset < bytes.len() {
             match read_record(&bytes, offset) {
                 Ok(r) if r.lsn == expected => {
-                    if let Err(e) = decode_payload(&bytes[r.payload.0..r.payload.1]) {
+                    let payload = &bytes[r.payload.0..r.payload.1];
+                    let decoded = open_payload(keys, r.lsn, payload)
+                        .map_err(String::from)
+                        .and_then(|plain| decode_payload(&plain).map(drop));
+                    if let Err(e) = decoded {
                         report
                             .problems
                             .push(format!("{} at {offset}: {e}", path.display()));

@@ -218,11 +218,12 @@ impl<'a> View<'a> {
             Some(a) => Some(a + 1),
             None => Some(i64::MIN),
         };
-        let mut base = match (cut, self.base, start) {
-            (None, Some(base), Some(start)) => {
-                base.peers_from(account, start)?.map(Iterator::peekable)
-            }
-            _ => None,
+        let (mut base, number) = match (cut, self.base, start) {
+            (None, Some(base), Some(start)) => match base.peers_from(account, start)? {
+                Some((n, range)) => (Some(range.peekable()), n),
+                None => (None, 0),
+            },
+            _ => (None, 0),
         };
         let mut out = Vec::new();
         while out.len() < limit {
@@ -254,8 +255,9 @@ impl<'a> View<'a> {
             if base_key == Some(key)
                 && let Some(Some(Ok((_, v)))) = base.as_mut().map(|b| b.next())
                 && chosen.is_none()
+                && let Some(b) = self.base
             {
-                chosen = Some(Some(crate::codec::decode(v.value(), "peers")?));
+                chosen = Some(Some(b.decode_peer(number, key, v.value())?));
             }
             if let Some(Some(p)) = chosen {
                 out.push(p);

@@ -5,7 +5,8 @@
 //! acknowledgements, or while it is paused inside a checkpoint or a segment rotation, then
 //! reopens the store and checks that nothing acknowledged was lost and nothing was invented.
 //!
-//! `SESSIONDB_KILLS` sets the number of kills (default 100; the long run uses 1000+).
+//! `SESSIONDB_KILLS` sets the number of kills (default 100; the long run uses 1000+); the
+//! same harness also runs on an encrypted store (`SESSIONDB_ENCRYPTED_KILLS`, default 40).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -17,6 +18,16 @@ use sessiondb::{
 };
 
 const CHILD: &str = "SESSIONDB_KILL_HARNESS";
+/// Set for a child writing an encrypted store.
+const ENCRYPTED: &str = "SESSIONDB_KILL_ENCRYPTED";
+
+/// The encryption of the store under test (small Argon2 parameters: the test opens often).
+fn encryption(on: bool) -> Option<sessiondb::Encryption> {
+    on.then(|| sessiondb::Encryption {
+        passphrase: sessiondb::Passphrase::new("kill harness"),
+        kdf: sessiondb::KdfParams::insecure_for_tests(),
+    })
+}
 const ROUND: u64 = 1_000_000;
 
 fn hash_of(id: i64) -> i64 {
@@ -57,6 +68,7 @@ fn options() -> Options {
         segment_bytes: 8 << 10,
         cache_size: 4 << 20,
         phase_hook: Some(PhaseHook(Arc::new(hook))),
+        encryption: encryption(std::env::var(ENCRYPTED).is_ok()),
         ..Options::default()
     }
 }
@@ -143,8 +155,17 @@ struct Acked {
 }
 
 /// One child: runs until `acks` acknowledgements or a pause in `pause`, then SIGKILL.
-fn run(path: &std::path::Path, round: u64, acks: u64, pause: Option<(&str, u64)>) -> (Acked, bool) {
+fn run(
+    path: &std::path::Path,
+    round: u64,
+    acks: u64,
+    pause: Option<(&str, u64)>,
+    encrypted: bool,
+) -> (Acked, bool) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
+    if encrypted {
+        cmd.env(ENCRYPTED, "1");
+    }
     cmd.args(["kill_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, path)
         .env("SESSIONDB_ROUND", round.to_string())
@@ -193,9 +214,14 @@ fn run(path: &std::path::Path, round: u64, acks: u64, pause: Option<(&str, u64)>
     (acked, paused)
 }
 
-fn check(path: &std::path::Path, round: u64, acked: &Acked) {
+fn check(path: &std::path::Path, round: u64, acked: &Acked, encrypted: bool) {
     let base = (round * ROUND) as i64;
-    let store = Store::open(path).unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+    let options = Options {
+        encryption: encryption(encrypted),
+        ..Options::default()
+    };
+    let store = Store::open_with(path, options)
+        .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
     let acc = store.default_account();
     if acked.state > 0 {
         let pts = acc.update_state().unwrap().expect("update state").pts as i64;
@@ -248,10 +274,19 @@ fn check(path: &std::path::Path, round: u64, acked: &Acked) {
 
 #[test]
 fn sigkill_at_random_moments_and_inside_checkpoints_and_rotations() {
-    let kills: u64 = std::env::var("SESSIONDB_KILLS")
+    kill_rounds("SESSIONDB_KILLS", 100, false);
+}
+
+#[test]
+fn sigkill_on_an_encrypted_store() {
+    kill_rounds("SESSIONDB_ENCRYPTED_KILLS", 40, true);
+}
+
+fn kill_rounds(var: &str, default: u64, encrypted: bool) {
+    let kills: u64 = std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+        .unwrap_or(default);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("victim");
     let mut rng = common_rng(0x5eed);
@@ -263,20 +298,20 @@ fn sigkill_at_random_moments_and_inside_checkpoints_and_rotations() {
             2 => Some(("Rotating", 1 + rng() % 4)),
             _ => None,
         };
-        let (acked, paused) = run(&path, round, 5 + rng() % 300, pause);
+        let (acked, paused) = run(&path, round, 5 + rng() % 300, pause, encrypted);
         match (pause, paused) {
             (Some(("Rotating", _)), true) => in_rotation += 1,
             (Some(_), true) => in_checkpoint += 1,
             _ => random += 1,
         }
-        check(&path, round, &acked);
+        check(&path, round, &acked, encrypted);
     }
     eprintln!(
-        "{kills} kills: {in_checkpoint} inside checkpoints, {in_rotation} inside segment rotation, {random} at random moments"
+        "{kills} kills (encrypted: {encrypted}): {in_checkpoint} inside checkpoints, {in_rotation} inside segment rotation, {random} at random moments"
     );
-    if kills >= 100 {
+    if kills >= 40 {
         assert!(
-            in_checkpoint >= 10 && in_rotation >= 10,
+            in_checkpoint >= kills / 10 && in_rotation >= kills / 10,
             "{in_checkpoint} / {in_rotation}"
         );
     }

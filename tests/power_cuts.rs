@@ -27,8 +27,17 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn options(fs: &MemFs, rng: &mut Rng) -> Options {
+/// Every fourth seed runs on an encrypted store (small Argon2 parameters: it reopens often).
+fn encryption(encrypted: bool) -> Option<sessiondb::Encryption> {
+    encrypted.then(|| sessiondb::Encryption {
+        passphrase: sessiondb::Passphrase::new("power cuts"),
+        kdf: sessiondb::KdfParams::insecure_for_tests(),
+    })
+}
+
+fn options(fs: &MemFs, rng: &mut Rng, encrypted: bool) -> Options {
     Options {
+        encryption: encryption(encrypted),
         fs: Some(Arc::new(fs.clone())),
         checkpoint_records: 3 + rng.below(40),
         checkpoint_log_bytes: 4096 + rng.below(64 << 10),
@@ -42,6 +51,7 @@ fn options(fs: &MemFs, rng: &mut Rng) -> Options {
 #[derive(Default)]
 struct Tally {
     cuts: u64,
+    encrypted: u64,
     torn: u64,
     faults: u64,
     prefixes_lost: u64,
@@ -51,7 +61,8 @@ struct Tally {
 fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
     let mut rng = Rng(seed);
     let fs = MemFs::new();
-    let opts = options(&fs, &mut rng);
+    let encrypted = seed.is_multiple_of(4);
+    let opts = options(&fs, &mut rng, encrypted);
     let torn = rng.chance(50);
     let fault = rng.chance(20);
     let cut_at = 1 + rng.below(400);
@@ -144,6 +155,7 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
         std::thread::yield_now();
     };
     tally.cuts += 1;
+    tally.encrypted += u64::from(encrypted);
     tally.torn += u64::from(torn);
     tally.faults += u64::from(fault);
 
@@ -197,6 +209,7 @@ fn one_cut(dir: &Path, seed: u64, tally: &mut Tally) {
         .unwrap();
     store.close().unwrap();
     let again = Options {
+        encryption: encryption(encrypted),
         fs: Some(Arc::new(image)),
         ..Options::default()
     };
@@ -224,10 +237,11 @@ fn power_cuts_at_random_io_keep_every_acknowledged_write() {
         seed += 1;
     }
     eprintln!(
-        "{} power cuts ({} with torn pages, {} at an injected I/O failure) over {} ops, \
-         seeds {first}..{seed}; {} in-flight ops lost",
-        tally.cuts, tally.torn, tally.faults, tally.ops, tally.prefixes_lost
+        "{} power cuts ({} on encrypted stores, {} with torn pages, {} at an injected I/O \
+         failure) over {} ops, seeds {first}..{seed}; {} in-flight ops lost",
+        tally.cuts, tally.encrypted, tally.torn, tally.faults, tally.ops, tally.prefixes_lost
     );
+    assert!(tally.encrypted > 0 && tally.encrypted < tally.cuts);
     assert!(tally.torn > 0 && tally.torn < tally.cuts);
     assert!(tally.faults > 0);
 }

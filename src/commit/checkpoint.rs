@@ -54,11 +54,11 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
     let Some(frozen) = &job.frozen else {
         return Ok(0);
     };
-    shared
-        .index
-        .fold(frozen, &|| shared.reach(Phase::Checkpointing))?;
+    shared.index.fold(frozen, &shared.codec, &|| {
+        shared.reach(Phase::Checkpointing)
+    })?;
     shared.reach(Phase::CheckpointCommitted);
-    let base = Arc::new(shared.index.base()?);
+    let base = Arc::new(shared.index.base(&shared.codec)?);
     let old = {
         let mut layers = shared.write_layers();
         layers.frozen = None;

@@ -70,6 +70,10 @@ pub(crate) struct Shared {
     pub cache_size: usize,
     /// What the index wrote and synced (kept across a reclaim's swap).
     pub index_io: Arc<crate::index_io::IndexIo>,
+    /// An encrypted store's keys.
+    pub keys: Option<Arc<crate::crypto::Keys>>,
+    /// How the index stores values (sealed with `keys`, or plain).
+    pub codec: crate::codec::ValueCodec,
 }
 
 #[derive(Default)]
@@ -106,11 +110,11 @@ impl Shared {
     pub fn new(
         dir: PathBuf,
         fs: Arc<dyn FileSystem>,
-        index: Index,
+        (index, index_io): (Index, Arc<crate::index_io::IndexIo>),
         (active, base): (Overlay, Arc<Base>),
         checkpoint_lsn: u64,
         options: Option<&crate::Options>,
-        index_io: Arc<crate::index_io::IndexIo>,
+        keys: Option<Arc<crate::crypto::Keys>>,
     ) -> Self {
         let thresholds = match options {
             Some(o) => Thresholds {
@@ -146,7 +150,19 @@ impl Shared {
             phase_hook: options.and_then(|o| o.phase_hook.clone()),
             cache_size: options.map_or(0, |o| o.cache_size),
             index_io,
+            codec: crate::codec::ValueCodec::new(keys.clone()),
+            keys,
         }
+    }
+
+    /// The store id of an encrypted store.
+    pub fn store_id(&self) -> Option<&[u8; 16]> {
+        self.keys.as_ref().map(|k| &k.store_id)
+    }
+
+    /// The phase hook (crash tests).
+    pub fn phase_hook(&self) -> &Option<PhaseHook> {
+        &self.phase_hook
     }
 
     pub fn read_layers(&self) -> RwLockReadGuard<'_, Layers> {

@@ -12,6 +12,7 @@ use super::*;
 use crate::model::{AppFields, DataCenter, Peer, UpdateState};
 
 type Bytes = &'static [u8];
+type PeerRange = redb::Range<'static, (u32, i64), Bytes>;
 
 /// Every table of one redb snapshot, opened once.
 pub(crate) struct Base {
@@ -24,11 +25,12 @@ pub(crate) struct Base {
     peers: ReadOnlyTable<(u32, i64), Bytes>,
     by_username: ReadOnlyTable<(u32, &'static str), i64>,
     by_phone: ReadOnlyTable<(u32, &'static str), i64>,
+    codec: ValueCodec,
     _txn: ReadTransaction,
 }
 
 impl Base {
-    pub fn open(txn: ReadTransaction) -> Result<Base> {
+    pub fn open(txn: ReadTransaction, codec: ValueCodec) -> Result<Base> {
         let mut numbers = HashMap::new();
         for entry in txn.open_table(ACCOUNTS)?.iter()? {
             let (k, v) = entry?;
@@ -45,6 +47,7 @@ impl Base {
             peers: txn.open_table(PEERS)?,
             by_username: txn.open_table(PEERS_BY_USERNAME)?,
             by_phone: txn.open_table(PEERS_BY_PHONE)?,
+            codec,
             _txn: txn,
         })
     }
@@ -53,14 +56,15 @@ impl Base {
         self.numbers.get(account).copied()
     }
 
+    /// Decodes a `peers` value of `account` read from a range.
+    pub fn decode_peer(&self, n: u32, id: i64, bytes: &[u8]) -> Result<Peer> {
+        self.codec.decode(bytes, "peers", n, &id.bytes())
+    }
+
     /// Peers of `account` with ids in `from..`, in id order.
-    pub fn peers_from(
-        &self,
-        account: &str,
-        from: i64,
-    ) -> Result<Option<redb::Range<'static, (u32, i64), Bytes>>> {
+    pub fn peers_from(&self, account: &str, from: i64) -> Result<Option<(u32, PeerRange)>> {
         match self.number(account) {
-            Some(n) => Ok(Some(self.peers.range((n, from)..=(n, i64::MAX))?)),
+            Some(n) => Ok(Some((n, self.peers.range((n, from)..=(n, i64::MAX))?))),
             None => Ok(None),
         }
     }
@@ -70,32 +74,56 @@ impl Base {
 pub(crate) mod read {
     use super::*;
 
-    fn get<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
-        table: &ReadOnlyTable<K, Bytes>,
-        key: K::SelfType<'_>,
+    /// The value of account `n`'s row of a table keyed by the account number alone.
+    fn get<T: serde::de::DeserializeOwned>(
+        base: &Base,
+        table: &ReadOnlyTable<u32, Bytes>,
+        n: u32,
         location: &str,
     ) -> Result<Option<T>> {
-        match table.get(key)? {
-            Some(v) => decode(v.value(), location).map(Some),
+        match table.get(n)? {
+            Some(v) => base.codec.decode(v.value(), location, n, NO_KEY).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The value at `(n, key)`.
+    fn get_row<K, T>(
+        base: &Base,
+        table: &ReadOnlyTable<(u32, K), Bytes>,
+        (n, key): (u32, K),
+        location: &str,
+    ) -> Result<Option<T>>
+    where
+        K: redb::Key + RowKey + Copy + 'static + for<'a> redb::Value<SelfType<'a> = K>,
+        T: serde::de::DeserializeOwned,
+    {
+        match table.get((n, key))? {
+            Some(v) => base
+                .codec
+                .decode(v.value(), location, n, &key.bytes())
+                .map(Some),
             None => Ok(None),
         }
     }
 
     fn range<K, T>(
+        base: &Base,
         table: &ReadOnlyTable<(u32, K), Bytes>,
         n: u32,
-        lo: K,
-        hi: K,
+        (lo, hi): (K, K),
         location: &str,
     ) -> Result<BTreeMap<K, T>>
     where
-        K: redb::Key + Ord + Copy + 'static + for<'a> redb::Value<SelfType<'a> = K>,
+        K: redb::Key + RowKey + Ord + Copy + 'static + for<'a> redb::Value<SelfType<'a> = K>,
         T: serde::de::DeserializeOwned,
     {
         let mut out = BTreeMap::new();
         for entry in table.range((n, lo)..=(n, hi))? {
             let (k, v) = entry?;
-            out.insert(k.value().1, decode(v.value(), location)?);
+            let key = k.value().1;
+            let value = base.codec.decode(v.value(), location, n, &key.bytes())?;
+            out.insert(key, value);
         }
         Ok(out)
     }
@@ -112,7 +140,7 @@ pub(crate) mod read {
 
     pub fn session(base: &Base, account: &str) -> Result<SessionRecord> {
         keyed(base, account, |n| {
-            Ok(get(&base.sessions, n, "sessions")?.unwrap_or_default())
+            Ok(get(base, &base.sessions, n, "sessions")?.unwrap_or_default())
         })
     }
 
@@ -126,50 +154,62 @@ pub(crate) mod read {
     }
 
     pub fn dc(base: &Base, account: &str, id: i32) -> Result<Option<DataCenter>> {
-        keyed(base, account, |n| get(&base.dcs, (n, id), "dcs"))
+        keyed(base, account, |n| get_row(base, &base.dcs, (n, id), "dcs"))
     }
 
     pub fn dcs(base: &Base, account: &str) -> Result<BTreeMap<i32, DataCenter>> {
         keyed(base, account, |n| {
-            range(&base.dcs, n, i32::MIN, i32::MAX, "dcs")
+            range(base, &base.dcs, n, (i32::MIN, i32::MAX), "dcs")
         })
     }
 
     pub fn update_state(base: &Base, account: &str) -> Result<Option<UpdateState>> {
         keyed(base, account, |n| {
-            get(&base.update_state, n, "update_state")
+            get(base, &base.update_state, n, "update_state")
         })
     }
 
     pub fn channel(base: &Base, account: &str, id: i64) -> Result<Option<i32>> {
         keyed(base, account, |n| {
-            get(&base.channel_state, (n, id), "channel_state")
+            get_row(base, &base.channel_state, (n, id), "channel_state")
         })
     }
 
     pub fn channels(base: &Base, account: &str) -> Result<BTreeMap<i64, i32>> {
         keyed(base, account, |n| {
-            range(&base.channel_state, n, i64::MIN, i64::MAX, "channel_state")
+            range(
+                base,
+                &base.channel_state,
+                n,
+                (i64::MIN, i64::MAX),
+                "channel_state",
+            )
         })
     }
 
     pub fn app(base: &Base, account: &str) -> Result<Option<AppFields>> {
-        keyed(base, account, |n| get(&base.app_fields, n, "app_fields"))
+        keyed(base, account, |n| {
+            get(base, &base.app_fields, n, "app_fields")
+        })
     }
 
     pub fn peer(base: &Base, account: &str, id: i64) -> Result<Option<Peer>> {
-        keyed(base, account, |n| get(&base.peers, (n, id), "peers"))
+        keyed(base, account, |n| {
+            get_row(base, &base.peers, (n, id), "peers")
+        })
     }
 
     pub fn by_username(base: &Base, account: &str, name: &str) -> Result<Option<i64>> {
         keyed(base, account, |n| {
-            Ok(base.by_username.get((n, name))?.map(|v| v.value()))
+            let key = base.codec.name_key("usernames", n, name);
+            Ok(base.by_username.get((n, key.as_ref()))?.map(|v| v.value()))
         })
     }
 
     pub fn by_phone(base: &Base, account: &str, phone: &str) -> Result<Option<i64>> {
         keyed(base, account, |n| {
-            Ok(base.by_phone.get((n, phone))?.map(|v| v.value()))
+            let key = base.codec.name_key("phones", n, phone);
+            Ok(base.by_phone.get((n, key.as_ref()))?.map(|v| v.value()))
         })
     }
 }

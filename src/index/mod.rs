@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use base::{Base, read};
 
-use crate::codec::{decode, encode};
+use crate::codec::{NO_KEY, RowKey, ValueCodec, decode, encode};
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::overlay::{AccountDelta, Overlay};
@@ -41,6 +41,8 @@ pub(crate) const INDEX_FORMAT: u32 = 1;
 const META_FORMAT: &str = "format";
 const META_CHECKPOINT: &str = "checkpoint_lsn";
 const META_NEXT_ACCOUNT: &str = "next_account";
+/// The store id of an encrypted store's key file (absent in a plain store).
+const META_STORE_ID: &str = "store_id";
 
 /// The `accounts` row: the number that keys the account's rows in the other tables.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -71,9 +73,10 @@ impl Index {
         backend: impl redb::StorageBackend,
         cache: usize,
         path: &Path,
+        store_id: Option<&[u8; 16]>,
     ) -> Result<Index> {
         let db = opened(path, cache, |b| b.create_with_backend(backend))?;
-        guarded(path, || Index::init(&db, path))?;
+        guarded(path, || Index::init(&db, path, store_id))?;
         Ok(Index::Writer(std::sync::RwLock::new(db)))
     }
 
@@ -88,8 +91,8 @@ impl Index {
     }
 
     /// The tables of the last checkpoint.
-    pub fn base(&self) -> Result<Base> {
-        Base::open(self.read()?)
+    pub fn base(&self, codec: &ValueCodec) -> Result<Base> {
+        Base::open(self.read()?, codec.clone())
     }
 
     /// A read snapshot of the last checkpoint.
@@ -102,7 +105,7 @@ impl Index {
 
     /// Checks the format version; on a new file, writes it and creates the tables. An
     /// existing index is only read here, so a refused open changes nothing.
-    pub fn init(db: &Database, path: &Path) -> Result<()> {
+    pub fn init(db: &Database, path: &Path, store_id: Option<&[u8; 16]>) -> Result<()> {
         if let Ok(txn) = db.begin_read()
             && let Ok(meta) = txn.open_table(META)
             && let Some(v) = meta.get(META_FORMAT)?
@@ -115,7 +118,7 @@ impl Index {
                     supported: INDEX_FORMAT,
                 });
             }
-            return Ok(());
+            return check_store_id(&txn, path, store_id);
         }
         let txn = db.begin_write()?;
         {
@@ -137,6 +140,9 @@ impl Index {
                     meta.insert(META_FORMAT, INDEX_FORMAT.to_le_bytes().as_slice())?;
                     meta.insert(META_CHECKPOINT, 0u64.to_le_bytes().as_slice())?;
                     meta.insert(META_NEXT_ACCOUNT, 1u32.to_le_bytes().as_slice())?;
+                    if let Some(id) = store_id {
+                        meta.insert(META_STORE_ID, id.as_slice())?;
+                    }
                 }
             }
         }
@@ -155,14 +161,19 @@ impl Index {
 
     /// Folds a frozen overlay into the index in one durable transaction that also records
     /// `overlay.last_lsn` as the checkpoint LSN. Accounts and keys go in key order.
-    pub fn fold(&self, overlay: &Overlay, before_commit: &dyn Fn()) -> Result<()> {
+    pub fn fold(
+        &self,
+        overlay: &Overlay,
+        codec: &ValueCodec,
+        before_commit: &dyn Fn(),
+    ) -> Result<()> {
         let Index::Writer(db) = self else {
             return Err(Error::ReadOnly);
         };
         let mut txn = db.read().unwrap_or_else(|p| p.into_inner()).begin_write()?;
         txn.set_quick_repair(true);
         for (account, delta) in &overlay.accounts {
-            fold_account(&txn, account, delta)?;
+            fold_account(&txn, codec, account, delta)?;
         }
         txn.open_table(META)?
             .insert(META_CHECKPOINT, overlay.last_lsn.to_le_bytes().as_slice())?;
@@ -294,6 +305,41 @@ pub(crate) fn checkpoint_lsn(txn: &ReadTransaction) -> Result<u64> {
     }
 }
 
+/// Refuses an index and a key file that do not belong together (a store encrypted or not
+/// is decided at creation; a key file copied from another store would unlock nothing).
+fn check_store_id(txn: &ReadTransaction, path: &Path, expected: Option<&[u8; 16]>) -> Result<()> {
+    let meta = txn.open_table(META)?;
+    let found = meta.get(META_STORE_ID)?.map(|v| v.value().to_vec());
+    let dir = path.parent().unwrap_or(path).to_owned();
+    match (found, expected) {
+        (None, None) => Ok(()),
+        (Some(found), Some(expected)) if found == expected.as_slice() => Ok(()),
+        (Some(_), None) => Err(Error::Corrupt {
+            file: dir.join(crate::crypto::keyfile::KEY_FILE),
+            offset: 0,
+            reason: "the store is encrypted but its key file is missing".into(),
+        }),
+        (None, Some(_)) => Err(Error::InvalidArgument(format!(
+            "{} was created without encryption; a passphrase cannot open it",
+            dir.display()
+        ))),
+        (Some(_), Some(_)) => Err(Error::Corrupt {
+            file: dir.join(crate::crypto::keyfile::KEY_FILE),
+            offset: 0,
+            reason: "the key file belongs to another store".into(),
+        }),
+    }
+}
+
+/// Checks a read-only open's key file against the index.
+pub(crate) fn check_reader_store_id(
+    index: &Index,
+    path: &Path,
+    expected: Option<&[u8; 16]>,
+) -> Result<()> {
+    check_store_id(&index.read()?, path, expected)
+}
+
 /// The account's number, if it has one.
 fn number(txn: &WriteTransaction, account: &str) -> Result<Option<u32>> {
     match txn.open_table(ACCOUNTS)?.get(account)? {
@@ -318,7 +364,12 @@ fn allocate(txn: &WriteTransaction, account: &str) -> Result<u32> {
     Ok(number)
 }
 
-fn fold_account(txn: &WriteTransaction, account: &str, d: &AccountDelta) -> Result<()> {
+fn fold_account(
+    txn: &WriteTransaction,
+    codec: &ValueCodec,
+    account: &str,
+    d: &AccountDelta,
+) -> Result<()> {
     let existing = number(txn, account)?;
     if d.wiped
         && let Some(n) = existing
@@ -337,7 +388,7 @@ fn fold_account(txn: &WriteTransaction, account: &str, d: &AccountDelta) -> Resu
     if d.home_dc.is_some() || d.user.is_some() || d.self_peer.is_some() || d.peer_count_delta != 0 {
         let mut table = txn.open_table(SESSIONS)?;
         let mut row: SessionRecord = match table.get(n)? {
-            Some(v) => decode(v.value(), "sessions")?,
+            Some(v) => codec.decode(v.value(), "sessions", n, NO_KEY)?,
             None => SessionRecord::default(),
         };
         if let Some(h) = d.home_dc {
@@ -350,45 +401,55 @@ fn fold_account(txn: &WriteTransaction, account: &str, d: &AccountDelta) -> Resu
             row.self_peer = s;
         }
         row.peer_count = row.peer_count.saturating_add_signed(d.peer_count_delta);
-        table.insert(n, encode(&row).as_slice())?;
+        table.insert(n, codec.encode(&row, "sessions", n, NO_KEY).as_slice())?;
     }
-    fold_rows(txn, DCS, n, &d.dcs)?;
+    fold_rows(txn, codec, (DCS, "dcs"), n, &d.dcs)?;
     match &d.update_state {
         Some(Some(state)) => {
             txn.open_table(UPDATE_STATE)?
-                .insert(n, encode(state).as_slice())?;
+                .insert(n, codec.encode(state, "update_state", n, NO_KEY).as_slice())?;
         }
         Some(None) => {
             txn.open_table(UPDATE_STATE)?.remove(n)?;
         }
         None => {}
     }
-    fold_rows(txn, CHANNEL_STATE, n, &d.channels)?;
+    fold_rows(txn, codec, (CHANNEL_STATE, "channel_state"), n, &d.channels)?;
     if let Some(app) = &d.app {
         txn.open_table(APP_FIELDS)?
-            .insert(n, encode(app).as_slice())?;
+            .insert(n, codec.encode(app, "app_fields", n, NO_KEY).as_slice())?;
     }
-    fold_rows(txn, PEERS, n, &d.peers)?;
-    fold_names(txn, PEERS_BY_USERNAME, n, &d.usernames)?;
-    fold_names(txn, PEERS_BY_PHONE, n, &d.phones)?;
+    fold_rows(txn, codec, (PEERS, "peers"), n, &d.peers)?;
+    fold_names(
+        txn,
+        codec,
+        (PEERS_BY_USERNAME, "usernames"),
+        n,
+        &d.usernames,
+    )?;
+    fold_names(txn, codec, (PEERS_BY_PHONE, "phones"), n, &d.phones)?;
     Ok(())
 }
 
 /// Writes (or deletes) one account's rows of a `(number, key) → versioned value` table.
 fn fold_rows<K, V>(
     txn: &WriteTransaction,
-    def: TableDefinition<(u32, K), &[u8]>,
+    codec: &ValueCodec,
+    (def, name): (TableDefinition<(u32, K), &[u8]>, &str),
     n: u32,
     rows: &BTreeMap<K, Option<V>>,
 ) -> Result<()>
 where
-    K: redb::Key + Copy + 'static + for<'a> redb::Value<SelfType<'a> = K>,
+    K: redb::Key + RowKey + Copy + 'static + for<'a> redb::Value<SelfType<'a> = K>,
     V: Serialize,
 {
     let mut table = txn.open_table(def)?;
     for (k, v) in rows {
         match v {
-            Some(v) => table.insert((n, *k), encode(v).as_slice())?,
+            Some(v) => {
+                let value = codec.encode(v, name, n, &k.bytes());
+                table.insert((n, *k), value.as_slice())?
+            }
             None => table.remove((n, *k))?,
         };
     }
@@ -397,15 +458,17 @@ where
 
 fn fold_names(
     txn: &WriteTransaction,
-    def: TableDefinition<(u32, &str), i64>,
+    codec: &ValueCodec,
+    (def, kind): (TableDefinition<(u32, &str), i64>, &str),
     n: u32,
     names: &BTreeMap<String, Option<i64>>,
 ) -> Result<()> {
     let mut table = txn.open_table(def)?;
     for (name, id) in names {
+        let key = codec.name_key(kind, n, name);
         match id {
-            Some(id) => table.insert((n, name.as_str()), *id)?,
-            None => table.remove((n, name.as_str()))?,
+            Some(id) => table.insert((n, key.as_ref()), *id)?,
+            None => table.remove((n, key.as_ref()))?,
         };
     }
     Ok(())

@@ -93,6 +93,38 @@ pub(crate) fn encode_payload(ops: &[Op]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The plaintext of a record's payload: as stored, or opened with an encrypted store's keys
+/// (`Err` if it fails authentication: damaged, moved, or sealed with another key).
+pub(crate) fn open_payload<'a>(
+    keys: Option<&crate::crypto::Keys>,
+    lsn: u64,
+    payload: &'a [u8],
+) -> std::result::Result<Plain<'a>, &'static str> {
+    match keys {
+        None => Ok(Plain::Stored(payload)),
+        Some(keys) => keys
+            .open(&crate::crypto::Place::Log { lsn }, payload)
+            .map(Plain::Opened)
+            .ok_or("record failed authentication"),
+    }
+}
+
+/// A payload's plaintext: the stored bytes, or a decrypted copy wiped when dropped.
+pub(crate) enum Plain<'a> {
+    Stored(&'a [u8]),
+    Opened(zeroize::Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for Plain<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Plain::Stored(b) => b,
+            Plain::Opened(v) => v,
+        }
+    }
+}
+
 /// Decodes a payload; errors are typed, never panics.
 pub(crate) fn decode_payload(payload: &[u8]) -> std::result::Result<Vec<Op>, String> {
     let (&version, body) = payload.split_first().ok_or("empty payload")?;
@@ -150,7 +182,7 @@ pub(crate) fn read_record(
         .get(offset..offset.saturating_add(RECORD_HEADER_LEN))
         .ok_or("short record header")?;
     let len = u32_at(header, 0) as usize;
-    if len > MAX_PAYLOAD {
+    if len > MAX_PAYLOAD + crate::crypto::SEAL_OVERHEAD {
         return Err("record length out of bounds");
     }
     let start = offset + RECORD_HEADER_LEN;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::frame::{
-    HeaderError, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, decode_payload, is_zero_tail,
+    HeaderError, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, decode_payload, is_zero_tail, open_payload,
     parse_segment_header, read_record, valid_records_after,
 };
 use super::parse_segment_name;
@@ -59,16 +59,24 @@ struct Damage {
     reason: String,
 }
 
+/// How to read the log: damage handling, and an encrypted store's keys.
+pub(crate) struct ReadLog<'a> {
+    pub mode: RecoveryMode,
+    pub read_only: bool,
+    pub keys: Option<&'a crate::crypto::Keys>,
+}
+
 /// Replays the log in `dir` after `checkpoint_lsn`, calling `apply` for each batch in order.
-/// A read-only recovery changes nothing and stops at the first damage.
+/// A read-only recovery changes nothing and stops at the first damage. A sealed record that
+/// fails authentication is damage, judged like a CRC failure (torn tail or corruption).
 pub(crate) fn recover(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
     checkpoint_lsn: u64,
-    mode: RecoveryMode,
-    read_only: bool,
+    how: &ReadLog<'_>,
     apply: &mut dyn FnMut(u64, Vec<Op>) -> Result<()>,
 ) -> Result<Recovered> {
+    let (mode, read_only) = (how.mode, how.read_only);
     let mut names: Vec<(u64, PathBuf)> = fs
         .list(dir)
         .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
@@ -95,7 +103,7 @@ pub(crate) fn recover(
     let mut segments = Vec::new();
     for (_, path) in &names[keep_from..] {
         segments.push(Segment {
-            bytes: read_all(fs, path)?,
+            bytes: read_all(fs.as_ref(), path)?,
             path: path.clone(),
         });
     }
@@ -176,9 +184,21 @@ pub(crate) fn recover(
             };
             if record.lsn > checkpoint_lsn {
                 let payload = &seg.bytes[record.payload.0..record.payload.1];
+                let plain = match open_payload(how.keys, record.lsn, payload) {
+                    Ok(plain) => plain,
+                    Err(why) => {
+                        damage = Some(Damage {
+                            index,
+                            offset,
+                            expected,
+                            reason: why.into(),
+                        });
+                        break 'segments;
+                    }
+                };
                 // The CRC matched, so these are the bytes we wrote: failing to decode them is
                 // not a torn write but a format problem.
-                let ops = decode_payload(payload).map_err(|reason| Error::Corrupt {
+                let ops = decode_payload(&plain).map_err(|reason| Error::Corrupt {
                     file: seg.path.clone(),
                     offset: offset as u64,
                     reason,
@@ -299,7 +319,7 @@ fn handle_damage(
     Ok((kept, last_len))
 }
 
-pub(crate) fn read_all(fs: &Arc<dyn FileSystem>, path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_all(fs: &dyn FileSystem, path: &Path) -> Result<Vec<u8>> {
     let ctx = || format!("reading {}", path.display());
     let file = fs.open(path, false).map_err(|e| Error::io(ctx(), e))?;
     let len = file.len().map_err(|e| Error::io(ctx(), e))?;

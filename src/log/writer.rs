@@ -29,6 +29,8 @@ pub(crate) struct LogWriter {
     allocated: u64,
     /// How far ahead zeros are written.
     prealloc: u64,
+    /// An encrypted store's keys: payloads are sealed, bound to their LSN.
+    keys: Option<Arc<crate::crypto::Keys>>,
 }
 
 /// Zeros to write ahead of the records with.
@@ -42,10 +44,10 @@ impl LogWriter {
         fs: Arc<dyn FileSystem>,
         dir: &Path,
         next_lsn: u64,
-        sealed: Vec<PathBuf>,
-        sealed_bytes: u64,
+        (sealed, sealed_bytes): (Vec<PathBuf>, u64),
         prealloc: u64,
         hook: Option<PhaseHook>,
+        keys: Option<Arc<crate::crypto::Keys>>,
     ) -> std::io::Result<Self> {
         let (file, path) = new_segment(fs.as_ref(), dir, next_lsn, &hook)?;
         Ok(LogWriter {
@@ -64,13 +66,20 @@ impl LogWriter {
             hook,
             allocated: super::frame::SEGMENT_HEADER_LEN as u64,
             prealloc: prealloc.max(4096),
+            keys,
         })
     }
 
     /// Frames `payload` as the next record (buffered until [`Self::write_out`]).
     pub fn append(&mut self, payload: &[u8]) -> u64 {
         let lsn = self.next_lsn;
-        encode_record(&mut self.buf, lsn, self.synced_lsn, payload);
+        match &self.keys {
+            None => encode_record(&mut self.buf, lsn, self.synced_lsn, payload),
+            Some(keys) => {
+                let sealed = keys.seal(&crate::crypto::Place::Log { lsn }, payload);
+                encode_record(&mut self.buf, lsn, self.synced_lsn, &sealed);
+            }
+        }
         self.next_lsn += 1;
         lsn
     }

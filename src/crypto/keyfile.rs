@@ -1,0 +1,255 @@
+//! The key file `KEY` of an encrypted store: the data key wrapped by a passphrase key.
+//!
+//! Layout (132 bytes, little-endian):
+//! `magic "SESSDBKY" | format u32 | argon2 memory_kib u32 | iterations u32 | parallelism u32 |
+//! salt [16] | store_id [16] | nonce [24] | wrapped data key [32 + 16 tag] | crc32 u32`.
+//! The wrapping is XChaCha20-Poly1305 under Argon2id(passphrase, salt) with the first 56
+//! bytes as associated data, so the parameters and the store id cannot be altered either.
+//! The CRC tells a damaged file (`Corrupt`) from a wrong passphrase (`WrongPassphrase`).
+//!
+//! A rekey writes `KEY.tmp`, syncs it, renames it over `KEY` and syncs the directory: a
+//! crash leaves either file whole, and `KEY.tmp` is removed at the next open.
+
+use std::path::Path;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+use super::{Encryption, KEY_LEN, KdfParams, Keys, Passphrase, random};
+use crate::error::{Error, Result};
+use crate::io::FileSystem;
+use crate::phase::{Phase, PhaseHook, reach};
+
+/// Name of the key file inside a store.
+pub(crate) const KEY_FILE: &str = "KEY";
+/// Name of a rekey's new key file before it is renamed over `KEY`.
+const KEY_TMP: &str = "KEY.tmp";
+const MAGIC: &[u8; 8] = b"SESSDBKY";
+const FORMAT: u32 = 1;
+const LEN: usize = 132;
+const AD_LEN: usize = 56;
+/// Largest Argon2 parameters accepted from a file (a hostile file must not make an open
+/// allocate without bound or spin for hours).
+const MAX_MEMORY_KIB: u32 = 4 << 20;
+const MAX_ITERATIONS: u32 = 64;
+const MAX_PARALLELISM: u32 = 64;
+
+/// Whether the store in `dir` has a key file (is encrypted).
+pub(crate) fn exists(fs: &dyn FileSystem, dir: &Path) -> Result<bool> {
+    let names = fs
+        .list(dir)
+        .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    Ok(names.iter().any(|n| n == KEY_FILE))
+}
+
+/// Creates the key file of a new encrypted store and returns its keys.
+pub(crate) fn create(fs: &dyn FileSystem, dir: &Path, enc: &Encryption) -> Result<Keys> {
+    let keys = Keys::generate()?;
+    let bytes = wrap(&keys, &enc.passphrase, enc.kdf)?;
+    write_atomic(fs, dir, &bytes, &None)?;
+    Ok(keys)
+}
+
+/// Reads the key file and unwraps the data key with `passphrase`.
+pub(crate) fn load(fs: &dyn FileSystem, dir: &Path, passphrase: &Passphrase) -> Result<Keys> {
+    let path = dir.join(KEY_FILE);
+    let bytes = crate::log::recovery::read_all(fs, &path)?;
+    unwrap(&bytes, passphrase, &path)
+}
+
+/// Rewraps the data key under a new passphrase (and parameters), crash-safely.
+pub(crate) fn rekey(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    keys: &Keys,
+    enc: &Encryption,
+    hook: &Option<PhaseHook>,
+) -> Result<()> {
+    let bytes = wrap(keys, &enc.passphrase, enc.kdf)?;
+    write_atomic(fs, dir, &bytes, hook)
+}
+
+/// Removes a rekey's leftover `KEY.tmp` (the rename never happened: `KEY` is current).
+pub(crate) fn remove_leftover(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+    let names = fs
+        .list(dir)
+        .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    if names.iter().any(|n| n == KEY_TMP) {
+        let tmp = dir.join(KEY_TMP);
+        fs.remove(&tmp)
+            .and_then(|()| fs.sync_dir(dir))
+            .map_err(|e| Error::io(format!("removing {}", tmp.display()), e))?;
+    }
+    Ok(())
+}
+
+fn write_atomic(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    bytes: &[u8],
+    hook: &Option<PhaseHook>,
+) -> Result<()> {
+    let tmp = dir.join(KEY_TMP);
+    let ctx = || format!("writing {}", tmp.display());
+    if fs.list(dir).is_ok_and(|n| n.iter().any(|n| n == KEY_TMP)) {
+        fs.remove(&tmp).map_err(|e| Error::io(ctx(), e))?;
+    }
+    let file = fs.create_new(&tmp).map_err(|e| Error::io(ctx(), e))?;
+    file.write_at(0, bytes)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| Error::io(ctx(), e))?;
+    reach(hook, Phase::RekeyWritten);
+    let path = dir.join(KEY_FILE);
+    fs.rename(&tmp, &path).map_err(|e| {
+        Error::io(
+            format!("renaming {} over {}", tmp.display(), path.display()),
+            e,
+        )
+    })?;
+    reach(hook, Phase::RekeyRenamed);
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))
+}
+
+/// Argon2id(passphrase, salt) → the key that wraps the data key.
+fn passphrase_key(
+    passphrase: &Passphrase,
+    salt: &[u8],
+    kdf: KdfParams,
+) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    if passphrase.bytes().is_empty() {
+        return Err(Error::InvalidArgument("the passphrase is empty".into()));
+    }
+    let params = argon2::Params::new(
+        kdf.memory_kib,
+        kdf.iterations,
+        kdf.parallelism,
+        Some(KEY_LEN),
+    )
+    .map_err(|e| Error::InvalidArgument(format!("Argon2 parameters: {e}")))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    argon
+        .hash_password_into(passphrase.bytes(), salt, out.as_mut_slice())
+        .map_err(|e| Error::InvalidArgument(format!("Argon2: {e}")))?;
+    Ok(out)
+}
+
+fn wrap(keys: &Keys, passphrase: &Passphrase, kdf: KdfParams) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&kdf.memory_kib.to_le_bytes());
+    out.extend_from_slice(&kdf.iterations.to_le_bytes());
+    out.extend_from_slice(&kdf.parallelism.to_le_bytes());
+    let mut salt = [0u8; 16];
+    random(&mut salt)?;
+    out.extend_from_slice(&salt);
+    out.extend_from_slice(&keys.store_id);
+    let mut nonce = [0u8; 24];
+    random(&mut nonce)?;
+    out.extend_from_slice(&nonce);
+    let kek = passphrase_key(passphrase, &salt, kdf)?;
+    let aead = XChaCha20Poly1305::new(kek.as_slice().into());
+    let payload = Payload {
+        msg: keys.data_key().as_slice(),
+        aad: &out[..AD_LEN],
+    };
+    let wrapped = aead
+        .encrypt(XNonce::from_slice(&nonce), payload)
+        .map_err(|_| Error::InvalidArgument("cannot wrap the data key".into()))?;
+    out.extend_from_slice(&wrapped);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    debug_assert_eq!(out.len(), LEN);
+    Ok(out)
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn unwrap(bytes: &[u8], passphrase: &Passphrase, path: &Path) -> Result<Keys> {
+    let corrupt = |reason: &str| Error::Corrupt {
+        file: path.to_owned(),
+        offset: 0,
+        reason: reason.into(),
+    };
+    if bytes.len() != LEN || &bytes[..8] != MAGIC {
+        return Err(corrupt("not a sessiondb key file"));
+    }
+    if crc32fast::hash(&bytes[..LEN - 4]) != u32_at(bytes, LEN - 4) {
+        return Err(corrupt("key file checksum mismatch"));
+    }
+    let format = u32_at(bytes, 8);
+    if format != FORMAT {
+        return Err(Error::UnsupportedVersion {
+            what: format!("key file {}", path.display()),
+            found: format,
+            supported: FORMAT,
+        });
+    }
+    let kdf = KdfParams {
+        memory_kib: u32_at(bytes, 12),
+        iterations: u32_at(bytes, 16),
+        parallelism: u32_at(bytes, 20),
+    };
+    if kdf.memory_kib > MAX_MEMORY_KIB
+        || kdf.iterations > MAX_ITERATIONS
+        || kdf.parallelism > MAX_PARALLELISM
+    {
+        return Err(corrupt("Argon2 parameters out of range"));
+    }
+    let kek = passphrase_key(passphrase, &bytes[24..40], kdf).map_err(|e| match e {
+        Error::InvalidArgument(why) if !passphrase.bytes().is_empty() => corrupt(&why),
+        other => other,
+    })?;
+    let aead = XChaCha20Poly1305::new(kek.as_slice().into());
+    let payload = Payload {
+        msg: &bytes[80..LEN - 4],
+        aad: &bytes[..AD_LEN],
+    };
+    let plain = aead
+        .decrypt(XNonce::from_slice(&bytes[56..80]), payload)
+        .map(Zeroizing::new)
+        .map_err(|_| Error::WrongPassphrase {
+            path: path.parent().unwrap_or(path).to_owned(),
+        })?;
+    let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
+    if plain.len() != KEY_LEN {
+        return Err(corrupt("wrapped key has the wrong length"));
+    }
+    data_key.copy_from_slice(&plain);
+    let mut store_id = [0u8; 16];
+    store_id.copy_from_slice(&bytes[40..56]);
+    Keys::new(data_key, store_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_unwrap_and_wrong_passphrase() -> Result<()> {
+        let keys = Keys::generate()?;
+        let pass = Passphrase::new("correct horse");
+        let bytes = wrap(&keys, &pass, KdfParams::insecure_for_tests())?;
+        assert_eq!(bytes.len(), LEN);
+        let back = unwrap(&bytes, &pass, Path::new("KEY"))?;
+        assert_eq!(back.data_key(), keys.data_key());
+        assert_eq!(back.store_id, keys.store_id);
+        let wrong = unwrap(&bytes, &Passphrase::new("battery staple"), Path::new("KEY"));
+        assert!(matches!(wrong, Err(Error::WrongPassphrase { .. })));
+        // A flipped bit anywhere is damage, not a wrong passphrase.
+        for at in [0, 13, 30, 60, 100, LEN - 1] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 1;
+            let r = unwrap(&bad, &pass, Path::new("KEY"));
+            assert!(matches!(r, Err(Error::Corrupt { .. })), "byte {at}");
+        }
+        Ok(())
+    }
+}

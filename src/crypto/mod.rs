@@ -1,0 +1,313 @@
+//! Encryption at rest (opt-in, chosen when a store is created).
+//!
+//! A random 32-byte data key encrypts every log record and every index value with
+//! XChaCha20-Poly1305; the associated data names where the ciphertext lives (the record's
+//! LSN; the value's table, account number and key), so ciphertexts cannot be moved between
+//! places unnoticed. Usernames and phones, which are index keys, become BLAKE2b keyed hashes.
+//! The data key is stored wrapped by a key derived from the passphrase with Argon2id (see
+//! `keyfile`), so a rekey rewrites one small file.
+
+pub(crate) mod keyfile;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use blake2::digest::{Mac, consts::U16, consts::U32};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Bytes a sealed value is longer than its plaintext: nonce and tag.
+pub(crate) const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
+const NONCE_LEN: usize = 24;
+/// Length of the data key.
+pub(crate) const KEY_LEN: usize = 32;
+
+/// A passphrase, wiped from memory when dropped and never printed.
+#[derive(Clone)]
+pub struct Passphrase(Zeroizing<Vec<u8>>);
+
+impl Passphrase {
+    /// Wraps a passphrase (any bytes; UTF-8 text in practice).
+    pub fn new(passphrase: impl Into<Vec<u8>>) -> Self {
+        Passphrase(Zeroizing::new(passphrase.into()))
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase(<redacted>)")
+    }
+}
+
+/// Argon2id cost parameters, stored in the key file so a store opens with the ones it was
+/// created (or last rekeyed) with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory in KiB. Default: 65,536 (64 MiB).
+    pub memory_kib: u32,
+    /// Passes over the memory. Default: 3.
+    pub iterations: u32,
+    /// Lanes. Default: 1 (the computation is single-threaded here).
+    pub parallelism: u32,
+}
+
+impl Default for KdfParams {
+    /// RFC 9106's second recommendation (64 MiB, 3 passes), with one lane: about a quarter
+    /// of a second on a current core, paid once per open.
+    fn default() -> Self {
+        KdfParams {
+            memory_kib: 64 << 10,
+            iterations: 3,
+            parallelism: 1,
+        }
+    }
+}
+
+impl KdfParams {
+    /// The smallest parameters Argon2 accepts: for tests only, never for real stores.
+    pub fn insecure_for_tests() -> Self {
+        KdfParams {
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Opt-in encryption: the passphrase, and the Argon2id parameters used when the store is
+/// created or rekeyed (an existing store keeps the ones in its key file).
+#[derive(Clone, Debug)]
+pub struct Encryption {
+    /// The passphrase.
+    pub passphrase: Passphrase,
+    /// Argon2id parameters for a new key file. Default: [`KdfParams::default`].
+    pub kdf: KdfParams,
+}
+
+impl Encryption {
+    /// Encryption with `passphrase` and the default (strong) Argon2id parameters.
+    pub fn new(passphrase: impl Into<Vec<u8>>) -> Self {
+        Encryption {
+            passphrase: Passphrase::new(passphrase),
+            kdf: KdfParams::default(),
+        }
+    }
+}
+
+/// The unwrapped keys of an encrypted store.
+pub(crate) struct Keys {
+    /// The data key itself, kept to rewrap it on rekey.
+    data_key: Zeroizing<[u8; KEY_LEN]>,
+    /// Identifies the store the key belongs to (also kept in the index's `meta`).
+    pub store_id: [u8; 16],
+    aead: XChaCha20Poly1305,
+    names: Zeroizing<[u8; KEY_LEN]>,
+    /// Nonces: a random prefix per open and a counter (never repeats within an open; two
+    /// opens colliding on 128 random bits is negligible).
+    nonce_prefix: [u8; 16],
+    nonce_counter: AtomicU64,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+/// Where a sealed value lives: what its associated data is made of.
+pub(crate) enum Place<'a> {
+    /// A log record.
+    Log { lsn: u64 },
+    /// An index value: table, account number, key bytes.
+    Value {
+        table: &'a str,
+        account: u32,
+        key: &'a [u8],
+    },
+}
+
+impl Keys {
+    /// Derives the working keys from a data key.
+    pub fn new(data_key: Zeroizing<[u8; KEY_LEN]>, store_id: [u8; 16]) -> Result<Keys> {
+        let values = derive(&data_key, b"sessiondb values v1")?;
+        let names = derive(&data_key, b"sessiondb names v1")?;
+        let mut nonce_prefix = [0u8; 16];
+        random(&mut nonce_prefix)?;
+        Ok(Keys {
+            aead: XChaCha20Poly1305::new(values.as_slice().into()),
+            data_key,
+            store_id,
+            names,
+            nonce_prefix,
+            nonce_counter: AtomicU64::new(0),
+        })
+    }
+
+    /// A fresh random data key and store id.
+    pub fn generate() -> Result<Keys> {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        random(key.as_mut_slice())?;
+        let mut id = [0u8; 16];
+        random(&mut id)?;
+        Keys::new(key, id)
+    }
+
+    pub(crate) fn data_key(&self) -> &[u8; KEY_LEN] {
+        &self.data_key
+    }
+
+    /// `nonce ‖ ciphertext ‖ tag`.
+    pub fn seal(&self, place: &Place<'_>, plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[..16].copy_from_slice(&self.nonce_prefix);
+        let n = self.nonce_counter.fetch_add(1, Ordering::Relaxed);
+        nonce[16..].copy_from_slice(&n.to_le_bytes());
+        let ad = associated_data(place);
+        let payload = Payload {
+            msg: plaintext,
+            aad: &ad,
+        };
+        let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+        out.extend_from_slice(&nonce);
+        // Encryption fails only for messages over 256 GiB; ours are bounded far below.
+        match self.aead.encrypt(XNonce::from_slice(&nonce), payload) {
+            Ok(ct) => out.extend_from_slice(&ct),
+            Err(_) => unreachable!("XChaCha20-Poly1305 refused a bounded message"),
+        }
+        out
+    }
+
+    /// The plaintext of a sealed value, or `None` if it fails authentication (damaged,
+    /// moved from another place, or sealed with another key).
+    pub fn open(&self, place: &Place<'_>, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        if sealed.len() < SEAL_OVERHEAD {
+            return None;
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let ad = associated_data(place);
+        let payload = Payload { msg: ct, aad: &ad };
+        self.aead
+            .decrypt(XNonce::from_slice(nonce), payload)
+            .ok()
+            .map(Zeroizing::new)
+    }
+
+    /// The index key standing for a username or phone: a keyed hash, in hex (the tables
+    /// keep string keys; 32 characters).
+    pub fn name_key(&self, table: &str, account: u32, name: &str) -> String {
+        let mut mac = match <blake2::Blake2bMac<U16> as blake2::digest::KeyInit>::new_from_slice(
+            self.names.as_slice(),
+        ) {
+            Ok(m) => m,
+            Err(_) => unreachable!("a 32-byte BLAKE2b key is valid"),
+        };
+        mac.update(table.as_bytes());
+        mac.update(&[0]);
+        mac.update(&account.to_le_bytes());
+        mac.update(name.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(32);
+        for b in digest {
+            out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
+        out
+    }
+}
+
+fn associated_data(place: &Place<'_>) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(48);
+    ad.extend_from_slice(b"sessiondb1");
+    match place {
+        Place::Log { lsn } => {
+            ad.extend_from_slice(b"log\0");
+            ad.extend_from_slice(&lsn.to_le_bytes());
+        }
+        Place::Value {
+            table,
+            account,
+            key,
+        } => {
+            ad.extend_from_slice(table.as_bytes());
+            ad.push(0);
+            ad.extend_from_slice(&account.to_le_bytes());
+            ad.extend_from_slice(key);
+        }
+    }
+    ad
+}
+
+/// BLAKE2b-256 keyed with the data key over a label: independent subkeys per use.
+fn derive(data_key: &[u8; KEY_LEN], label: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    let mut mac = <blake2::Blake2bMac<U32> as blake2::digest::KeyInit>::new_from_slice(data_key)
+        .map_err(|_| Error::InvalidArgument("bad data key length".into()))?;
+    mac.update(label);
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    out.copy_from_slice(&mac.finalize().into_bytes());
+    Ok(out)
+}
+
+/// Fills `buf` from the operating system's random source.
+pub(crate) fn random(buf: &mut [u8]) -> Result<()> {
+    getrandom::getrandom(buf).map_err(|e| {
+        Error::io(
+            "reading the system's random source",
+            std::io::Error::other(e.to_string()),
+        )
+    })
+}
+
+/// The keys a store opens with: none for a plain store; for an encrypted one, `preloaded`
+/// (a backup of an open store) or the key file unwrapped with the passphrase. A new store
+/// (`create`, no index or log yet) given a passphrase becomes encrypted here.
+pub(crate) fn unlock(
+    fs: &dyn crate::io::FileSystem,
+    dir: &std::path::Path,
+    encryption: Option<&Encryption>,
+    preloaded: Option<std::sync::Arc<Keys>>,
+    create: bool,
+) -> Result<Option<std::sync::Arc<Keys>>> {
+    if create {
+        keyfile::remove_leftover(fs, dir)?;
+    }
+    let has_key = keyfile::exists(fs, dir)?;
+    match (has_key, preloaded, encryption) {
+        (true, Some(keys), _) => Ok(Some(keys)),
+        (true, None, Some(e)) => Ok(Some(std::sync::Arc::new(keyfile::load(
+            fs,
+            dir,
+            &e.passphrase,
+        )?))),
+        (true, None, None) => Err(Error::PassphraseRequired {
+            path: dir.to_owned(),
+        }),
+        (false, Some(_), _) => Err(Error::InvalidArgument(format!(
+            "{} has no key file to open with the given keys",
+            dir.display()
+        ))),
+        (false, None, None) => Ok(None),
+        (false, None, Some(e)) => {
+            let names = fs
+                .list(dir)
+                .map_err(|err| Error::io(format!("listing {}", dir.display()), err))?;
+            let is_new = !names.iter().any(|n| {
+                n == crate::paths::INDEX_FILE || crate::log::parse_segment_name(n).is_some()
+            });
+            if create && is_new {
+                Ok(Some(std::sync::Arc::new(keyfile::create(fs, dir, e)?)))
+            } else {
+                Err(Error::InvalidArgument(format!(
+                    "{} was created without encryption; a passphrase cannot open it",
+                    dir.display()
+                )))
+            }
+        }
+    }
+}
