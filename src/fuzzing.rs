@@ -9,22 +9,45 @@ use crate::codec::decode;
 use crate::index::{AccountRecord, SessionRecord};
 use crate::io::{FileSystem, MemFs};
 use crate::log::frame::{
-    SEGMENT_HEADER_LEN, decode_payload, parse_segment_header, read_record, valid_records_after,
+    SEGMENT_HEADER_LEN, decode_payload, open_payload, parse_segment_header, read_record,
+    valid_records_after,
 };
 use crate::model::{AppFields, DataCenter, Peer, UpdateState};
 use crate::store::{Options, Store};
 
-/// Parses `bytes` as a log segment: header, every record, every payload, and the scan for
-/// valid records past damage.
+/// The fixed data key the encrypted fuzz inputs are sealed with (never a real store's).
+fn fuzz_keys() -> Option<crate::crypto::Keys> {
+    let key = zeroize::Zeroizing::new([0x5a; crate::crypto::KEY_LEN]);
+    crate::crypto::Keys::new(key, [0xa5; 16]).ok()
+}
+
+fn fuzz_encryption() -> crate::Encryption {
+    crate::Encryption {
+        passphrase: crate::Passphrase::new("fuzz"),
+        kdf: crate::KdfParams::insecure_for_tests(),
+    }
+}
+
+/// Parses `bytes` as a log segment: header, every record, every payload (as stored, and
+/// opened with the fuzz key as an encrypted store's), and the scan for valid records past
+/// damage.
 pub fn log_segment(bytes: &[u8]) {
+    let keys = fuzz_keys();
+    let decode = |r: &crate::log::frame::RecordRef| {
+        let payload = &bytes[r.payload.0..r.payload.1];
+        let _ = decode_payload(payload);
+        if let Ok(plain) = open_payload(keys.as_ref(), r.lsn, payload) {
+            let _ = decode_payload(&plain);
+        }
+    };
     let _ = parse_segment_header(bytes);
     let mut offset = SEGMENT_HEADER_LEN.min(bytes.len());
     while let Ok(r) = read_record(bytes, offset) {
-        let _ = decode_payload(&bytes[r.payload.0..r.payload.1]);
+        decode(&r);
         offset = r.end();
     }
     for r in valid_records_after(bytes, offset, 0, (bytes.len() / 24) as u64 + 1) {
-        let _ = decode_payload(&bytes[r.payload.0..r.payload.1]);
+        decode(&r);
     }
 }
 
@@ -43,8 +66,25 @@ pub fn stored_values(bytes: &[u8]) {
 /// Opens a store (in memory, lock file in `dir`) whose log is `bytes` — split into two
 /// segments when the input asks for it — then reads every account.
 pub fn open_with_log(dir: &Path, bytes: &[u8]) {
+    open_log_image(dir, bytes, false);
+}
+
+/// [`open_with_log`] on an encrypted store (sealed with the fuzz key): the log's records
+/// must authenticate before anything in them is decoded.
+pub fn open_encrypted_log(dir: &Path, bytes: &[u8]) {
+    open_log_image(dir, bytes, true);
+}
+
+fn open_log_image(dir: &Path, bytes: &[u8], encrypted: bool) {
     let fs = MemFs::new();
     let store_dir = dir.join("fuzz.session");
+    if encrypted {
+        let Some(keys) = fuzz_keys() else { return };
+        let _ = fs.create_dir_all(&store_dir);
+        if crate::crypto::keyfile::write(&fs, &store_dir, &keys, &fuzz_encryption()).is_err() {
+            return;
+        }
+    }
     let (first, second) = match bytes.first() {
         Some(&b) if b & 1 == 1 && bytes.len() > 2 => {
             let cut = 1 + usize::from(bytes[1]) * 4 % (bytes.len() - 1);
@@ -70,6 +110,7 @@ pub fn open_with_log(dir: &Path, bytes: &[u8]) {
     let options = Options {
         fs: Some(Arc::new(fs)),
         cache_size: 1 << 20,
+        encryption: encrypted.then(fuzz_encryption),
         ..Options::default()
     };
     if let Ok(store) = Store::open_with(&store_dir, options) {
@@ -85,19 +126,27 @@ pub fn open_with_log(dir: &Path, bytes: &[u8]) {
     }
 }
 
-/// Seed inputs for each target (target name, bytes): a real segment written by a store, and
-/// every value type encoded.
-pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
-    use crate::codec::encode;
+/// The log segments a store writes with a little of everything (sealed with the fuzz key
+/// if `encrypted`).
+fn seed_segments(encrypted: bool) -> Vec<Vec<u8>> {
     use crate::model::{PeerKind, UpdateStateChange, User};
     let mut out = Vec::new();
     let dir = std::env::temp_dir().join(format!("sessiondb-seeds-{}", std::process::id()));
+    let store_dir = dir.join("seed.session");
     let fs = MemFs::new();
+    if encrypted {
+        let Some(keys) = fuzz_keys() else { return out };
+        let _ = fs.create_dir_all(&store_dir);
+        if crate::crypto::keyfile::write(&fs, &store_dir, &keys, &fuzz_encryption()).is_err() {
+            return out;
+        }
+    }
     let options = Options {
         fs: Some(Arc::new(fs.clone())),
+        encryption: encrypted.then(fuzz_encryption),
         ..Options::default()
     };
-    if let Ok(store) = Store::open_with(dir.join("seed"), options) {
+    if let Ok(store) = Store::open_with(&store_dir, options) {
         let acc = store.default_account();
         let mut dc = DataCenter::new(2);
         dc.auth_key = Some(crate::AuthKey::new([7; 256]));
@@ -118,16 +167,30 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             bot: false,
             username: None,
         }));
-        if let Ok(names) = fs.list(&dir.join("seed.session")) {
+        if let Ok(names) = fs.list(&store_dir) {
             for name in names.iter().filter(|n| n.ends_with(".log")) {
-                if let Some(bytes) = fs.read_live(&dir.join("seed.session").join(name)) {
-                    out.push(("log_segment", bytes.clone()));
-                    out.push(("open_with_log", bytes));
-                }
+                out.extend(fs.read_live(&store_dir.join(name)));
             }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+/// Seed inputs for each target (target name, bytes): real segments written by a store
+/// (plain and encrypted), and every value type encoded.
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::codec::encode;
+    use crate::model::PeerKind;
+    let mut out = Vec::new();
+    for bytes in seed_segments(false) {
+        out.push(("log_segment", bytes.clone()));
+        out.push(("open_with_log", bytes));
+    }
+    for bytes in seed_segments(true) {
+        out.push(("log_segment", bytes.clone()));
+        out.push(("open_encrypted_log", bytes));
+    }
     let mut peer = Peer::new(-1_000_000_000_123, PeerKind::Megagroup, Some(-5));
     peer.usernames = vec!["a".into(), "b".into()];
     out.push(("stored_values", encode(&peer)));

@@ -66,7 +66,7 @@ pub use account::Account;
 pub use backup::{BackupReport, partial_dir};
 pub use compact::{CompactReport, compact, compact_with};
 pub use completion::Pending;
-pub use crypto::{Encryption, KdfParams, Passphrase};
+pub use crypto::{Encryption, KdfParams, Passphrase, is_encrypted};
 pub use error::{Error, Result};
 #[cfg(feature = "grammers")]
 pub use grammers::GrammersSession;

@@ -49,6 +49,15 @@ fn open_with_log_inputs_never_panic() {
     assert!(n > 0, "no committed inputs for open_with_log");
 }
 
+#[test]
+fn open_encrypted_log_inputs_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = replay("open_encrypted_log", &|b| {
+        sessiondb::fuzzing::open_encrypted_log(dir.path(), b)
+    });
+    assert!(n > 0, "no committed inputs for open_encrypted_log");
+}
+
 #[cfg(feature = "formats")]
 #[test]
 fn import_string_inputs_never_panic() {

@@ -63,6 +63,11 @@ pub struct ImportArgs {
     /// Replace the account's session if it already has one.
     #[arg(long)]
     replace: bool,
+    /// Create the store encrypted with a new passphrase (the store must not exist yet).
+    #[arg(long)]
+    encrypt: bool,
+    #[command(flatten)]
+    new_key: crate::passphrase::NewKeyArgs,
 }
 
 #[derive(Args)]
@@ -154,7 +159,21 @@ fn summary(p: &Portable) -> String {
 pub fn import(a: &ImportArgs) -> Result<Outcome> {
     let portable = read_source(&a.source)?;
     print_notes(&portable);
-    let store = Store::open(&a.store)?;
+    let store = if a.encrypt {
+        if sessiondb::store_dir(a.store.as_ref()).exists() {
+            return Err(Error::InvalidArgument(format!(
+                "--encrypt creates a new store, and {} exists; import into a new path",
+                a.store
+            )));
+        }
+        let options = sessiondb::Options {
+            encryption: Some(crate::passphrase::new_encryption(&a.new_key)?),
+            ..sessiondb::Options::default()
+        };
+        Store::open_with(&a.store, options)?
+    } else {
+        crate::read::open_writer(&a.store)?
+    };
     let name = &a.account.account;
     let account = store.create_account(name)?;
     if !a.replace
@@ -191,7 +210,8 @@ fn progress(total: u64) -> ProgressBar {
 }
 
 pub fn export(a: &ExportArgs) -> Result<Outcome> {
-    let store = Store::open_read_only(&a.store)?;
+    let options = crate::passphrase::options(&a.store, sessiondb::Options::default())?;
+    let store = Store::open_read_only_with(&a.store, options)?;
     let account = store.account(&a.account.account)?;
     if !account.exists()? {
         eprintln!("account {:?} does not exist", a.account.account);

@@ -4,11 +4,15 @@
 //! Read commands open the store read-only, so they work beside a running bot. Nothing
 //! secret is printed unless asked (`inspect --show-secrets`, or exporting a string).
 //!
+//! Encrypted stores: the passphrase comes from `--passphrase-file`, `SESSIONDB_PASSPHRASE`
+//! or a prompt, and is asked for only when the store has a key file.
+//!
 //! Exit status: 0 success; 1 the command ran but found a problem or nothing (verify found
 //! damage, a peer or account does not exist); 2 usage error; 3 error (locked, corrupt,
 //! unreadable input, refused export).
 
 mod convert;
+mod passphrase;
 mod read;
 
 use std::process::ExitCode;
@@ -20,6 +24,8 @@ use clap::{Args, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    passphrase: passphrase::PassphraseArgs,
 }
 
 const EXIT_CODES: &str = "Exit status: 0 success; 1 problem found or nothing found; 2 usage error; 3 error.\n\
@@ -67,6 +73,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Change an encrypted store's passphrase (rewraps its key; the data is not rewritten).
+    Rekey {
+        store: String,
+        #[command(flatten)]
+        new: passphrase::NewKeyArgs,
+    },
     /// Import a session file or string into a store account.
     Import(convert::ImportArgs),
     /// Export a store account to a session file or string.
@@ -103,6 +115,7 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    passphrase::set_source(cli.passphrase);
     let result = match cli.command {
         Command::Accounts { action } => match action {
             AccountsAction::List { store, json } => read::accounts(&store, json),
@@ -120,6 +133,7 @@ fn main() -> ExitCode {
         Command::Backup { store, dest } => read::backup(&store, &dest),
         Command::Compact { store, json } => read::compact(&store, json),
         Command::Prune(args) => read::prune(&args),
+        Command::Rekey { store, new } => read::rekey(&store, &new),
         Command::Import(args) => convert::import(&args),
         Command::Export(args) => convert::export(&args),
         Command::Convert(args) => convert::convert(&args),

@@ -5,14 +5,19 @@ use clap::Args;
 use serde_json::{Value, json};
 use sessiondb::{DataCenter, Options, Peer, Result, Session, Store};
 
-use crate::{AccountArg, Outcome, print_json};
+use crate::{AccountArg, Outcome, passphrase, print_json};
 
 fn open(store: &str) -> Result<Store> {
     let options = Options {
         cache_size: 16 << 20,
         ..Options::default()
     };
-    Store::open_read_only_with(store, options)
+    Store::open_read_only_with(store, passphrase::options(store, options)?)
+}
+
+/// Opens `store` for writing (with its passphrase if it is encrypted).
+pub fn open_writer(store: &str) -> Result<Store> {
+    Store::open_with(store, passphrase::options(store, Options::default())?)
 }
 
 pub fn accounts(store: &str, json: bool) -> Result<Outcome> {
@@ -26,7 +31,7 @@ pub fn accounts(store: &str, json: bool) -> Result<Outcome> {
 }
 
 pub fn delete_account(store: &str, account: &str) -> Result<Outcome> {
-    let store = Store::open(store)?;
+    let store = open_writer(store)?;
     if !store.accounts()?.iter().any(|a| a == account) {
         eprintln!("account {account:?} does not exist");
         return Ok(Outcome::NotOk);
@@ -321,7 +326,7 @@ pub fn backup(store: &str, dest: &str) -> Result<Outcome> {
 }
 
 pub fn compact(store: &str, as_json: bool) -> Result<Outcome> {
-    let r = sessiondb::compact(store)?;
+    let r = sessiondb::compact_with(store, passphrase::options(store, Options::default())?)?;
     if as_json {
         print_json(&json!({
             "bytes_before": r.bytes_before,
@@ -354,7 +359,7 @@ pub struct PruneArgs {
 }
 
 pub fn prune(a: &PruneArgs) -> Result<Outcome> {
-    let store = Store::open(&a.store)?;
+    let store = open_writer(&a.store)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -376,5 +381,19 @@ pub fn prune(a: &PruneArgs) -> Result<Outcome> {
             r.examined, r.removed, r.protected
         );
     }
+    Ok(Outcome::Ok)
+}
+
+pub fn rekey(store: &str, new: &passphrase::NewKeyArgs) -> Result<Outcome> {
+    if !sessiondb::is_encrypted(store) {
+        return Err(sessiondb::Error::InvalidArgument(format!(
+            "{store} is not encrypted (encryption is chosen when a store is created: \
+             `sessiondb import --encrypt`)"
+        )));
+    }
+    let writer = open_writer(store)?;
+    writer.rekey(&passphrase::new_encryption(new)?)?;
+    writer.close()?;
+    println!("rekeyed {store}: the new passphrase opens it, the old one no longer does");
     Ok(Outcome::Ok)
 }

@@ -46,9 +46,14 @@ pub(crate) fn exists(fs: &dyn FileSystem, dir: &Path) -> Result<bool> {
 /// Creates the key file of a new encrypted store and returns its keys.
 pub(crate) fn create(fs: &dyn FileSystem, dir: &Path, enc: &Encryption) -> Result<Keys> {
     let keys = Keys::generate()?;
-    let bytes = wrap(&keys, &enc.passphrase, enc.kdf)?;
-    write_atomic(fs, dir, &bytes, &None)?;
+    write(fs, dir, &keys, enc)?;
     Ok(keys)
+}
+
+/// Writes a key file holding `keys` wrapped by `enc`'s passphrase.
+pub(crate) fn write(fs: &dyn FileSystem, dir: &Path, keys: &Keys, enc: &Encryption) -> Result<()> {
+    let bytes = wrap(keys, &enc.passphrase, enc.kdf)?;
+    write_atomic(fs, dir, &bytes, &None)
 }
 
 /// Reads the key file and unwraps the data key with `passphrase`.

@@ -311,3 +311,11 @@ pub(crate) fn unlock(
         }
     }
 }
+
+/// Whether the store at `path` (`bot` → `bot.session/`) is encrypted, without opening it:
+/// tools use it to ask for a passphrase only when one is needed.
+pub fn is_encrypted(path: impl AsRef<std::path::Path>) -> bool {
+    crate::paths::store_dir(path.as_ref())
+        .join(keyfile::KEY_FILE)
+        .is_file()
+}
