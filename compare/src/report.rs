@@ -16,6 +16,7 @@ const SYSTEMS: &[&str] = &[
     "redb",
     "append",
     "sessiondb-grammers",
+    "sessiondb-encrypted",
 ];
 
 #[derive(Default)]
@@ -208,7 +209,34 @@ fn render(results: &BTreeMap<(String, String), Samples>, peers: u64, rounds: usi
                   above 1 means sessiondb wins.\n",
     );
     out.push_str(&adapter_section(results));
+    out.push_str(&encryption_section(results));
     out
+}
+
+/// The encrypted store against the plain one, same run (target: at most 1.5× slower).
+fn encryption_section(results: &BTreeMap<(String, String), Samples>) -> String {
+    let mut out = String::from(
+        "\n## Encryption at rest: `sessiondb-encrypted` against `sessiondb`\n\n\
+         The same workloads on a store opened with a passphrase (XChaCha20-Poly1305 on every \
+         record and value, keyed hashes for usernames and phones). Cost = encrypted / plain \
+         (time per operation); the target is at most 1.5×.\n\n\
+         | workload | encrypted | plain | cost |\n|---|---|---|---|\n",
+    );
+    let mut any = false;
+    for workload in WORKLOADS {
+        let get = |sys: &str| results.get(&(workload.to_string(), sys.to_owned()));
+        let (Some(e), Some(p)) = (get("sessiondb-encrypted"), get("sessiondb")) else {
+            continue;
+        };
+        any = true;
+        let (me, mp) = (median(&e.values), median(&p.values));
+        let cost = if e.unit == "us" { me / mp } else { mp / me };
+        out.push_str(&format!(
+            "| {workload} | {me:.2} {} | {mp:.2} {} | {cost:.2}× |\n",
+            e.unit, p.unit
+        ));
+    }
+    if any { out } else { String::new() }
 }
 
 /// sessiondb's grammers adapter against grammers' own `SqliteSession`, both driven through

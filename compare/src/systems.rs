@@ -32,7 +32,12 @@ trait System: Sync {
 
 pub fn run(system: &str, workload: &str, dir: &Path, n: u64) -> Option<crate::common::Outcome> {
     let sys: Box<dyn System> = match system {
-        "sessiondb" => Box::new(Sessiondb::open(dir)),
+        "sessiondb" => Box::new(Sessiondb::open(dir, None)),
+        // The same store encrypted (default Argon2id parameters, paid once at open).
+        "sessiondb-encrypted" => Box::new(Sessiondb::open(
+            dir,
+            Some(sessiondb::Encryption::new("compare passphrase")),
+        )),
         "rusqlite" => Box::new(Sqlite::open(dir)),
         "redb" => Box::new(Redb::open(dir)),
         "append" => return append_loop(workload, dir, n),
@@ -117,8 +122,12 @@ struct Sessiondb {
 }
 
 impl Sessiondb {
-    fn open(dir: &Path) -> Self {
-        let store = Store::open(dir.join("bot")).expect("open sessiondb");
+    fn open(dir: &Path, encryption: Option<sessiondb::Encryption>) -> Self {
+        let options = sessiondb::Options {
+            encryption,
+            ..sessiondb::Options::default()
+        };
+        let store = Store::open_with(dir.join("bot"), options).expect("open sessiondb");
         let mut me = Peer::new(1, PeerKind::User, Some(mix(0) as i64));
         me.is_self = Some(true);
         store
