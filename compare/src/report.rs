@@ -217,7 +217,7 @@ fn render(results: &BTreeMap<(String, String), Samples>, peers: u64, rounds: usi
 fn encryption_section(results: &BTreeMap<(String, String), Samples>) -> String {
     let mut out = String::from(
         "\n## Encryption at rest: `sessiondb-encrypted` against `sessiondb`\n\n\
-         The same workloads on a store opened with a passphrase (XChaCha20-Poly1305 on every \
+         The same workloads on a store opened with a passphrase (AES-256-GCM on every \
          record and value, keyed hashes for usernames and phones). Cost = encrypted / plain \
          (time per operation); the target is at most 1.5×.\n\n\
          | workload | encrypted | plain | cost |\n|---|---|---|---|\n",

@@ -1,9 +1,10 @@
 //! The key file `KEY` of an encrypted store: the data key wrapped by a passphrase key.
 //!
-//! Layout (132 bytes, little-endian):
+//! Layout (120 bytes, little-endian):
 //! `magic "SESSDBKY" | format u32 | argon2 memory_kib u32 | iterations u32 | parallelism u32 |
-//! salt [16] | store_id [16] | nonce [24] | wrapped data key [32 + 16 tag] | crc32 u32`.
-//! The wrapping is XChaCha20-Poly1305 under Argon2id(passphrase, salt) with the first 56
+//! salt [16] | store_id [16] | nonce [12] | wrapped data key [32 + 16 tag] | crc32 u32`.
+//! The wrapping is AES-256-GCM under Argon2id(passphrase, salt) (a new salt, so a new key,
+//! at every wrap; the nonce is random too) with the first 56
 //! bytes as associated data, so the parameters and the store id cannot be altered either.
 //! The CRC tells a damaged file (`Corrupt`) from a wrong passphrase (`WrongPassphrase`).
 //!
@@ -12,8 +13,8 @@
 
 use std::path::Path;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use aes_gcm::Nonce;
+use aes_gcm::aead::{Aead, Payload};
 use zeroize::Zeroizing;
 
 use super::{Encryption, KEY_LEN, KdfParams, Keys, Passphrase, random};
@@ -27,7 +28,7 @@ pub(crate) const KEY_FILE: &str = "KEY";
 const KEY_TMP: &str = "KEY.tmp";
 const MAGIC: &[u8; 8] = b"SESSDBKY";
 const FORMAT: u32 = 1;
-const LEN: usize = 132;
+const LEN: usize = 120;
 const AD_LEN: usize = 56;
 /// Largest Argon2 parameters accepted from a file (a hostile file must not make an open
 /// allocate without bound or spin for hours).
@@ -152,17 +153,17 @@ fn wrap(keys: &Keys, passphrase: &Passphrase, kdf: KdfParams) -> Result<Vec<u8>>
     random(&mut salt)?;
     out.extend_from_slice(&salt);
     out.extend_from_slice(&keys.store_id);
-    let mut nonce = [0u8; 24];
+    let mut nonce = [0u8; 12];
     random(&mut nonce)?;
     out.extend_from_slice(&nonce);
     let kek = passphrase_key(passphrase, &salt, kdf)?;
-    let aead = XChaCha20Poly1305::new(kek.as_slice().into());
+    let aead = super::cipher(&kek);
     let payload = Payload {
         msg: keys.data_key().as_slice(),
         aad: &out[..AD_LEN],
     };
     let wrapped = aead
-        .encrypt(XNonce::from_slice(&nonce), payload)
+        .encrypt(&Nonce::from(nonce), payload)
         .map_err(|_| Error::InvalidArgument("cannot wrap the data key".into()))?;
     out.extend_from_slice(&wrapped);
     let crc = crc32fast::hash(&out);
@@ -212,13 +213,16 @@ fn unwrap(bytes: &[u8], passphrase: &Passphrase, path: &Path) -> Result<Keys> {
         Error::InvalidArgument(why) if !passphrase.bytes().is_empty() => corrupt(&why),
         other => other,
     })?;
-    let aead = XChaCha20Poly1305::new(kek.as_slice().into());
+    let aead = super::cipher(&kek);
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&bytes[56..68]);
+    let nonce = Nonce::from(nonce);
     let payload = Payload {
-        msg: &bytes[80..LEN - 4],
+        msg: &bytes[68..LEN - 4],
         aad: &bytes[..AD_LEN],
     };
     let plain = aead
-        .decrypt(XNonce::from_slice(&bytes[56..80]), payload)
+        .decrypt(&nonce, payload)
         .map(Zeroizing::new)
         .map_err(|_| Error::WrongPassphrase {
             path: path.parent().unwrap_or(path).to_owned(),

@@ -1,7 +1,8 @@
 //! Encryption at rest (opt-in, chosen when a store is created).
 //!
 //! A random 32-byte data key encrypts every log record and every index value with
-//! XChaCha20-Poly1305; the associated data names where the ciphertext lives (the record's
+//! AES-256-GCM (a key per open, derived from a random salt stored with each value, and a
+//! counter nonce); the associated data names where the ciphertext lives (the record's
 //! LSN; the value's table, account number and key), so ciphertexts cannot be moved between
 //! places unnoticed. Usernames and phones, which are index keys, become BLAKE2b keyed hashes.
 //! The data key is stored wrapped by a key derived from the passphrase with Argon2id (see
@@ -13,15 +14,22 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use blake2::digest::{Mac, consts::U16, consts::U32};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aes_gcm::aead::consts::U12;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// Bytes a sealed value is longer than its plaintext: nonce and tag.
-pub(crate) const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
-const NONCE_LEN: usize = 24;
+/// Bytes a sealed value is longer than its plaintext: salt, counter and tag.
+pub(crate) const SEAL_OVERHEAD: usize = SALT_LEN + COUNTER_LEN + 16;
+const SALT_LEN: usize = 16;
+const COUNTER_LEN: usize = 8;
+/// Opening keys kept for other opens' salts.
+const MAX_OPENING_KEYS: usize = 4096;
 /// Length of the data key.
 pub(crate) const KEY_LEN: usize = 32;
 
@@ -107,12 +115,16 @@ pub(crate) struct Keys {
     data_key: Zeroizing<[u8; KEY_LEN]>,
     /// Identifies the store the key belongs to (also kept in the index's `meta`).
     pub store_id: [u8; 16],
-    aead: XChaCha20Poly1305,
+    /// Root of the per-open sealing keys.
+    values: Zeroizing<[u8; KEY_LEN]>,
     names: Zeroizing<[u8; KEY_LEN]>,
-    /// Nonces: a random prefix per open and a counter (never repeats within an open; two
-    /// opens colliding on 128 random bits is negligible).
-    nonce_prefix: [u8; 16],
-    nonce_counter: AtomicU64,
+    /// This open's random salt, the AES-256-GCM key derived from it, and the counter that
+    /// makes its nonces: a nonce never repeats under one key.
+    salt: [u8; SALT_LEN],
+    sealing: Aes256Gcm,
+    counter: AtomicU64,
+    /// Keys of the salts of other opens met while reading (one per process that wrote).
+    opening: RwLock<HashMap<[u8; SALT_LEN], Arc<Aes256Gcm>>>,
 }
 
 impl fmt::Debug for Keys {
@@ -136,17 +148,19 @@ pub(crate) enum Place<'a> {
 impl Keys {
     /// Derives the working keys from a data key.
     pub fn new(data_key: Zeroizing<[u8; KEY_LEN]>, store_id: [u8; 16]) -> Result<Keys> {
-        let values = derive(&data_key, b"sessiondb values v1")?;
-        let names = derive(&data_key, b"sessiondb names v1")?;
-        let mut nonce_prefix = [0u8; 16];
-        random(&mut nonce_prefix)?;
+        let values = derive(&data_key, b"sessiondb values v1", &[])?;
+        let names = derive(&data_key, b"sessiondb names v1", &[])?;
+        let mut salt = [0u8; SALT_LEN];
+        random(&mut salt)?;
         Ok(Keys {
-            aead: XChaCha20Poly1305::new(values.as_slice().into()),
+            sealing: sealing_key(&values, &salt)?,
             data_key,
             store_id,
+            values,
             names,
-            nonce_prefix,
-            nonce_counter: AtomicU64::new(0),
+            salt,
+            counter: AtomicU64::new(0),
+            opening: RwLock::default(),
         })
     }
 
@@ -163,23 +177,21 @@ impl Keys {
         &self.data_key
     }
 
-    /// `nonce ‖ ciphertext ‖ tag`.
+    /// `salt ‖ counter ‖ ciphertext ‖ tag`.
     pub fn seal(&self, place: &Place<'_>, plaintext: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce[..16].copy_from_slice(&self.nonce_prefix);
-        let n = self.nonce_counter.fetch_add(1, Ordering::Relaxed);
-        nonce[16..].copy_from_slice(&n.to_le_bytes());
+        let counter = self.counter.fetch_add(1, Ordering::Relaxed).to_le_bytes();
         let ad = associated_data(place);
         let payload = Payload {
             msg: plaintext,
             aad: &ad,
         };
         let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
-        out.extend_from_slice(&nonce);
-        // Encryption fails only for messages over 256 GiB; ours are bounded far below.
-        match self.aead.encrypt(XNonce::from_slice(&nonce), payload) {
+        out.extend_from_slice(&self.salt);
+        out.extend_from_slice(&counter);
+        // Encryption fails only for messages over 64 GiB; ours are bounded far below.
+        match self.sealing.encrypt(&nonce(&counter), payload) {
             Ok(ct) => out.extend_from_slice(&ct),
-            Err(_) => unreachable!("XChaCha20-Poly1305 refused a bounded message"),
+            Err(_) => unreachable!("AES-256-GCM refused a bounded message"),
         }
         out
     }
@@ -190,13 +202,42 @@ impl Keys {
         if sealed.len() < SEAL_OVERHEAD {
             return None;
         }
-        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let (salt, rest) = sealed.split_at(SALT_LEN);
+        let (counter, ct) = rest.split_at(COUNTER_LEN);
         let ad = associated_data(place);
         let payload = Payload { msg: ct, aad: &ad };
-        self.aead
-            .decrypt(XNonce::from_slice(nonce), payload)
-            .ok()
-            .map(Zeroizing::new)
+        let nonce = nonce(counter);
+        if salt == self.salt {
+            return self
+                .sealing
+                .decrypt(&nonce, payload)
+                .ok()
+                .map(Zeroizing::new);
+        }
+        let mut key = [0u8; SALT_LEN];
+        key.copy_from_slice(salt);
+        let cipher = self.opening_key(key)?;
+        cipher.decrypt(&nonce, payload).ok().map(Zeroizing::new)
+    }
+
+    /// The key values sealed under `salt` open with (derived once, then kept).
+    fn opening_key(&self, salt: [u8; SALT_LEN]) -> Option<Arc<Aes256Gcm>> {
+        if let Some(k) = self
+            .opening
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&salt)
+        {
+            return Some(k.clone());
+        }
+        let k = Arc::new(sealing_key(&self.values, &salt).ok()?);
+        let mut map = self.opening.write().unwrap_or_else(|p| p.into_inner());
+        // A bound for a damaged or hostile file full of distinct salts.
+        if map.len() >= MAX_OPENING_KEYS {
+            map.clear();
+        }
+        map.insert(salt, k.clone());
+        Some(k)
     }
 
     /// The index key standing for a username or phone: a keyed hash, in hex (the tables
@@ -222,6 +263,27 @@ impl Keys {
     }
 }
 
+/// AES-256-GCM keyed with `key`.
+pub(crate) fn cipher(key: &[u8; KEY_LEN]) -> Aes256Gcm {
+    match Aes256Gcm::new_from_slice(key) {
+        Ok(c) => c,
+        Err(_) => unreachable!("a 32-byte key is valid"),
+    }
+}
+
+/// The AES-256-GCM key of one open: a PRF of the values key and the open's random salt.
+fn sealing_key(values: &[u8; KEY_LEN], salt: &[u8; SALT_LEN]) -> Result<Aes256Gcm> {
+    let key = derive(values, b"sessiondb aes-256-gcm v1", salt)?;
+    Ok(cipher(&key))
+}
+
+/// A 96-bit GCM nonce: the 8 counter bytes, then zeros.
+fn nonce(counter: &[u8]) -> Nonce<U12> {
+    let mut n = [0u8; 12];
+    n[..COUNTER_LEN].copy_from_slice(&counter[..COUNTER_LEN]);
+    Nonce::from(n)
+}
+
 fn associated_data(place: &Place<'_>) -> Vec<u8> {
     let mut ad = Vec::with_capacity(48);
     ad.extend_from_slice(b"sessiondb1");
@@ -244,11 +306,12 @@ fn associated_data(place: &Place<'_>) -> Vec<u8> {
     ad
 }
 
-/// BLAKE2b-256 keyed with the data key over a label: independent subkeys per use.
-fn derive(data_key: &[u8; KEY_LEN], label: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>> {
-    let mut mac = <blake2::Blake2bMac<U32> as blake2::digest::KeyInit>::new_from_slice(data_key)
+/// BLAKE2b-256 keyed with `key` over a label and a context: independent subkeys per use.
+fn derive(key: &[u8; KEY_LEN], label: &[u8], context: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    let mut mac = <blake2::Blake2bMac<U32> as blake2::digest::KeyInit>::new_from_slice(key)
         .map_err(|_| Error::InvalidArgument("bad data key length".into()))?;
     mac.update(label);
+    mac.update(context);
     let mut out = Zeroizing::new([0u8; KEY_LEN]);
     out.copy_from_slice(&mac.finalize().into_bytes());
     Ok(out)
