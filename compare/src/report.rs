@@ -257,11 +257,13 @@ fn adapter_section(results: &BTreeMap<(String, String), Samples>) -> String {
         ("update_1", "update_1"),
         ("update_64", "update_64"),
     ];
+    let mut any = false;
     for (ours, theirs) in rows {
         let get = |w: &str, sys: &str| results.get(&(w.to_owned(), sys.to_owned()));
         let (Some(a), Some(g)) = (get(ours, "sessiondb-grammers"), get(theirs, "grammers")) else {
             continue;
         };
+        any = true;
         let (ma, mg) = (median(&a.values), median(&g.values));
         let better = if a.unit == "us" { mg / ma } else { ma / mg };
         out.push_str(&format!(
@@ -269,5 +271,5 @@ fn adapter_section(results: &BTreeMap<(String, String), Samples>) -> String {
             a.unit, g.unit
         ));
     }
-    out
+    if any { out } else { String::new() }
 }

@@ -4,7 +4,7 @@
 //! AES-256-GCM (a key per open, derived from a random salt stored with each value, and a
 //! counter nonce); the associated data names where the ciphertext lives (the record's
 //! LSN; the value's table, account number and key), so ciphertexts cannot be moved between
-//! places unnoticed. Usernames and phones, which are index keys, become BLAKE2b keyed hashes.
+//! places unnoticed. Usernames and phones, which are index keys, become keyed hashes (CMAC).
 //! The data key is stored wrapped by a key derived from the passphrase with Argon2id (see
 //! `keyfile`), so a rekey rewrites one small file.
 
@@ -13,12 +13,12 @@ pub(crate) mod keyfile;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use blake2::digest::{Mac, consts::U16, consts::U32};
+use blake2::digest::{Mac, consts::U32};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use aes_gcm::aead::consts::U12;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroizing;
 
@@ -117,7 +117,8 @@ pub(crate) struct Keys {
     pub store_id: [u8; 16],
     /// Root of the per-open sealing keys.
     values: Zeroizing<[u8; KEY_LEN]>,
-    names: Zeroizing<[u8; KEY_LEN]>,
+    /// AES-256-CMAC keyed with the names key, cloned for each hash.
+    names: cmac::Cmac<aes::Aes256>,
     /// This open's random salt, the AES-256-GCM key derived from it, and the counter that
     /// makes its nonces: a nonce never repeats under one key.
     salt: [u8; SALT_LEN],
@@ -157,7 +158,7 @@ impl Keys {
             data_key,
             store_id,
             values,
-            names,
+            names: cmac_key(&names),
             salt,
             counter: AtomicU64::new(0),
             opening: RwLock::default(),
@@ -181,16 +182,17 @@ impl Keys {
     pub fn seal(&self, place: &Place<'_>, plaintext: &[u8]) -> Vec<u8> {
         let counter = self.counter.fetch_add(1, Ordering::Relaxed).to_le_bytes();
         let ad = associated_data(place);
-        let payload = Payload {
-            msg: plaintext,
-            aad: &ad,
-        };
         let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
         out.extend_from_slice(&self.salt);
         out.extend_from_slice(&counter);
+        out.extend_from_slice(plaintext);
+        let body = &mut out[SALT_LEN + COUNTER_LEN..];
         // Encryption fails only for messages over 64 GiB; ours are bounded far below.
-        match self.sealing.encrypt(&nonce(&counter), payload) {
-            Ok(ct) => out.extend_from_slice(&ct),
+        match self
+            .sealing
+            .encrypt_in_place_detached(&nonce(&counter), &ad, body)
+        {
+            Ok(tag) => out.extend_from_slice(&tag),
             Err(_) => unreachable!("AES-256-GCM refused a bounded message"),
         }
         out
@@ -205,19 +207,17 @@ impl Keys {
         let (salt, rest) = sealed.split_at(SALT_LEN);
         let (counter, ct) = rest.split_at(COUNTER_LEN);
         let ad = associated_data(place);
-        let payload = Payload { msg: ct, aad: &ad };
         let nonce = nonce(counter);
-        if salt == self.salt {
-            return self
-                .sealing
-                .decrypt(&nonce, payload)
-                .ok()
-                .map(Zeroizing::new);
-        }
-        let mut key = [0u8; SALT_LEN];
-        key.copy_from_slice(salt);
-        let cipher = self.opening_key(key)?;
-        cipher.decrypt(&nonce, payload).ok().map(Zeroizing::new)
+        let mut buf = Zeroizing::new(ct.to_vec());
+        let opened = if salt == self.salt {
+            self.sealing.decrypt_in_place(&nonce, &ad, &mut *buf)
+        } else {
+            let mut key = [0u8; SALT_LEN];
+            key.copy_from_slice(salt);
+            self.opening_key(key)?
+                .decrypt_in_place(&nonce, &ad, &mut *buf)
+        };
+        opened.ok().map(|()| buf)
     }
 
     /// The key values sealed under `salt` open with (derived once, then kept).
@@ -240,26 +240,34 @@ impl Keys {
         Some(k)
     }
 
-    /// The index key standing for a username or phone: a keyed hash, in hex (the tables
-    /// keep string keys; 32 characters).
+    /// The index key standing for a username or phone: AES-256-CMAC under the names key of
+    /// `kind ‖ 0 ‖ account ‖ name`, its first 96 bits in 16 URL-safe base64 characters (the
+    /// tables keep string keys; collisions among 10M names: about 1 in 10^15).
     pub fn name_key(&self, table: &str, account: u32, name: &str) -> String {
-        let mut mac = match <blake2::Blake2bMac<U16> as blake2::digest::KeyInit>::new_from_slice(
-            self.names.as_slice(),
-        ) {
-            Ok(m) => m,
-            Err(_) => unreachable!("a 32-byte BLAKE2b key is valid"),
-        };
+        let mut mac = self.names.clone();
         mac.update(table.as_bytes());
         mac.update(&[0]);
         mac.update(&account.to_le_bytes());
         mac.update(name.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let mut out = String::with_capacity(32);
-        for b in digest {
-            out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        let tag = mac.finalize().into_bytes();
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::with_capacity(16);
+        for chunk in tag[..12].chunks(3) {
+            let v = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+            for shift in [18, 12, 6, 0] {
+                out.push(char::from(ALPHABET[(v >> shift) as usize & 63]));
+            }
         }
         out
+    }
+}
+
+/// AES-256-CMAC keyed with `key`.
+fn cmac_key(key: &[u8; KEY_LEN]) -> cmac::Cmac<aes::Aes256> {
+    match <cmac::Cmac<aes::Aes256> as cmac::Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("a 32-byte AES key is valid"),
     }
 }
 

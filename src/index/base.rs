@@ -25,6 +25,9 @@ pub(crate) struct Base {
     peers: ReadOnlyTable<(u32, i64), Bytes>,
     by_username: ReadOnlyTable<(u32, &'static str), i64>,
     by_phone: ReadOnlyTable<(u32, &'static str), i64>,
+    /// Decoded `sessions` rows, read on almost every call (self user, counts) and never
+    /// changed within a checkpoint: decoded (and decrypted) once.
+    session_rows: std::sync::RwLock<HashMap<u32, SessionRecord>>,
     codec: ValueCodec,
     _txn: ReadTransaction,
 }
@@ -47,6 +50,7 @@ impl Base {
             peers: txn.open_table(PEERS)?,
             by_username: txn.open_table(PEERS_BY_USERNAME)?,
             by_phone: txn.open_table(PEERS_BY_PHONE)?,
+            session_rows: std::sync::RwLock::default(),
             codec,
             _txn: txn,
         })
@@ -140,7 +144,15 @@ pub(crate) mod read {
 
     pub fn session(base: &Base, account: &str) -> Result<SessionRecord> {
         keyed(base, account, |n| {
-            Ok(get(base, &base.sessions, n, "sessions")?.unwrap_or_default())
+            let cached = base.session_rows.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(row) = cached.get(&n) {
+                return Ok(row.clone());
+            }
+            drop(cached);
+            let row: SessionRecord = get(base, &base.sessions, n, "sessions")?.unwrap_or_default();
+            let mut cache = base.session_rows.write().unwrap_or_else(|p| p.into_inner());
+            cache.insert(n, row.clone());
+            Ok(row)
         })
     }
 
