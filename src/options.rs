@@ -60,8 +60,7 @@ pub struct AutoPrune {
     pub every: std::time::Duration,
     /// After a prune that removed a quarter or more of a cache, give the space back with
     /// [`Store::reclaim`](crate::Store::reclaim). While it runs (seconds per GB of index),
-    /// writes go on but a `save` or explicit checkpoint waits for it, holding up the writes
-    /// queued behind it.
+    /// writes go on; a `save` or explicit checkpoint issued meanwhile waits for it.
     pub reclaim: bool,
 }
 

@@ -404,8 +404,8 @@ impl Store {
     /// Gives back the disk space the index no longer uses, while writers go on: checkpoints,
     /// then rebuilds the index into a fresh file and renames it over the old one (see
     /// `docs/design.md`). Returns the index file's size before and after, in bytes. Writes
-    /// go on meanwhile; the next checkpoint waits until it is done, and a `save` or
-    /// explicit checkpoint issued meanwhile holds up the writes queued behind it.
+    /// go on meanwhile; the next checkpoint, and a `save` or explicit checkpoint issued
+    /// meanwhile, wait until it is done (the writes queued behind them do not).
     pub fn reclaim(&self) -> Result<(u64, u64)> {
         let inner = self.inner()?;
         let before = inner.shared.index_io.counts().file_len;

@@ -119,3 +119,90 @@ fn a_power_cut_at_any_step_of_a_reclaim_keeps_every_acknowledged_write() {
         assert!(store.verify().unwrap().is_ok(), "cut at {at:?}");
     }
 }
+
+/// A `save` (an explicit checkpoint) asked for while a reclaim runs waits for it, but the
+/// writes queued behind it do not.
+#[test]
+fn a_checkpoint_asked_for_during_a_reclaim_does_not_hold_up_writes() {
+    use std::sync::Condvar;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    // (armed, reached, released)
+    let gate = Arc::new((Mutex::new((false, false, false)), Condvar::new()));
+    let hook_gate = gate.clone();
+    let hook = PhaseHook(Arc::new(move |phase: Phase| {
+        if phase != Phase::ReclaimCopied {
+            return;
+        }
+        let (m, cv) = &*hook_gate;
+        let mut g = m.lock().unwrap();
+        if !g.0 {
+            return;
+        }
+        g.1 = true;
+        cv.notify_all();
+        while !g.2 {
+            g = cv.wait(g).unwrap();
+        }
+    }));
+    let options = Options {
+        phase_hook: Some(hook),
+        ..Options::default()
+    };
+    let store = Arc::new(Store::open_with(dir.path().join("bot"), options).unwrap());
+    fill(&store, 2_000);
+    store.checkpoint().unwrap();
+    gate.0.lock().unwrap().0 = true;
+    let reclaim = {
+        let s = store.clone();
+        std::thread::spawn(move || s.reclaim())
+    };
+    let (m, cv) = &*gate;
+    let reached = cv
+        .wait_timeout_while(m.lock().unwrap(), Duration::from_secs(30), |g| !g.1)
+        .unwrap();
+    assert!(reached.0.1, "the reclaim never reached its copy");
+    drop(reached);
+
+    let acc = store.default_account();
+    acc.set_update_state(UpdateStateChange::Secondary { qts: 1 })
+        .unwrap();
+    let checkpoint = {
+        let s = store.clone();
+        std::thread::spawn(move || s.checkpoint())
+    };
+    // Durable writes behind the checkpoint request finish while the reclaim is held.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let writer = {
+        let acc = acc.clone();
+        std::thread::spawn(move || {
+            for qts in 2..=21 {
+                acc.set_update_state(UpdateStateChange::Secondary { qts })
+                    .unwrap();
+            }
+            done_tx.send(()).unwrap();
+        })
+    };
+    let writes_finished = done_rx.recv_timeout(Duration::from_secs(20)).is_ok();
+    let checkpoint_waited = !checkpoint.is_finished();
+    // Open the gate before asserting, so a failure does not leave threads hanging.
+    {
+        let mut g = m.lock().unwrap();
+        g.2 = true;
+        cv.notify_all();
+    }
+    assert!(
+        writes_finished,
+        "writes waited behind a checkpoint queued during a reclaim"
+    );
+    assert!(
+        checkpoint_waited,
+        "the checkpoint finished before the reclaim it waited for"
+    );
+    writer.join().unwrap();
+    reclaim.join().unwrap().unwrap();
+    let lsn = checkpoint.join().unwrap().unwrap();
+    assert!(lsn >= 1);
+    assert_eq!(acc.update_state().unwrap().map(|s| s.qts), Some(21));
+    store.close().unwrap();
+}

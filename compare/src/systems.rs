@@ -65,7 +65,11 @@ pub fn run(system: &str, workload: &str, dir: &Path, n: u64) -> Option<crate::co
             let count = if workload == "self_user" {
                 500
             } else {
-                LOOKUPS
+                // COMPARE_LOOKUPS: more lookups, for profiling the lookup path.
+                std::env::var("COMPARE_LOOKUPS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(LOOKUPS)
             };
             let mut lat = Vec::with_capacity(count as usize);
             for k in 0..count {

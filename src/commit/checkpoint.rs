@@ -45,6 +45,11 @@ pub(super) fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<Checkpoint
         }
         *lock(&shared.checkpoint_busy) = false;
         shared.checkpoint_done.notify_all();
+        // The writer may hold checkpoint requests that came while this job ran (a save
+        // during a reclaim): wake it. Taking the queue lock first means the wake-up cannot
+        // fall between its check of `checkpoint_busy` and its wait.
+        drop(lock(&shared.queue));
+        shared.queue_ready.notify_all();
     }
 }
 

@@ -258,6 +258,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, log: LogWriter) -> Result<std::thread::
                 shared,
                 log,
                 jobs: tx,
+                deferred: Vec::new(),
             };
             writer.run();
             drop(writer); // closes the job channel: the checkpoint thread ends
@@ -295,6 +296,9 @@ struct Writer {
     shared: Arc<Shared>,
     log: LogWriter,
     jobs: mpsc::Sender<CheckpointJob>,
+    /// Explicit checkpoint requests that came while the checkpoint thread was busy (a
+    /// reclaim can take seconds): served when it is idle, so writes never wait behind them.
+    deferred: Vec<Completer<u64>>,
 }
 
 impl Writer {
@@ -302,15 +306,19 @@ impl Writer {
         loop {
             let requests = {
                 let mut q = lock(&self.shared.queue);
-                while q.requests.is_empty() && !q.stopped {
+                while q.requests.is_empty() && !q.stopped && !self.deferred_ready() {
                     q = self
                         .shared
                         .queue_ready
                         .wait(q)
                         .unwrap_or_else(|p| p.into_inner());
                 }
-                if q.requests.is_empty() {
-                    return; // stopped by a panicking sibling thread: nothing will come
+                if q.requests.is_empty() && q.stopped {
+                    // Stopped by a panicking sibling thread: nothing will come.
+                    for w in self.deferred.drain(..) {
+                        w.complete(Err(Error::Closed));
+                    }
+                    return;
                 }
                 std::mem::take(&mut q.requests)
             };
@@ -331,9 +339,17 @@ impl Writer {
         }
     }
 
+    /// Whether deferred checkpoint requests can start now.
+    fn deferred_ready(&self) -> bool {
+        !self.deferred.is_empty() && !*lock(&self.shared.checkpoint_busy)
+    }
+
     /// Handles one group of requests; returns the stop completer if asked to stop.
     fn group(&mut self, requests: Vec<Request>) -> Option<Completer<u64>> {
         if let Some(e) = self.shared.latched() {
+            for w in self.deferred.drain(..) {
+                w.complete(Err(clone_err(&e)));
+            }
             let mut stop = None;
             for r in requests {
                 match r {
@@ -377,6 +393,14 @@ impl Writer {
                     stop_checkpoint = c;
                 }
             }
+        }
+        // A checkpoint asked for while one runs waits for it without holding up the writes
+        // queued behind (unless the store is stopping, which waits anyway).
+        let busy = *lock(&self.shared.checkpoint_busy);
+        if busy && stop.is_none() {
+            self.deferred.append(&mut checkpoint);
+        } else {
+            checkpoint.append(&mut self.deferred);
         }
         let written = self
             .log
@@ -422,7 +446,6 @@ impl Writer {
         };
         // An automatic checkpoint never makes writers wait for the one in flight, unless the
         // overlay has grown to twice its bound (backpressure keeps memory bounded).
-        let busy = *lock(&self.shared.checkpoint_busy);
         let auto = over(1) && (!busy || over(2));
         let started = auto || !checkpoint.is_empty() || stop_checkpoint || !reclaim.is_empty();
         if (auto || !checkpoint.is_empty() || stop_checkpoint)
