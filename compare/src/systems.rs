@@ -343,10 +343,15 @@ impl System for Redb {
         let t = tx.open_table(R_PEERS).expect("table");
         t.get(peer(i).0).expect("get").is_some()
     }
+    /// Username → id → the peer's row, as the other systems answer (two descents).
     fn lookup_username(&self, i: u64) -> Option<bool> {
         let tx = self.db.begin_read().expect("read");
-        let t = tx.open_table(R_NAMES).expect("table");
-        Some(t.get(peer(i).2.as_str()).expect("get").is_some())
+        let names = tx.open_table(R_NAMES).expect("table");
+        let Some(id) = names.get(peer(i).2.as_str()).expect("get") else {
+            return Some(false);
+        };
+        let peers = tx.open_table(R_PEERS).expect("table");
+        Some(peers.get(id.value()).expect("get").is_some())
     }
     fn self_user(&self) -> Option<bool> {
         None
