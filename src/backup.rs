@@ -28,7 +28,7 @@ pub struct BackupReport {
 /// Copies the key file of an encrypted store into the (new) backup directory, 0600, synced.
 fn copy_key_file(shared: &Shared, partial: &Path) -> Result<()> {
     let name = crate::crypto::keyfile::KEY_FILE;
-    let bytes = crate::log::recovery::read_all(shared.fs.as_ref(), &shared.dir.join(name))?;
+    let bytes = crate::crypto::keyfile::read(shared.fs.as_ref(), &shared.dir.join(name))?;
     crate::paths::create_dir(partial)?;
     crate::paths::write_private_file(&partial.join(name), &bytes)
 }

@@ -505,3 +505,47 @@ fn backups_and_compaction_of_an_encrypted_store_stay_encrypted() {
     assert_eq!(leaks(&dir.path().join("src.session")), Vec::<String>::new());
     check_secrets(&Store::open_with(&path, with("pw")).unwrap());
 }
+
+const ACCOUNTS: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("accounts");
+
+#[test]
+fn swapped_accounts_are_detected_and_bad_key_files_and_parameters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two");
+    let store = Store::open_with(&path, with("pw")).unwrap();
+    for name in ["alice", "bob"] {
+        let acc = store.create_account(name).unwrap();
+        acc.set_home_dc(if name == "alice" { 1 } else { 5 })
+            .unwrap();
+    }
+    // Parameters above the limits are refused before anything is written.
+    let mut heavy = enc("new");
+    heavy.kdf.iterations = 17;
+    let r = store.rekey(&heavy);
+    assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    store.close().unwrap();
+    assert!(
+        Store::open_with(&path, with("pw")).is_ok(),
+        "the old key file still opens"
+    );
+
+    // Swap the two accounts' rows: all their data would change hands.
+    let index = dir.path().join("two.session/index.redb");
+    tamper(&index, |txn| {
+        let mut t = txn.open_table(ACCOUNTS).unwrap();
+        let a = t.get("alice").unwrap().unwrap().value().to_vec();
+        let b = t.get("bob").unwrap().unwrap().value().to_vec();
+        t.insert("alice", b.as_slice()).unwrap();
+        t.insert("bob", a.as_slice()).unwrap();
+    });
+    let r = Store::open_with(&path, with("pw"));
+    assert!(matches!(r, Err(Error::CorruptValue { .. })), "{r:?}");
+
+    // A key file of the wrong size is damage, and is never read whole.
+    let key = dir.path().join("two.session/KEY");
+    let f = std::fs::OpenOptions::new().write(true).open(&key).unwrap();
+    f.set_len(1 << 40).unwrap(); // sparse: 1 TiB
+    drop(f);
+    let r = Store::open_with(&path, with("pw"));
+    assert!(matches!(r, Err(Error::Corrupt { .. })), "{r:?}");
+}

@@ -79,8 +79,10 @@ pub fn new_encryption(args: &NewKeyArgs) -> Result<Encryption> {
 
 fn obtain(file: Option<&PathBuf>, var: &str, prompt: &str, twice: bool) -> Result<Passphrase> {
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::InvalidArgument(format!("reading {}: {e}", path.display())))?;
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::InvalidArgument(format!("reading {}: {e}", path.display())))?,
+        );
         return Ok(Passphrase::new(text.lines().next().unwrap_or_default()));
     }
     if let Ok(value) = std::env::var(var) {

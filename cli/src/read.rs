@@ -391,8 +391,11 @@ pub fn rekey(store: &str, new: &passphrase::NewKeyArgs) -> Result<Outcome> {
              `sessiondb import --encrypt`)"
         )));
     }
-    let writer = open_writer(store)?;
-    writer.rekey(&passphrase::new_encryption(new)?)?;
+    // Ask for everything before taking the writer's lock: a running bot waits meanwhile.
+    let options = passphrase::options(store, Options::default())?;
+    let new = passphrase::new_encryption(new)?;
+    let writer = Store::open_with(store, options)?;
+    writer.rekey(&new)?;
     writer.close()?;
     println!("rekeyed {store}: the new passphrase opens it, the old one no longer does");
     Ok(Outcome::Ok)

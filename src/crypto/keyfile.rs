@@ -32,9 +32,17 @@ const LEN: usize = 120;
 const AD_LEN: usize = 56;
 /// Largest Argon2 parameters accepted from a file (a hostile file must not make an open
 /// allocate without bound or spin for hours).
-const MAX_MEMORY_KIB: u32 = 4 << 20;
-const MAX_ITERATIONS: u32 = 64;
-const MAX_PARALLELISM: u32 = 64;
+/// The same limits refuse such parameters when a key file is written, so a rekey can never
+/// write a file that no open would accept.
+const MAX_MEMORY_KIB: u32 = 1 << 20;
+const MAX_ITERATIONS: u32 = 16;
+const MAX_PARALLELISM: u32 = 16;
+
+fn within_limits(kdf: KdfParams) -> bool {
+    kdf.memory_kib <= MAX_MEMORY_KIB
+        && kdf.iterations <= MAX_ITERATIONS
+        && kdf.parallelism <= MAX_PARALLELISM
+}
 
 /// Whether the store in `dir` has a key file (is encrypted).
 pub(crate) fn exists(fs: &dyn FileSystem, dir: &Path) -> Result<bool> {
@@ -60,8 +68,26 @@ pub(crate) fn write(fs: &dyn FileSystem, dir: &Path, keys: &Keys, enc: &Encrypti
 /// Reads the key file and unwraps the data key with `passphrase`.
 pub(crate) fn load(fs: &dyn FileSystem, dir: &Path, passphrase: &Passphrase) -> Result<Keys> {
     let path = dir.join(KEY_FILE);
-    let bytes = crate::log::recovery::read_all(fs, &path)?;
-    unwrap(&bytes, passphrase, &path)
+    unwrap(&read(fs, &path)?, passphrase, &path)
+}
+
+/// The key file's bytes; a file of any other length is refused before it is read whole
+/// (a hostile file must not make us allocate its size).
+pub(crate) fn read(fs: &dyn FileSystem, path: &Path) -> Result<[u8; LEN]> {
+    let ctx = || format!("reading {}", path.display());
+    let file = fs.open(path, false).map_err(|e| Error::io(ctx(), e))?;
+    let len = file.len().map_err(|e| Error::io(ctx(), e))?;
+    if len != LEN as u64 {
+        return Err(Error::Corrupt {
+            file: path.to_owned(),
+            offset: 0,
+            reason: format!("a key file is {LEN} bytes, this one {len}"),
+        });
+    }
+    let mut bytes = [0u8; LEN];
+    file.read_at(0, &mut bytes)
+        .map_err(|e| Error::io(ctx(), e))?;
+    Ok(bytes)
 }
 
 /// Rewraps the data key under a new passphrase (and parameters), crash-safely.
@@ -126,6 +152,12 @@ fn passphrase_key(
 ) -> Result<Zeroizing<[u8; KEY_LEN]>> {
     if passphrase.bytes().is_empty() {
         return Err(Error::InvalidArgument("the passphrase is empty".into()));
+    }
+    if !within_limits(kdf) {
+        return Err(Error::InvalidArgument(format!(
+            "Argon2 parameters above the limits ({MAX_MEMORY_KIB} KiB, {MAX_ITERATIONS} \
+             passes, {MAX_PARALLELISM} lanes)"
+        )));
     }
     let params = argon2::Params::new(
         kdf.memory_kib,
@@ -203,10 +235,7 @@ fn unwrap(bytes: &[u8], passphrase: &Passphrase, path: &Path) -> Result<Keys> {
         iterations: u32_at(bytes, 16),
         parallelism: u32_at(bytes, 20),
     };
-    if kdf.memory_kib > MAX_MEMORY_KIB
-        || kdf.iterations > MAX_ITERATIONS
-        || kdf.parallelism > MAX_PARALLELISM
-    {
+    if !within_limits(kdf) {
         return Err(corrupt("Argon2 parameters out of range"));
     }
     let kek = passphrase_key(passphrase, &bytes[24..40], kdf).map_err(|e| match e {
@@ -252,6 +281,14 @@ mod tests {
         assert_eq!(back.store_id, keys.store_id);
         let wrong = unwrap(&bytes, &Passphrase::new("battery staple"), Path::new("KEY"));
         assert!(matches!(wrong, Err(Error::WrongPassphrase { .. })));
+        let heavy = KdfParams {
+            iterations: MAX_ITERATIONS + 1,
+            ..KdfParams::insecure_for_tests()
+        };
+        assert!(matches!(
+            wrap(&keys, &pass, heavy),
+            Err(Error::InvalidArgument(_))
+        ));
         // A flipped bit anywhere is damage, not a wrong passphrase.
         for at in [0, 13, 30, 60, 100, LEN - 1] {
             let mut bad = bytes.clone();

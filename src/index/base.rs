@@ -37,8 +37,9 @@ impl Base {
         let mut numbers = HashMap::new();
         for entry in txn.open_table(ACCOUNTS)?.iter()? {
             let (k, v) = entry?;
-            let record: AccountRecord = decode(v.value(), "accounts")?;
-            numbers.insert(k.value().to_owned(), record.number);
+            let name = k.value();
+            let record = super::decode_account(&codec, name, v.value())?;
+            numbers.insert(name.to_owned(), record.number);
         }
         Ok(Base {
             numbers,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use base::{Base, read};
 
-use crate::codec::{NO_KEY, RowKey, ValueCodec, decode, encode};
+use crate::codec::{NO_KEY, RowKey, ValueCodec};
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::overlay::{AccountDelta, Overlay};
@@ -341,15 +341,25 @@ pub(crate) fn check_reader_store_id(
 }
 
 /// The account's number, if it has one.
-fn number(txn: &WriteTransaction, account: &str) -> Result<Option<u32>> {
+fn number(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result<Option<u32>> {
     match txn.open_table(ACCOUNTS)?.get(account)? {
-        Some(v) => Ok(Some(decode::<AccountRecord>(v.value(), "accounts")?.number)),
+        Some(v) => Ok(Some(decode_account(codec, account, v.value())?.number)),
         None => Ok(None),
     }
 }
 
+/// An `accounts` row. Sealed, it is bound to the account's name: swapping two accounts'
+/// rows (and so all their data) fails authentication.
+pub(crate) fn decode_account(
+    codec: &ValueCodec,
+    account: &str,
+    bytes: &[u8],
+) -> Result<AccountRecord> {
+    codec.decode(bytes, "accounts", 0, account.as_bytes())
+}
+
 /// Gives `account` the next free number.
-fn allocate(txn: &WriteTransaction, account: &str) -> Result<u32> {
+fn allocate(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result<u32> {
     let mut meta = txn.open_table(META)?;
     let number = match meta.get(META_NEXT_ACCOUNT)? {
         Some(v) => read_u32(v.value(), "next account number")?,
@@ -359,8 +369,8 @@ fn allocate(txn: &WriteTransaction, account: &str) -> Result<u32> {
         .checked_add(1)
         .ok_or_else(|| Error::InvalidArgument("too many accounts created".into()))?;
     meta.insert(META_NEXT_ACCOUNT, next.to_le_bytes().as_slice())?;
-    txn.open_table(ACCOUNTS)?
-        .insert(account, encode(&AccountRecord { number }).as_slice())?;
+    let row = codec.encode(&AccountRecord { number }, "accounts", 0, account.as_bytes());
+    txn.open_table(ACCOUNTS)?.insert(account, row.as_slice())?;
     Ok(number)
 }
 
@@ -370,7 +380,7 @@ fn fold_account(
     account: &str,
     d: &AccountDelta,
 ) -> Result<()> {
-    let existing = number(txn, account)?;
+    let existing = number(txn, codec, account)?;
     if d.wiped
         && let Some(n) = existing
     {
@@ -383,7 +393,7 @@ fn fold_account(
     }
     let n = match existing {
         Some(n) => n,
-        None => allocate(txn, account)?,
+        None => allocate(txn, codec, account)?,
     };
     if d.home_dc.is_some() || d.user.is_some() || d.self_peer.is_some() || d.peer_count_delta != 0 {
         let mut table = txn.open_table(SESSIONS)?;
