@@ -118,6 +118,25 @@ pub enum Error {
         /// The store directory.
         path: PathBuf,
     },
+    /// Another worker holds the account's lease (shared backend).
+    #[error("account {account:?} is locked by worker {holder:?}")]
+    AccountLocked {
+        /// The account.
+        account: String,
+        /// The worker holding its lease.
+        holder: String,
+    },
+    /// This worker's lease expired or was taken over: the write was refused.
+    #[error("the lease on account {account:?} (token {token}) was lost; acquire it again")]
+    LeaseLost {
+        /// The account.
+        account: String,
+        /// The stale fencing token.
+        token: i64,
+    },
+    /// The database server reported an error (shared backend).
+    #[error("database server: {0}")]
+    Server(String),
     /// A store file is owned by another user: refusing to use it.
     #[error("{path} is owned by uid {owner}, not by this user (uid {me})")]
     ForeignOwner {

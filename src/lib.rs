@@ -51,6 +51,8 @@ mod options;
 mod overlay;
 mod paths;
 mod phase;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod prune;
 mod reclaim;
 mod save;
@@ -81,6 +83,8 @@ pub use model::{
 pub use options::AutoPrune;
 pub use paths::store_dir;
 pub use phase::{Phase, PhaseHook};
+#[cfg(feature = "postgres")]
+pub use postgres::{Lease, PgBackend};
 pub use prune::{PrunePolicy, PruneReport};
 pub use session_store::{BoxFuture, SessionStore};
 pub use stats::{AccountStats, Stats};

@@ -1,0 +1,132 @@
+//! Account leases: one row per account naming its holder, a fencing token that grows at
+//! every change of holder, and an expiry the holder renews. Every write checks the token
+//! under a row lock in its own transaction, so a worker that lost its lease (paused,
+//! partitioned, or simply slow) cannot write after another took over.
+
+use std::time::Duration;
+
+use super::server;
+use crate::error::{Error, Result};
+
+/// Exclusive use of one account by one worker until it expires (server time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The account.
+    pub account: String,
+    /// The worker holding it.
+    pub holder: String,
+    /// The fencing token: larger than every earlier holder's.
+    pub token: i64,
+}
+
+fn millis(ttl: Duration) -> Result<i64> {
+    match i64::try_from(ttl.as_millis()) {
+        Ok(ms) if ms > 0 => Ok(ms),
+        _ => Err(Error::InvalidArgument(format!(
+            "a lease lasts at least 1 ms (asked for {ttl:?})"
+        ))),
+    }
+}
+
+/// Takes the lease if it is free, expired, or already this worker's (then renewed, with a
+/// new token: a restarted worker must not share writes with its previous life).
+pub(super) async fn acquire(
+    client: &tokio_postgres::Client,
+    worker: &str,
+    account: &str,
+    ttl: Duration,
+) -> Result<Lease> {
+    crate::model::validate_account(account)?;
+    let ms = millis(ttl)?;
+    let row = client
+        .query_opt(
+            "INSERT INTO sessiondb_leases (account, holder, token, expires_at) \
+             VALUES ($1, $2, 1, now() + $3::BIGINT * INTERVAL '1 millisecond') \
+             ON CONFLICT (account) DO UPDATE SET holder = excluded.holder, \
+             token = sessiondb_leases.token + 1, expires_at = excluded.expires_at \
+             WHERE sessiondb_leases.expires_at <= now() \
+             OR sessiondb_leases.holder = excluded.holder \
+             RETURNING token",
+            &[&account, &worker, &ms],
+        )
+        .await
+        .map_err(server)?;
+    if let Some(row) = row {
+        return Ok(Lease {
+            account: account.to_owned(),
+            holder: worker.to_owned(),
+            token: row.get(0),
+        });
+    }
+    let holder = client
+        .query_opt(
+            "SELECT holder FROM sessiondb_leases WHERE account = $1",
+            &[&account],
+        )
+        .await
+        .map_err(server)?
+        .map(|r| r.get::<_, String>(0))
+        .unwrap_or_default();
+    Err(Error::AccountLocked {
+        account: account.to_owned(),
+        holder,
+    })
+}
+
+pub(super) async fn renew(
+    client: &tokio_postgres::Client,
+    lease: &Lease,
+    ttl: Duration,
+) -> Result<()> {
+    let ms = millis(ttl)?;
+    let n = client
+        .execute(
+            "UPDATE sessiondb_leases \
+             SET expires_at = now() + $3::BIGINT * INTERVAL '1 millisecond' \
+             WHERE account = $1 AND token = $2 AND expires_at > now()",
+            &[&lease.account, &lease.token, &ms],
+        )
+        .await
+        .map_err(server)?;
+    if n == 1 { Ok(()) } else { Err(lost(lease)) }
+}
+
+pub(super) async fn release(client: &tokio_postgres::Client, lease: &Lease) -> Result<()> {
+    client
+        .execute(
+            "DELETE FROM sessiondb_leases WHERE account = $1 AND token = $2",
+            &[&lease.account, &lease.token],
+        )
+        .await
+        .map_err(server)?;
+    Ok(())
+}
+
+fn lost(lease: &Lease) -> Error {
+    Error::LeaseLost {
+        account: lease.account.clone(),
+        token: lease.token,
+    }
+}
+
+/// A transaction in which `lease` is valid and stays valid until commit: the lease row is
+/// locked, so a takeover waits for this write to commit (or roll back) and comes after it.
+pub(super) async fn fenced<'a>(
+    client: &'a mut tokio_postgres::Client,
+    lease: &Lease,
+) -> Result<tokio_postgres::Transaction<'a>> {
+    let txn = client.transaction().await.map_err(server)?;
+    let valid = txn
+        .query_opt(
+            "SELECT 1 FROM sessiondb_leases \
+             WHERE account = $1 AND token = $2 AND expires_at > now() FOR UPDATE",
+            &[&lease.account, &lease.token],
+        )
+        .await
+        .map_err(server)?;
+    if valid.is_none() {
+        // Dropping the transaction rolls it back.
+        return Err(lost(lease));
+    }
+    Ok(txn)
+}

@@ -1,0 +1,225 @@
+//! The shared PostgreSQL backend against a real server (`SESSIONDB_PG_URL`, which `.ci/run`
+//! sets after starting one). Without it the tests say so and pass, except under `CI=true`,
+//! where a missing server fails them.
+#![cfg(feature = "postgres")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sessiondb::{Error, PgBackend, UpdateState};
+
+const CHILD: &str = "SESSIONDB_PG_CHILD";
+
+fn url() -> Option<String> {
+    match std::env::var("SESSIONDB_PG_URL") {
+        Ok(u) => Some(u),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but SESSIONDB_PG_URL is not set: .ci/run must start PostgreSQL")
+        }
+        Err(_) => {
+            eprintln!("skipped: set SESSIONDB_PG_URL to run the PostgreSQL tests");
+            None
+        }
+    }
+}
+
+/// An account name no earlier run used.
+fn fresh(label: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{label}-{}-{nanos}", std::process::id())
+}
+
+fn state(pts: i32) -> UpdateState {
+    UpdateState {
+        pts,
+        qts: 0,
+        date: 1_700_000_000,
+        seq: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_workers_racing_for_one_lease_exactly_one_wins() {
+    let Some(url) = url() else { return };
+    let a = PgBackend::connect(&url, "worker-a").await.unwrap();
+    let b = PgBackend::connect(&url, "worker-b").await.unwrap();
+    let ttl = Duration::from_secs(30);
+    for round in 0..20 {
+        let account = fresh(&format!("race{round}"));
+        let (ra, rb) = tokio::join!(a.acquire(&account, ttl), b.acquire(&account, ttl));
+        let (winner, loser) = match (ra, rb) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            (ra, rb) => panic!("round {round}: not exactly one winner: {ra:?} / {rb:?}"),
+        };
+        match loser {
+            Error::AccountLocked { holder, .. } => assert_eq!(holder, winner.holder),
+            other => panic!("round {round}: {other}"),
+        }
+    }
+}
+
+/// Runs only as the child: takes a lease (1 s), or writes update states, and reports.
+#[tokio::test(flavor = "multi_thread")]
+async fn pg_child() {
+    let Ok(account) = std::env::var(CHILD) else {
+        return;
+    };
+    let url = std::env::var("SESSIONDB_PG_URL").unwrap();
+    let mut me = PgBackend::connect(&url, "child").await.unwrap();
+    let lease = me.acquire(&account, Duration::from_secs(1)).await.unwrap();
+    println!("HELD {}", lease.token);
+    if std::env::var("SESSIONDB_PG_WRITE").is_ok() {
+        me.renew(&lease, Duration::from_secs(60)).await.unwrap();
+        for pts in 1.. {
+            me.set_update_state(&lease, &state(pts)).await.unwrap();
+            println!("ACK {pts}");
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(600)).await;
+}
+
+/// Starts the child on `account`; returns it once it printed `want` lines.
+fn child(account: &str, write: bool, want: usize) -> (std::process::Child, Vec<String>) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["pg_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, account)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if write {
+        cmd.env("SESSIONDB_PG_WRITE", "1");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let line = line.rsplit(" ... ").next().unwrap_or_default().to_owned();
+        if line.starts_with("HELD") || line.starts_with("ACK") {
+            lines.push(line);
+        }
+        if lines.len() >= want {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+fn number(line: &str) -> i64 {
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_holders_lease_expires_and_the_next_holder_gets_a_larger_token() {
+    let Some(url) = url() else { return };
+    let account = fresh("expiry");
+    let (mut holder, lines) = child(&account, false, 1);
+    let held = number(&lines[0]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let me = PgBackend::connect(&url, "successor").await.unwrap();
+    let ttl = Duration::from_secs(30);
+    match me.acquire(&account, ttl).await {
+        Err(Error::AccountLocked { holder, .. }) => assert_eq!(holder, "child"),
+        other => panic!("taken before the dead holder's lease expired: {other:?}"),
+    }
+    let start = Instant::now();
+    let lease = loop {
+        match me.acquire(&account, ttl).await {
+            Ok(lease) => break lease,
+            Err(Error::AccountLocked { .. }) if start.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("the lease never expired: {other:?}"),
+        }
+    };
+    assert!(lease.token > held, "token {} after {held}", lease.token);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_that_lost_its_lease_cannot_write() {
+    let Some(url) = url() else { return };
+    let account = fresh("stale");
+    let mut old = PgBackend::connect(&url, "paused").await.unwrap();
+    let mut new = PgBackend::connect(&url, "successor").await.unwrap();
+    let stale = old
+        .acquire(&account, Duration::from_millis(300))
+        .await
+        .unwrap();
+    old.set_update_state(&stale, &state(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await; // "paused" past its expiry
+    let lease = new
+        .acquire(&account, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(lease.token > stale.token);
+    let r = old.set_update_state(&stale, &state(2)).await;
+    assert!(matches!(r, Err(Error::LeaseLost { .. })), "{r:?}");
+    let r = old.renew(&stale, Duration::from_secs(30)).await;
+    assert!(matches!(r, Err(Error::LeaseLost { .. })), "{r:?}");
+    new.set_update_state(&lease, &state(3)).await.unwrap();
+    assert_eq!(
+        new.update_state(&account).await.unwrap().map(|s| s.pts),
+        Some(3)
+    );
+    // Releasing with the stale token does not free the successor's lease.
+    old.release(stale).await.unwrap();
+    let r = old.acquire(&account, Duration::from_secs(1)).await;
+    assert!(matches!(r, Err(Error::AccountLocked { .. })), "{r:?}");
+    new.release(lease).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_client_loses_no_acknowledged_write() {
+    let Some(url) = url() else { return };
+    let account = fresh("acked");
+    let (mut writer, lines) = child(&account, true, 1 + 200);
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    let acked = lines.last().map_or(0, |l| number(l));
+    assert!(acked >= 200);
+    let reader = PgBackend::connect(&url, "reader").await.unwrap();
+    let pts = reader.update_state(&account).await.unwrap().map(|s| s.pts);
+    assert!(
+        pts.is_some_and(|p| i64::from(p) >= acked),
+        "{pts:?} < acknowledged {acked}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_starting_together_on_an_empty_database_migrate_it_once() {
+    let Some(url) = url() else { return };
+    let db = fresh("migrate").replace('-', "_");
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(conn);
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let fresh_url = format!("{url} dbname={db}");
+    let starts = (0..4).map(|i| {
+        let u = fresh_url.clone();
+        tokio::spawn(async move { PgBackend::connect(&u, &format!("w{i}")).await })
+    });
+    for started in starts {
+        started.await.unwrap().unwrap();
+    }
+    let (client, conn) = tokio_postgres::connect(&fresh_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let fresh_driver = tokio::spawn(conn);
+    let rows = client
+        .query("SELECT version FROM sessiondb_migrations", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    drop(client);
+    fresh_driver.abort();
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await;
+    driver.abort();
+}
