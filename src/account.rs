@@ -427,7 +427,7 @@ impl Account {
 }
 
 /// Lowercases usernames, keeps phone digits, stamps the write time.
-fn normalize_peer(p: &Peer, now: i64) -> Result<Peer> {
+pub(crate) fn normalize_peer(p: &Peer, now: i64) -> Result<Peer> {
     let mut p = p.clone();
     let mut names = Vec::with_capacity(p.usernames.len());
     for n in &p.usernames {

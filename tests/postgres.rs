@@ -223,3 +223,70 @@ async fn workers_starting_together_on_an_empty_database_migrate_it_once() {
         .await;
     driver.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peers_are_batched_merged_and_found_by_id_username_and_phone() {
+    use sessiondb::{Peer, PeerKind};
+    let Some(url) = url() else { return };
+    let account = fresh("peers");
+    let mut db = PgBackend::connect(&url, "peers").await.unwrap();
+    let lease = db.acquire(&account, Duration::from_secs(30)).await.unwrap();
+    let user = |id: i64, hash: Option<i64>| {
+        let mut p = Peer::new(id, PeerKind::User, hash);
+        p.usernames = vec![format!("Name{id}"), format!("alt{id}")];
+        p.phone = Some(format!("+1 555 {id:04}"));
+        p.name = Some(format!("Peer {id}"));
+        p
+    };
+    let batch: Vec<Peer> = (1..=500).map(|id| user(id, Some(id * 7))).collect();
+    db.cache_peers(&lease, &batch).await.unwrap();
+    let p = db.peer(&account, 42).await.unwrap().expect("by id");
+    assert_eq!(p.access_hash, Some(294));
+    assert_eq!(p.usernames, ["name42", "alt42"]);
+    let by_name = db.peer_by_username(&account, "@NAME42").await.unwrap();
+    assert_eq!(by_name.map(|p| p.id), Some(42));
+    let by_phone = db.peer_by_phone(&account, "15550042").await.unwrap();
+    assert_eq!(by_phone.map(|p| p.id), Some(42));
+
+    // A min hash, an unknown kind and no self-ness do not erase what is known.
+    let mut min = Peer::new(42, PeerKind::UserUnknown, Some(-1));
+    min.min = true;
+    db.cache_peers(&lease, &[min]).await.unwrap();
+    let p = db.peer(&account, 42).await.unwrap().expect("still there");
+    assert_eq!(
+        (p.access_hash, p.min, p.kind),
+        (Some(294), false, PeerKind::User)
+    );
+    assert!(
+        p.usernames.is_empty(),
+        "a new version replaces the usernames"
+    );
+
+    // A username and a phone move to the peer written last, also within one batch.
+    let mut taker = user(9000, Some(1));
+    taker.usernames = vec!["name7".into()];
+    taker.phone = Some("15550007".into());
+    let mut later = user(9001, Some(2));
+    later.usernames = vec!["name7".into()];
+    later.phone = None;
+    db.cache_peers(&lease, &[taker, later]).await.unwrap();
+    let by_name = db.peer_by_username(&account, "name7").await.unwrap();
+    assert_eq!(by_name.map(|p| p.id), Some(9001));
+    let by_phone = db.peer_by_phone(&account, "15550007").await.unwrap();
+    assert_eq!(by_phone.map(|p| p.id), Some(9000));
+    let seven = db.peer(&account, 7).await.unwrap().expect("peer 7");
+    assert_eq!(
+        (seven.usernames, seven.phone),
+        (vec!["alt7".to_owned()], None)
+    );
+
+    // Bad input is a typed error; a lost lease writes nothing.
+    let mut bad = user(1, None);
+    bad.phone = Some("no digits".into());
+    let r = db.cache_peers(&lease, &[bad]).await;
+    assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    db.release(lease.clone()).await.unwrap();
+    let r = db.cache_peers(&lease, &[user(77_777, Some(5))]).await;
+    assert!(matches!(r, Err(Error::LeaseLost { .. })), "{r:?}");
+    assert!(db.peer(&account, 77_777).await.unwrap().is_none());
+}

@@ -1,13 +1,14 @@
 //! A shared PostgreSQL backend for fleets of workers (feature `postgres`). This first part
 //! holds the schema with its migrations, account leases with fencing tokens, and fenced
-//! update-state writes; the rest of the session (DCs, peers, app fields) has tables but
-//! no API yet.
+//! update-state writes, and the peer cache; the rest of the session (DCs, user, app
+//! fields, channel pts) has tables but no API yet.
 //!
 //! SQL is kept to what distributed PostgreSQL-compatible engines also accept: lease rows
 //! instead of advisory locks, `INSERT … ON CONFLICT` upserts, `SELECT … FOR UPDATE`, no
 //! extensions. Time comes from the server (`now()`), never from the workers' clocks.
 
 mod lease;
+mod peers;
 mod schema;
 
 use std::time::Duration;
@@ -15,7 +16,7 @@ use std::time::Duration;
 pub use lease::Lease;
 
 use crate::error::{Error, Result};
-use crate::model::UpdateState;
+use crate::model::{Peer, UpdateState};
 
 /// A connection to the shared database, as one named worker.
 pub struct PgBackend {
@@ -112,6 +113,29 @@ impl PgBackend {
         .await
         .map_err(server)?;
         txn.commit().await.map_err(server)
+    }
+
+    /// Caches a batch of peers, fenced by `lease`, in one transaction of three statements
+    /// whatever the batch size. Acknowledged means committed.
+    pub async fn cache_peers(&mut self, lease: &Lease, peers: &[Peer]) -> Result<()> {
+        let txn = lease::fenced(&mut self.client, lease).await?;
+        peers::cache(&txn, &lease.account, peers).await?;
+        txn.commit().await.map_err(server)
+    }
+
+    /// A cached peer by marked id.
+    pub async fn peer(&self, account: &str, id: i64) -> Result<Option<Peer>> {
+        peers::get(&self.client, account, peers::By::Id(id)).await
+    }
+
+    /// A cached peer by username (case-insensitive, leading `@` ignored).
+    pub async fn peer_by_username(&self, account: &str, name: &str) -> Result<Option<Peer>> {
+        peers::get(&self.client, account, peers::By::Username(name)).await
+    }
+
+    /// A cached peer by phone number (only digits count).
+    pub async fn peer_by_phone(&self, account: &str, phone: &str) -> Result<Option<Peer>> {
+        peers::get(&self.client, account, peers::By::Phone(phone)).await
     }
 
     /// The account's update state, if stored.

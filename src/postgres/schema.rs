@@ -74,8 +74,10 @@ CREATE TABLE sessiondb_peer_usernames (
     account TEXT NOT NULL,
     username TEXT NOT NULL,
     id BIGINT NOT NULL,
+    pos SMALLINT NOT NULL,
     PRIMARY KEY (account, username)
 );
+CREATE INDEX sessiondb_peer_usernames_by_id ON sessiondb_peer_usernames (account, id);
 ";
 
 const MIGRATIONS: &[(i32, &str)] = &[(1, V1)];
