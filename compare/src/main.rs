@@ -2,10 +2,12 @@
 //! on one workload in this process and prints a RESULT line; `compare report [peers]
 //! [rounds]` runs every system (grammers-session from its own binary) on every workload,
 //! interleaved over rounds, each in a fresh process and directory, and writes the report;
-//! `compare scale [max_peers]` measures sessiondb alone as the store grows (benches/SCALE.md).
+//! `compare scale [max_peers]` measures sessiondb alone as the store grows (benches/SCALE.md);
+//! `compare pg <url> [peers] [rounds]` the PostgreSQL backend (benches/REPORT-postgres.md).
 
 #[path = "common.rs"]
 mod common;
+mod pg;
 mod report;
 mod scale;
 mod session_workloads;
@@ -20,8 +22,16 @@ fn main() {
             report::run(peers, rounds);
         }
         Some("scale") => {
-            let max = argv.get(2).and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+            let max = argv
+                .get(2)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1_000_000);
             scale::run(max);
+        }
+        Some("pg") if argv.len() >= 3 => {
+            let peers = argv.get(3).and_then(|v| v.parse().ok()).unwrap_or(100_000);
+            let rounds = argv.get(4).and_then(|v| v.parse().ok()).unwrap_or(3);
+            pg::run(&argv[2], peers, rounds);
         }
         Some("scale-one") if argv.len() >= 5 => {
             let n = argv[4].parse().unwrap_or(10_000);

@@ -123,7 +123,10 @@ pub fn run_one(what: &str, dir: &Path, n: u64) {
                 assert!(replayed >= 100_000, "tail replayed: {replayed}");
                 drop(store);
             }
-            println!("SCALE what=open n={n} tail=100000 open_ms={:.1}", ms(median(opens)));
+            println!(
+                "SCALE what=open n={n} tail=100000 open_ms={:.1}",
+                ms(median(opens))
+            );
         }
         "rss" => {
             drop(store);
@@ -152,7 +155,11 @@ fn writer(acc: sessiondb::Account, stop: &std::sync::atomic::AtomicBool) -> Vec<
     let mut pts = 0;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         pts += 1;
-        let change = UpdateStateChange::Primary { pts, date: 1, seq: 1 };
+        let change = UpdateStateChange::Primary {
+            pts,
+            date: 1,
+            seq: 1,
+        };
         let t = Instant::now();
         acc.set_update_state(change).expect("write");
         lat.push(t.elapsed());
@@ -247,13 +254,22 @@ pub fn run(max: u64) {
         let dir = scratch.join(format!("{what}-{n}"));
         let _ = std::fs::create_dir_all(&dir);
         let out = Command::new(&me)
-            .args(["scale-one", what, &dir.display().to_string(), &n.to_string()])
+            .args([
+                "scale-one",
+                what,
+                &dir.display().to_string(),
+                &n.to_string(),
+            ])
             .output();
         let _ = std::fs::remove_dir_all(&dir);
         let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
         let line = text
             .ok()
-            .and_then(|t| t.lines().find(|l| l.starts_with("SCALE")).map(str::to_owned))
+            .and_then(|t| {
+                t.lines()
+                    .find(|l| l.starts_with("SCALE"))
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| format!("SCALE what={what} n={n} failed"));
         eprintln!("{line}");
         lines.push(line);
