@@ -84,7 +84,7 @@ pub use options::AutoPrune;
 pub use paths::store_dir;
 pub use phase::{Phase, PhaseHook};
 #[cfg(feature = "postgres")]
-pub use postgres::{Lease, PgBackend};
+pub use postgres::{Lease, PgBackend, PgOptions, PgStore};
 pub use prune::{PrunePolicy, PruneReport};
 pub use session_store::{BoxFuture, SessionStore};
 pub use stats::{AccountStats, Stats};

@@ -211,3 +211,19 @@ async fn storage_load_save_close_and_load_again_reopens() {
     memory.save(&session(5)).await.unwrap();
     assert_eq!(memory.load().await.unwrap(), Some(session(5)));
 }
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_passes_the_suite() {
+    let Some(url) = common::pg::url() else { return };
+    let url = common::pg::fresh_database(&url).await;
+    let store = Arc::new(sessiondb::PgStore::connect(&url, "suite").await.unwrap());
+    suite(store.clone()).await;
+    assert!(matches!(store.load("bob").await, Err(Error::Closed)));
+    // What the suite left behind is on the server for the next worker, and the closed
+    // store released its leases.
+    let next = sessiondb::PgStore::connect(&url, "next").await.unwrap();
+    assert_eq!(next.load("bob").await.unwrap(), Some(session(2)));
+    next.set_home_dc("bob", 5).await.unwrap();
+    next.close().await.unwrap();
+}

@@ -1,43 +1,30 @@
-//! A shared PostgreSQL backend for fleets of workers (feature `postgres`). This first part
-//! holds the schema with its migrations, account leases with fencing tokens, and fenced
-//! update-state writes, and the peer cache; the rest of the session (DCs, user, app
-//! fields, channel pts) has tables but no API yet.
+//! A shared PostgreSQL backend for fleets of workers (feature `postgres`). [`PgStore`]
+//! implements [`crate::SessionStore`] on normal tables, with account leases and fencing
+//! tokens and group-committed writes; [`PgBackend`] is the lower level: leases handed to
+//! the caller and passed to each write.
 //!
 //! SQL is kept to what distributed PostgreSQL-compatible engines also accept: lease rows
-//! instead of advisory locks, `INSERT … ON CONFLICT` upserts, `SELECT … FOR UPDATE`, no
-//! extensions. Time comes from the server (`now()`), never from the workers' clocks.
+//! instead of advisory locks, `INSERT … ON CONFLICT` upserts, `SELECT … FOR UPDATE`,
+//! `UNNEST` of arrays, no extensions and no server functions but `now()` and `count()`.
+//! Time comes from the server (`now()`), never from the workers' clocks.
 
 mod lease;
 mod peers;
+mod plan;
 mod schema;
+mod session;
+mod store;
+mod writer;
 
 use std::time::Duration;
 
 pub use lease::Lease;
+pub use store::{PgOptions, PgStore};
 
 use crate::error::{Error, Result};
-use crate::model::{Peer, UpdateState};
-
-/// A connection to the shared database, as one named worker.
-pub struct PgBackend {
-    client: tokio_postgres::Client,
-    worker: String,
-    connection: tokio::task::JoinHandle<()>,
-}
-
-impl std::fmt::Debug for PgBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgBackend")
-            .field("worker", &self.worker)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for PgBackend {
-    fn drop(&mut self) {
-        self.connection.abort();
-    }
-}
+use crate::model::{Peer, UpdateState, UpdateStateChange};
+use plan::{Plan, Prepared};
+use session::Reader;
 
 /// A server error, without the statement's parameters (they may hold session data).
 pub(crate) fn server(e: tokio_postgres::Error) -> Error {
@@ -48,6 +35,32 @@ pub(crate) fn server(e: tokio_postgres::Error) -> Error {
     Error::Server(reason)
 }
 
+/// A client for `url`, its connection driven by a spawned task until the client is dropped.
+async fn connect_client(url: &str) -> Result<tokio_postgres::Client> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(server)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// A connection to the shared database, as one named worker, with explicit leases.
+pub struct PgBackend {
+    client: tokio_postgres::Client,
+    prepared: Prepared,
+    worker: String,
+}
+
+impl std::fmt::Debug for PgBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgBackend")
+            .field("worker", &self.worker)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PgBackend {
     /// Connects to `url` (a libpq-style connection string) as `worker` (the name other
     /// workers see as a lease's holder) and brings the schema up to date. Must run inside a
@@ -56,19 +69,13 @@ impl PgBackend {
         if worker.is_empty() {
             return Err(Error::InvalidArgument("the worker name is empty".into()));
         }
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .map_err(server)?;
-        let connection = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let mut backend = PgBackend {
+        let mut client = connect_client(url).await?;
+        schema::migrate(&mut client).await?;
+        Ok(PgBackend {
             client,
+            prepared: Prepared::default(),
             worker: worker.to_owned(),
-            connection,
-        };
-        schema::migrate(&mut backend.client).await?;
-        Ok(backend)
+        })
     }
 
     /// This worker's name.
@@ -92,67 +99,55 @@ impl PgBackend {
         lease::release(&self.client, &lease).await
     }
 
-    /// Stores the account's update state, fenced by `lease`: acknowledged means committed,
-    /// and a worker whose lease expired or was taken over gets `Error::LeaseLost` and
-    /// writes nothing.
-    pub async fn set_update_state(&mut self, lease: &Lease, state: &UpdateState) -> Result<()> {
+    /// Runs `plan` fenced by `lease`, with the account created first: acknowledged means
+    /// committed, and a worker whose lease expired or was taken over gets
+    /// `Error::LeaseLost` and writes nothing.
+    async fn fenced(&mut self, lease: &Lease, plan: Plan) -> Result<()> {
         let txn = lease::fenced(&mut self.client, lease).await?;
-        txn.execute(
-            "INSERT INTO sessiondb_update_state (account, pts, qts, date, seq) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (account) DO UPDATE SET pts = excluded.pts, qts = excluded.qts, \
-             date = excluded.date, seq = excluded.seq",
-            &[
-                &lease.account,
-                &state.pts,
-                &state.qts,
-                &state.date,
-                &state.seq,
-            ],
-        )
-        .await
-        .map_err(server)?;
+        let mut steps = Plan::default();
+        steps.push(session::REGISTER, plan::params![lease.account.clone()]);
+        let all: Vec<&plan::Step> = steps.0.iter().chain(plan.0.iter()).collect();
+        plan::run(&txn, &self.prepared, &all).await?;
         txn.commit().await.map_err(server)
     }
 
-    /// Caches a batch of peers, fenced by `lease`, in one transaction of three statements
-    /// whatever the batch size. Acknowledged means committed.
+    /// Stores the account's update state, fenced by `lease`.
+    pub async fn set_update_state(&mut self, lease: &Lease, state: &UpdateState) -> Result<()> {
+        let plan = session::update_state(&lease.account, UpdateStateChange::All(*state));
+        self.fenced(lease, plan).await
+    }
+
+    /// Caches a batch of peers, fenced by `lease`, in one transaction of a fixed number of
+    /// statements whatever the batch size.
     pub async fn cache_peers(&mut self, lease: &Lease, peers: &[Peer]) -> Result<()> {
-        let txn = lease::fenced(&mut self.client, lease).await?;
-        peers::cache(&txn, &lease.account, peers).await?;
-        txn.commit().await.map_err(server)
+        let plan = peers::cache(&lease.account, peers)?;
+        self.fenced(lease, plan).await
+    }
+
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            client: &self.client,
+            prepared: &self.prepared,
+        }
     }
 
     /// A cached peer by marked id.
     pub async fn peer(&self, account: &str, id: i64) -> Result<Option<Peer>> {
-        peers::get(&self.client, account, peers::By::Id(id)).await
+        peers::get(&self.reader(), account, peers::By::Id(id)).await
     }
 
     /// A cached peer by username (case-insensitive, leading `@` ignored).
     pub async fn peer_by_username(&self, account: &str, name: &str) -> Result<Option<Peer>> {
-        peers::get(&self.client, account, peers::By::Username(name)).await
+        peers::get(&self.reader(), account, peers::By::Username(name)).await
     }
 
     /// A cached peer by phone number (only digits count).
     pub async fn peer_by_phone(&self, account: &str, phone: &str) -> Result<Option<Peer>> {
-        peers::get(&self.client, account, peers::By::Phone(phone)).await
+        peers::get(&self.reader(), account, peers::By::Phone(phone)).await
     }
 
     /// The account's update state, if stored.
     pub async fn update_state(&self, account: &str) -> Result<Option<UpdateState>> {
-        let row = self
-            .client
-            .query_opt(
-                "SELECT pts, qts, date, seq FROM sessiondb_update_state WHERE account = $1",
-                &[&account],
-            )
-            .await
-            .map_err(server)?;
-        Ok(row.map(|r| UpdateState {
-            pts: r.get(0),
-            qts: r.get(1),
-            date: r.get(2),
-            seq: r.get(3),
-        }))
+        self.reader().update_state(account).await
     }
 }

@@ -1,6 +1,9 @@
 //! Shared builders for the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
+pub mod pg;
+
 use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
