@@ -3,34 +3,15 @@
 //! where a missing server fails them.
 #![cfg(feature = "postgres")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::pg::{fresh, spawn_child, url};
 
 use sessiondb::{Error, PgBackend, UpdateState};
 
 const CHILD: &str = "SESSIONDB_PG_CHILD";
-
-fn url() -> Option<String> {
-    match std::env::var("SESSIONDB_PG_URL") {
-        Ok(u) => Some(u),
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but SESSIONDB_PG_URL is not set: .ci/run must start PostgreSQL")
-        }
-        Err(_) => {
-            eprintln!("skipped: set SESSIONDB_PG_URL to run the PostgreSQL tests");
-            None
-        }
-    }
-}
-
-/// An account name no earlier run used.
-fn fresh(label: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{label}-{}-{nanos}", std::process::id())
-}
 
 fn state(pts: i32) -> UpdateState {
     UpdateState {
@@ -83,27 +64,11 @@ async fn pg_child() {
 
 /// Starts the child on `account`; returns it once it printed `want` lines.
 fn child(account: &str, write: bool, want: usize) -> (std::process::Child, Vec<String>) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["pg_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, account)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let mut env = vec![(CHILD, account)];
     if write {
-        cmd.env("SESSIONDB_PG_WRITE", "1");
+        env.push(("SESSIONDB_PG_WRITE", "1"));
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let line = line.rsplit(" ... ").next().unwrap_or_default().to_owned();
-        if line.starts_with("HELD") || line.starts_with("ACK") {
-            lines.push(line);
-        }
-        if lines.len() >= want {
-            break;
-        }
-    }
-    (child, lines)
+    spawn_child("pg_child", &env, want)
 }
 
 fn number(line: &str) -> i64 {

@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::Poll;
 
-use tokio_postgres::{GenericClient, Statement};
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Statement};
 
 use super::server;
 use crate::error::Result;

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::connect_client;
 use super::lease::{self, Lease};
 use super::peers::{self, By};
 use super::plan::{Plan, Prepared};
 use super::session::{self, Reader};
 use super::writer::{self, Effect, Request, Shared, Slot};
-use super::connect_client;
 use crate::error::{Error, Result};
 use crate::model::{
     AppFields, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User, validate_account,
@@ -211,8 +211,7 @@ async fn renew_leases(inner: Weak<Inner>, ttl: Duration) {
             Err(_) => return,
         };
         for l in held {
-            if let Err(Error::LeaseLost { token, .. }) =
-                lease::renew(&inner.reader, &l, ttl).await
+            if let Err(Error::LeaseLost { token, .. }) = lease::renew(&inner.reader, &l, ttl).await
             {
                 inner.shared.mark_lost(&l.account, token);
             }
@@ -343,9 +342,11 @@ impl SessionStore for PgStore {
         })
     }
     fn peer_count<'a>(&'a self, account: &'a str) -> BoxFuture<'a, u64> {
-        read!(self, account, |r| async move {
-            peers::count(&r, account).await
-        })
+        read!(
+            self,
+            account,
+            |r| async move { peers::count(&r, account).await }
+        )
     }
     fn remove_peer<'a>(&'a self, account: &'a str, id: i64) -> BoxFuture<'a, ()> {
         self.write(account, Ok(peers::remove(account, id)))

@@ -42,3 +42,31 @@ pub async fn fresh_database(url: &str) -> String {
     // In a key=value string the last dbname wins.
     format!("{url} dbname={name}")
 }
+
+/// Runs this test binary's test `name` alone in a child process with `env` set, and returns
+/// it once it printed `want` lines starting with `HELD` or `ACK` (and those lines).
+pub fn spawn_child(
+    name: &str,
+    env: &[(&str, &str)],
+    want: usize,
+) -> (std::process::Child, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let line = line.rsplit(" ... ").next().unwrap_or_default().to_owned();
+        if line.starts_with("HELD") || line.starts_with("ACK") {
+            lines.push(line);
+        }
+        if lines.len() >= want {
+            break;
+        }
+    }
+    (child, lines)
+}
