@@ -1,5 +1,6 @@
 //! `sessiondb`: inspect, check, back up and compact sessiondb stores, and convert sessions
-//! between sessiondb, Telethon, Pyrogram, GramJS, grammers and layer-client.
+//! between sessiondb, Telethon, Pyrogram, GramJS, grammers and layer-client, and move
+//! accounts between stores and a PostgreSQL database (feature `postgres`).
 //!
 //! Read commands open the store read-only, so they work beside a running bot. Nothing
 //! secret is printed unless asked (`inspect --show-secrets`, or exporting a string).
@@ -14,6 +15,7 @@
 mod convert;
 mod passphrase;
 mod read;
+mod transfer;
 
 use std::process::ExitCode;
 
@@ -85,6 +87,11 @@ enum Command {
     Export(convert::ExportArgs),
     /// Convert a session file or string into another format in one step.
     Convert(convert::ConvertArgs),
+    /// Move an account between stores and PostgreSQL (copied, checked, then deleted from
+    /// the source). Not beside a writer of either side.
+    Move(transfer::TransferArgs),
+    /// Copy an account between stores and PostgreSQL, checked; the source keeps it.
+    Copy(transfer::TransferArgs),
 }
 
 #[derive(Subcommand)]
@@ -137,6 +144,8 @@ fn main() -> ExitCode {
         Command::Import(args) => convert::import(&args),
         Command::Export(args) => convert::export(&args),
         Command::Convert(args) => convert::convert(&args),
+        Command::Move(args) => transfer::run(&args, true),
+        Command::Copy(args) => transfer::run(&args, false),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
