@@ -151,3 +151,53 @@ async fn a_killed_worker_loses_no_acknowledged_group_committed_write() {
         );
     }
 }
+
+/// An account that grew after the planner last sampled the table must still be searched by
+/// phone and id, not by scanning all its rows (which made ingest quadratic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grown_account_is_still_probed_by_key() {
+    let Some(url) = url() else { return };
+    let url = common::pg::fresh_database(&url).await;
+    let store = PgStore::connect(&url, "planner").await.unwrap();
+    let batch =
+        |base: i64| -> Vec<sessiondb::Peer> { (base..base + 2000).map(common::peer).collect() };
+    for account in ["old1", "old2"] {
+        store.cache_peers(account, &batch(1), None).await.unwrap();
+    }
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .batch_execute("ANALYZE sessiondb_peers; ANALYZE sessiondb_peer_usernames")
+        .await
+        .unwrap();
+    store.cache_peers("new", &batch(1), None).await.unwrap();
+    for (sql, key) in [
+        (
+            "EXPLAIN UPDATE sessiondb_peers SET phone = NULL WHERE account = 'new' \
+             AND phone = ANY(ARRAY['15550000001', '15550000002']) AND NOT (id = ANY(ARRAY[1::BIGINT]))",
+            "phone = ANY",
+        ),
+        (
+            "EXPLAIN DELETE FROM sessiondb_peer_usernames WHERE account = 'new' \
+             AND id = ANY(ARRAY[1::BIGINT, 2])",
+            "id = ANY",
+        ),
+    ] {
+        let plan: Vec<String> = admin
+            .query(sql, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|l| l.contains("Index Cond") && l.contains(key)),
+            "{key} is not an index condition:\n{}",
+            plan.join("\n")
+        );
+    }
+    store.close().await.unwrap();
+}

@@ -231,9 +231,10 @@ pub(super) async fn get(r: &Reader<'_>, account: &str, by: By<'_>) -> Result<Opt
         }
         By::Username(name) => {
             let name = crate::model::normalize_username(name)?;
+            // Key probes only (no join for the planner to reorder).
             let sql = select_peer!(
-                "JOIN sessiondb_peer_usernames n ON n.account = p.account \
-                 AND n.id = p.id WHERE n.account = $1 AND n.username = $2"
+                "WHERE p.account = $1 AND p.id = (SELECT n.id FROM sessiondb_peer_usernames n \
+                 WHERE n.account = $1 AND n.username = $2)"
             );
             r.row(sql, &[&account, &name]).await?
         }
@@ -244,8 +245,8 @@ pub(super) async fn get(r: &Reader<'_>, account: &str, by: By<'_>) -> Result<Opt
         }
         By::SelfUser => {
             let sql = select_peer!(
-                "JOIN sessiondb_sessions s ON s.account = p.account AND s.self_peer = p.id \
-                 WHERE s.account = $1"
+                "WHERE p.account = $1 AND p.id = (SELECT s.self_peer FROM sessiondb_sessions s \
+                 WHERE s.account = $1)"
             );
             r.row(sql, &[&account]).await?
         }

@@ -80,7 +80,18 @@ CREATE TABLE sessiondb_peer_usernames (
 CREATE INDEX sessiondb_peer_usernames_by_id ON sessiondb_peer_usernames (account, id);
 ";
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1)];
+/// Version 2: no planner statistics on the account column of the two big tables. An account
+/// that just grew (an import, a new bot) is missing from the statistics and estimated at one
+/// row, so a scan of its whole key range looks cheaper than probing by phone or username:
+/// per batch, which makes ingest quadratic in the account's size (seen: a lookup running for
+/// minutes). Without statistics the planner assumes the same small fraction of rows for
+/// every account and probes the key.
+const V2: &str = "
+ALTER TABLE sessiondb_peers ALTER COLUMN account SET STATISTICS 0;
+ALTER TABLE sessiondb_peer_usernames ALTER COLUMN account SET STATISTICS 0;
+";
+
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
 
 /// Applies every migration the database has not recorded yet.
 pub(super) async fn migrate(client: &mut tokio_postgres::Client) -> Result<()> {
