@@ -1,7 +1,7 @@
 //! Account leases: one row per account naming its holder, a fencing token that grows at
-//! every change of holder, and an expiry the holder renews. Every write checks the token
-//! under a row lock in its own transaction, so a worker that lost its lease (paused,
-//! partitioned, or simply slow) cannot write after another took over.
+//! every change of holder, and an expiry the holder renews. Every write transaction locks
+//! the lease row and checks the token (`writer::FENCE`), so a worker that lost its lease
+//! (paused, partitioned, or simply slow) cannot write after another took over.
 
 use std::time::Duration;
 
@@ -102,31 +102,9 @@ pub(super) async fn release(client: &tokio_postgres::Client, lease: &Lease) -> R
     Ok(())
 }
 
-fn lost(lease: &Lease) -> Error {
+pub(super) fn lost(lease: &Lease) -> Error {
     Error::LeaseLost {
         account: lease.account.clone(),
         token: lease.token,
     }
-}
-
-/// A transaction in which `lease` is valid and stays valid until commit: the lease row is
-/// locked, so a takeover waits for this write to commit (or roll back) and comes after it.
-pub(super) async fn fenced<'a>(
-    client: &'a mut tokio_postgres::Client,
-    lease: &Lease,
-) -> Result<tokio_postgres::Transaction<'a>> {
-    let txn = client.transaction().await.map_err(server)?;
-    let valid = txn
-        .query_opt(
-            "SELECT 1 FROM sessiondb_leases \
-             WHERE account = $1 AND token = $2 AND expires_at > now() FOR UPDATE",
-            &[&lease.account, &lease.token],
-        )
-        .await
-        .map_err(server)?;
-    if valid.is_none() {
-        // Dropping the transaction rolls it back.
-        return Err(lost(lease));
-    }
-    Ok(txn)
 }

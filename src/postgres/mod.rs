@@ -103,12 +103,25 @@ impl PgBackend {
     /// committed, and a worker whose lease expired or was taken over gets
     /// `Error::LeaseLost` and writes nothing.
     async fn fenced(&mut self, lease: &Lease, plan: Plan) -> Result<()> {
-        let txn = lease::fenced(&mut self.client, lease).await?;
         let mut steps = Plan::default();
         steps.push(session::REGISTER, plan::params![lease.account.clone()]);
         let all: Vec<&plan::Step> = steps.0.iter().chain(plan.0.iter()).collect();
-        plan::run(&txn, &self.prepared, &all).await?;
-        txn.commit().await.map_err(server)
+        let names = [&lease.account];
+        let rows = plan::begin_fenced(
+            &self.client,
+            &self.prepared,
+            writer::FENCE,
+            &[&names.as_slice()],
+            &all,
+        )
+        .await?;
+        let held = rows.iter().any(|r| r.get::<_, i64>(1) == lease.token);
+        plan::end(&self.client, held).await?;
+        if held {
+            Ok(())
+        } else {
+            Err(lease::lost(lease))
+        }
     }
 
     /// Stores the account's update state, fenced by `lease`.

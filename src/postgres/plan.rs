@@ -1,7 +1,8 @@
 //! Writes as plans: statements with owned parameters, built (and validated) when a write is
 //! called, run later inside a shared transaction. A plan's statements are prepared once per
-//! connection and then pipelined: all are sent before the first answer is awaited, in
-//! order, so a batch of many writes costs about one round trip, not one per statement.
+//! connection and then pipelined with the transaction's `BEGIN` and lease check: all are
+//! sent before the first answer is awaited, in order, so a transaction of many writes costs
+//! two round trips (that pipeline, then `COMMIT`), not one per statement.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,7 +11,7 @@ use std::sync::Mutex;
 use std::task::Poll;
 
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::server;
 use crate::error::Result;
@@ -52,11 +53,7 @@ impl Prepared {
     }
 
     /// The statement for `sql` on `client`, prepared on first use.
-    pub async fn get<C: GenericClient + Sync>(
-        &self,
-        client: &C,
-        sql: &'static str,
-    ) -> Result<Statement> {
+    pub async fn get(&self, client: &Client, sql: &'static str) -> Result<Statement> {
         if let Some(s) = self.cached(sql) {
             return Ok(s);
         }
@@ -68,40 +65,60 @@ impl Prepared {
     }
 }
 
-/// Runs `steps` in `txn`, pipelined, after preparing any statement not yet prepared.
-pub(super) async fn run(
-    txn: &tokio_postgres::Transaction<'_>,
+type Reply<'a> =
+    Pin<Box<dyn Future<Output = std::result::Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
+
+/// Opens a transaction, locks and reads the rows of `fence`, and runs `steps`, all in one
+/// pipeline: one round trip, plus one to prepare statements on their first use. Returns
+/// the fence's rows with the transaction still open for the caller to commit or roll back
+/// (on an error it is rolled back here).
+pub(super) async fn begin_fenced(
+    client: &Client,
     prepared: &Prepared,
+    fence: &'static str,
+    fence_params: &[&(dyn ToSql + Sync)],
     steps: &[&Step],
-) -> Result<()> {
+) -> Result<Vec<Row>> {
+    let fence = prepared.get(client, fence).await?;
     let mut statements = Vec::with_capacity(steps.len());
     for s in steps {
-        statements.push(prepared.get(txn, s.sql).await?);
+        statements.push(prepared.get(client, s.sql).await?);
     }
-    let futures: Vec<_> = steps
-        .iter()
-        .zip(&statements)
-        .map(|(s, st)| {
-            Box::pin(async move {
-                let params: Vec<&(dyn ToSql + Sync)> = s
-                    .params
-                    .iter()
-                    .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                    .collect();
-                txn.execute(st, &params).await
-            })
-        })
-        .collect();
-    in_order(futures).await.map_err(server)
+    let mut replies: Vec<Reply<'_>> = vec![
+        Box::pin(async move { client.batch_execute("BEGIN").await.map(|()| Vec::new()) }),
+        Box::pin(client.query(&fence, fence_params)),
+    ];
+    for (s, st) in steps.iter().zip(&statements) {
+        replies.push(Box::pin(async move {
+            let params: Vec<&(dyn ToSql + Sync)> = s
+                .params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            client.execute(st, &params).await.map(|_| Vec::new())
+        }));
+    }
+    match in_order(replies).await {
+        Ok(mut rows) => Ok(rows.swap_remove(1)),
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(server(e))
+        }
+    }
+}
+
+/// Ends the transaction `begin_fenced` opened.
+pub(super) async fn end(client: &Client, commit: bool) -> Result<()> {
+    let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+    client.batch_execute(sql).await.map_err(server)
 }
 
 /// Polls every future in index order until all are done; the first error (in index order)
 /// wins. tokio-postgres sends a request when its future is first polled, so the server gets
 /// the statements in this order.
-async fn in_order<F, T, E>(mut futures: Vec<Pin<Box<F>>>) -> std::result::Result<(), E>
-where
-    F: Future<Output = std::result::Result<T, E>>,
-{
+async fn in_order<T, E>(
+    mut futures: Vec<Pin<Box<dyn Future<Output = std::result::Result<T, E>> + Send + '_>>>,
+) -> std::result::Result<Vec<T>, E> {
     let mut results: Vec<Option<std::result::Result<T, E>>> =
         futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -121,8 +138,5 @@ where
         }
     })
     .await;
-    for r in results.into_iter().flatten() {
-        r?;
-    }
-    Ok(())
+    results.into_iter().flatten().collect()
 }

@@ -14,7 +14,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::lease::{self, Lease};
 use super::plan::{self, Plan, Prepared, Step, params};
-use super::server;
 use super::session::REGISTER;
 use crate::error::{Error, Result};
 
@@ -24,7 +23,8 @@ const MAX_BATCH: usize = 1024;
 /// distributed engines ask for this routinely).
 const ATTEMPTS: usize = 3;
 
-const FENCE: &str = "SELECT account, token FROM sessiondb_leases \
+/// Locks the lease rows of the accounts `$1` and reads their tokens (unexpired rows only).
+pub(super) const FENCE: &str = "SELECT account, token FROM sessiondb_leases \
      WHERE account = ANY($1) AND expires_at > now() FOR UPDATE";
 
 /// What a request does to its account besides its plan.
@@ -103,7 +103,7 @@ pub(super) fn copy_error(e: &Error) -> Error {
 }
 
 pub(super) async fn run(
-    mut client: tokio_postgres::Client,
+    client: tokio_postgres::Client,
     shared: std::sync::Arc<Shared>,
     mut queue: mpsc::UnboundedReceiver<Request>,
 ) {
@@ -116,7 +116,7 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
-        commit(&mut client, &prepared, &shared, batch).await;
+        commit(&client, &prepared, &shared, batch).await;
     }
 }
 
@@ -156,7 +156,7 @@ async fn tokens(
 }
 
 async fn commit(
-    client: &mut tokio_postgres::Client,
+    client: &tokio_postgres::Client,
     prepared: &Prepared,
     shared: &Shared,
     batch: Vec<Request>,
@@ -189,55 +189,59 @@ async fn commit(
     }
 }
 
-/// One try at the batch's transaction. Accounts that fail the fence move from `tokens` to
-/// `lost`, and their writes are left out.
+/// One try at the batch's transaction: `BEGIN`, the fence and every accepted plan in one
+/// pipeline, then `COMMIT` if every lease held. Accounts that fail the fence move from
+/// `tokens` to `lost`, the transaction is rolled back and run again without them.
 async fn attempt(
-    client: &mut tokio_postgres::Client,
+    client: &tokio_postgres::Client,
     prepared: &Prepared,
     batch: &[Request],
     tokens: &mut BTreeMap<String, i64>,
     lost: &mut Vec<(String, i64)>,
 ) -> Result<()> {
-    let txn = client.transaction().await.map_err(server)?;
-    if !tokens.is_empty() {
+    while !tokens.is_empty() {
+        // Each account is created before its first write and again after a delete.
+        let mut registers = Vec::new();
+        let mut live: BTreeSet<&String> = BTreeSet::new();
+        let accepted: Vec<&Request> = batch
+            .iter()
+            .filter(|r| r.account.as_ref().is_some_and(|a| tokens.contains_key(a)))
+            .collect();
+        for r in &accepted {
+            let Some(account) = &r.account else { continue };
+            match r.effect {
+                Effect::Register if live.insert(account) => registers.push(Some(Step {
+                    sql: REGISTER,
+                    params: params![account.clone()],
+                })),
+                Effect::Delete => {
+                    live.remove(account);
+                    registers.push(None);
+                }
+                Effect::Register => registers.push(None),
+            }
+        }
+        let mut steps: Vec<&Step> = Vec::new();
+        for (r, register) in accepted.iter().zip(&registers) {
+            steps.extend(register.as_ref());
+            steps.extend(r.plan.0.iter());
+        }
         let names: Vec<&String> = tokens.keys().collect();
-        let fence = prepared.get(&txn, FENCE).await?;
-        let rows = txn.query(&fence, &[&names]).await.map_err(server)?;
+        let rows = plan::begin_fenced(client, prepared, FENCE, &[&names], &steps).await?;
         let valid: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        tokens.retain(|account, token| {
-            let ok = valid.get(account) == Some(token);
-            if !ok {
-                lost.push((account.clone(), *token));
-            }
-            ok
-        });
-    }
-    // Each account is created before its first write and again after a delete.
-    let mut registers = Vec::new();
-    let mut live: BTreeSet<&String> = BTreeSet::new();
-    let accepted: Vec<&Request> = batch
-        .iter()
-        .filter(|r| r.account.as_ref().is_some_and(|a| tokens.contains_key(a)))
-        .collect();
-    for r in &accepted {
-        let Some(account) = &r.account else { continue };
-        match r.effect {
-            Effect::Register if live.insert(account) => registers.push(Some(Step {
-                sql: REGISTER,
-                params: params![account.clone()],
-            })),
-            Effect::Delete => {
-                live.remove(account);
-                registers.push(None);
-            }
-            Effect::Register => registers.push(None),
+        let failed: Vec<(String, i64)> = tokens
+            .iter()
+            .filter(|(account, token)| valid.get(*account) != Some(*token))
+            .map(|(a, t)| (a.clone(), *t))
+            .collect();
+        if failed.is_empty() {
+            return plan::end(client, true).await;
+        }
+        plan::end(client, false).await?;
+        for (account, token) in failed {
+            tokens.remove(&account);
+            lost.push((account, token));
         }
     }
-    let mut steps: Vec<&Step> = Vec::new();
-    for (r, register) in accepted.iter().zip(&registers) {
-        steps.extend(register.as_ref());
-        steps.extend(r.plan.0.iter());
-    }
-    plan::run(&txn, prepared, &steps).await?;
-    txn.commit().await.map_err(server)
+    Ok(())
 }
