@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use sessiondb::{Peer, PeerKind, PgBackend, UpdateState};
+use sessiondb::{
+    Error, Peer, PeerKind, PgBackend, PgStore, SessionStore, UpdateState, UpdateStateChange,
+};
 
 /// A private cluster, stopped when dropped.
 struct Cluster {
@@ -146,6 +148,16 @@ async fn an_immediate_restart_keeps_every_acknowledged_write() {
         .collect();
     db.cache_peers(&lease, &peers).await.unwrap();
     drop(db);
+    // A store that lives through the restart (it must reconnect by itself).
+    let store = PgStore::connect(&cluster.url(), "w2").await.unwrap();
+    for pts in 1..=50 {
+        let change = UpdateStateChange::Primary {
+            pts,
+            date: 1,
+            seq: 1,
+        };
+        store.set_update_state("bot2", change).await.unwrap();
+    }
 
     cluster.ctl("restart");
 
@@ -170,4 +182,33 @@ async fn an_immediate_restart_keeps_every_acknowledged_write() {
     )
     .await
     .unwrap();
+
+    // The surviving store reads and writes again once it reconnected; what it had
+    // acknowledged before the restart is there.
+    let mut read = Err(Error::Closed);
+    for _ in 0..100 {
+        read = store.update_state("bot2").await;
+        if read.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(read.unwrap().map(|s| s.pts), Some(50));
+    let mut written = Err(Error::Closed);
+    for _ in 0..100 {
+        let change = UpdateStateChange::Primary {
+            pts: 51,
+            date: 1,
+            seq: 1,
+        };
+        written = store.set_update_state("bot2", change).await;
+        if written.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    written.unwrap();
+    let state = store.update_state("bot2").await.unwrap();
+    assert_eq!(state.map(|s| s.pts), Some(51));
+    store.close().await.unwrap();
 }

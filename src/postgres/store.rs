@@ -16,6 +16,7 @@ use super::connect_client;
 use super::lease::{self, Lease};
 use super::peers::{self, By};
 use super::plan::{Plan, Prepared};
+
 use super::session::{self, Reader};
 use super::writer::{self, Effect, Request, Shared, Slot};
 use crate::error::{Error, Result};
@@ -48,8 +49,9 @@ pub struct PgStore {
 }
 
 struct Inner {
-    reader: tokio_postgres::Client,
-    prepared: Prepared,
+    url: String,
+    /// The read connection, replaced when the server dropped it.
+    reader: std::sync::RwLock<Arc<Connection>>,
     queue: Mutex<Option<mpsc::UnboundedSender<Request>>>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shared: Arc<Shared>,
@@ -82,7 +84,7 @@ impl PgStore {
                 "a lease lasts at least 30 ms".into(),
             ));
         }
-        let reader = connect_client(url).await?;
+        let reader = Connection::open(url).await?;
         let mut write_client = connect_client(url).await?;
         super::schema::migrate(&mut write_client).await?;
         let shared = Arc::new(Shared {
@@ -92,10 +94,15 @@ impl PgStore {
             commits: Default::default(),
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(writer::run(write_client, shared.clone(), rx));
+        let writer = tokio::spawn(writer::run(
+            url.to_owned(),
+            write_client,
+            shared.clone(),
+            rx,
+        ));
         let inner = Arc::new(Inner {
-            reader,
-            prepared: Prepared::default(),
+            url: url.to_owned(),
+            reader: std::sync::RwLock::new(Arc::new(reader)),
             queue: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             shared,
@@ -115,7 +122,8 @@ impl PgStore {
     pub async fn acquire(&self, account: &str) -> Result<Lease> {
         self.open()?;
         let s = &self.inner.shared;
-        let lease = lease::acquire(&self.inner.reader, &s.worker, account, s.ttl).await?;
+        let conn = self.inner.connection().await?;
+        let lease = lease::acquire(&conn.client, &s.worker, account, s.ttl).await?;
         s.set(account, Some(Slot::Held(lease.clone())));
         Ok(lease)
     }
@@ -134,7 +142,10 @@ impl PgStore {
         let slot = self.inner.shared.slot(account);
         self.inner.shared.set(account, None);
         match slot {
-            Some(Slot::Held(l)) => lease::release(&self.inner.reader, &l).await,
+            Some(Slot::Held(l)) => {
+                let conn = self.inner.connection().await?;
+                lease::release(&conn.client, &l).await
+            }
             _ => Ok(()),
         }
     }
@@ -147,12 +158,10 @@ impl PgStore {
         }
     }
 
-    fn reader(&self) -> Result<Reader<'_>> {
+    /// The read connection, once the store is known to be open.
+    async fn reader(&self) -> Result<Arc<Connection>> {
         self.open()?;
-        Ok(Reader {
-            client: &self.inner.reader,
-            prepared: &self.inner.prepared,
-        })
+        self.inner.connection().await
     }
 
     /// Queues a request now (so dropping the future does not cancel it) and waits for it.
@@ -191,6 +200,44 @@ impl PgStore {
     }
 }
 
+/// One connection with its prepared statements.
+struct Connection {
+    client: tokio_postgres::Client,
+    prepared: Prepared,
+}
+
+impl Connection {
+    async fn open(url: &str) -> Result<Connection> {
+        Ok(Connection {
+            client: connect_client(url).await?,
+            prepared: Prepared::default(),
+        })
+    }
+
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            client: &self.client,
+            prepared: &self.prepared,
+        }
+    }
+}
+
+impl Inner {
+    /// The read connection, reconnected first if the server dropped it (a restart, a
+    /// network cut): a store outlives its connections.
+    async fn connection(&self) -> Result<Arc<Connection>> {
+        let current = self.reader.read().map_err(|_| Error::Closed)?.clone();
+        if !current.client.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Arc::new(Connection::open(&self.url).await?);
+        if let Ok(mut slot) = self.reader.write() {
+            *slot = fresh.clone();
+        }
+        Ok(fresh)
+    }
+}
+
 /// Renews every held lease at a third of its life; a lease the server no longer grants
 /// becomes lost. Ends when the store is gone.
 async fn renew_leases(inner: Weak<Inner>, ttl: Duration) {
@@ -211,8 +258,10 @@ async fn renew_leases(inner: Weak<Inner>, ttl: Duration) {
             Err(_) => return,
         };
         for l in held {
-            if let Err(Error::LeaseLost { token, .. }) = lease::renew(&inner.reader, &l, ttl).await
-            {
+            let Ok(conn) = inner.connection().await else {
+                break; // the server is away: try again next round
+            };
+            if let Err(Error::LeaseLost { token, .. }) = lease::renew(&conn.client, &l, ttl).await {
                 inner.shared.mark_lost(&l.account, token);
             }
         }
@@ -224,7 +273,8 @@ macro_rules! read {
     ($self:ident, $account:expr, |$r:ident| $body:expr) => {
         Box::pin(async move {
             validate_account($account)?;
-            let $r = $self.reader()?;
+            let conn = $self.reader().await?;
+            let $r = conn.reader();
             $body.await
         })
     };
@@ -232,7 +282,7 @@ macro_rules! read {
 
 impl SessionStore for PgStore {
     fn accounts(&self) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async move { self.reader()?.accounts().await })
+        Box::pin(async move { self.reader().await?.reader().accounts().await })
     }
     fn delete_account<'a>(&'a self, account: &'a str) -> BoxFuture<'a, ()> {
         let plan = Ok(session::delete_account(account));
@@ -383,7 +433,8 @@ impl SessionStore for PgStore {
                 Err(_) => Vec::new(),
             };
             for l in held {
-                lease::release(&self.inner.reader, &l).await?;
+                let conn = self.inner.connection().await?;
+                lease::release(&conn.client, &l).await?;
             }
             Ok(())
         })
@@ -392,7 +443,7 @@ impl SessionStore for PgStore {
     /// commits. The other figures are the embedded store's and stay 0.
     fn stats(&self) -> BoxFuture<'_, Stats> {
         Box::pin(async move {
-            let accounts = self.reader()?.account_stats().await?;
+            let accounts = self.reader().await?.reader().account_stats().await?;
             let commits = self.inner.shared.commits.load(Ordering::Relaxed);
             Ok(Stats {
                 log_syncs: commits,

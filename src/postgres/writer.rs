@@ -102,12 +102,14 @@ pub(super) fn copy_error(e: &Error) -> Error {
     }
 }
 
+/// The writer task: its connection (reconnected when the server dropped it) and the loop.
 pub(super) async fn run(
+    url: String,
     client: tokio_postgres::Client,
     shared: std::sync::Arc<Shared>,
     mut queue: mpsc::UnboundedReceiver<Request>,
 ) {
-    let prepared = Prepared::default();
+    let mut conn = (client, Prepared::default());
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -116,7 +118,18 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
-        commit(&client, &prepared, &shared, batch).await;
+        if conn.0.is_closed() {
+            match super::connect_client(&url).await {
+                Ok(c) => conn = (c, Prepared::default()),
+                Err(e) => {
+                    for r in batch {
+                        let _ = r.done.send(Err(copy_error(&e)));
+                    }
+                    continue;
+                }
+            }
+        }
+        commit(&conn.0, &conn.1, &shared, batch).await;
     }
 }
 
