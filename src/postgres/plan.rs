@@ -65,8 +65,8 @@ impl Prepared {
     }
 }
 
-type Reply<'a> =
-    Pin<Box<dyn Future<Output = std::result::Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
+type ServerResult<T> = std::result::Result<T, tokio_postgres::Error>;
+type Reply<'a> = Pin<Box<dyn Future<Output = ServerResult<Vec<Row>>> + Send + 'a>>;
 
 /// Opens a transaction, locks and reads the rows of `fence`, and runs `steps`, all in one
 /// pipeline: one round trip, plus one to prepare statements on their first use. Returns
@@ -116,11 +116,8 @@ pub(super) async fn end(client: &Client, commit: bool) -> Result<()> {
 /// Polls every future in index order until all are done; the first error (in index order)
 /// wins. tokio-postgres sends a request when its future is first polled, so the server gets
 /// the statements in this order.
-async fn in_order<T, E>(
-    mut futures: Vec<Pin<Box<dyn Future<Output = std::result::Result<T, E>> + Send + '_>>>,
-) -> std::result::Result<Vec<T>, E> {
-    let mut results: Vec<Option<std::result::Result<T, E>>> =
-        futures.iter().map(|_| None).collect();
+async fn in_order(mut futures: Vec<Reply<'_>>) -> ServerResult<Vec<Vec<Row>>> {
+    let mut results: Vec<Option<ServerResult<Vec<Row>>>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut pending = false;
         for (f, slot) in futures.iter_mut().zip(results.iter_mut()) {
