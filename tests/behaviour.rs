@@ -157,6 +157,15 @@ async fn suite(s: Arc<dyn SessionStore>) {
     assert_eq!(s.accounts().await.unwrap(), vec![b.to_owned()]);
     assert_eq!(s.load(b).await.unwrap(), Some(session(2)));
 
+    // An account holding only a home DC loads as exactly that.
+    s.set_home_dc("carol", 3).await.unwrap();
+    let carol = sessiondb::Session {
+        home_dc: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(s.load("carol").await.unwrap(), Some(carol));
+    s.delete_account("carol").await.unwrap();
+
     // Bad input is a typed error.
     assert!(matches!(s.load("").await, Err(Error::InvalidArgument(_))));
     assert!(matches!(

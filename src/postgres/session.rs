@@ -242,11 +242,6 @@ impl Reader<'_> {
         Ok(self.rows(sql, params).await?.into_iter().next())
     }
 
-    pub async fn exists(&self, account: &str) -> Result<bool> {
-        let sql = "SELECT 1 FROM sessiondb_sessions WHERE account = $1";
-        Ok(self.row(sql, &[&account]).await?.is_some())
-    }
-
     pub async fn accounts(&self) -> Result<Vec<String>> {
         let sql = "SELECT account FROM sessiondb_sessions ORDER BY account";
         let rows = self.rows(sql, &[]).await?;
@@ -268,22 +263,18 @@ impl Reader<'_> {
 
     pub async fn user(&self, account: &str) -> Result<Option<User>> {
         let sql = "SELECT user_id, dc, bot, username FROM sessiondb_users WHERE account = $1";
-        Ok(self.row(sql, &[&account]).await?.map(|r| User {
-            id: r.get(0),
-            dc: r.get(1),
-            bot: r.get(2),
-            username: r.get(3),
-        }))
+        Ok(self
+            .row(sql, &[&account])
+            .await?
+            .and_then(|r| user_at(&r, 0)))
     }
 
     pub async fn update_state(&self, account: &str) -> Result<Option<UpdateState>> {
         let sql = "SELECT pts, qts, date, seq FROM sessiondb_update_state WHERE account = $1";
-        Ok(self.row(sql, &[&account]).await?.map(|r| UpdateState {
-            pts: r.get(0),
-            qts: r.get(1),
-            date: r.get(2),
-            seq: r.get(3),
-        }))
+        Ok(self
+            .row(sql, &[&account])
+            .await?
+            .and_then(|r| state_at(&r, 0)))
     }
 
     pub async fn channels(&self, account: &str, only: Option<i64>) -> Result<BTreeMap<i64, i32>> {
@@ -296,35 +287,50 @@ impl Reader<'_> {
     pub async fn app_fields(&self, account: &str) -> Result<AppFields> {
         let sql = "SELECT api_id, test_mode, takeout_id, created_at, custom \
                    FROM sessiondb_app_fields WHERE account = $1";
-        let Some(r) = self.row(sql, &[&account]).await? else {
-            return Ok(AppFields::default());
-        };
-        let custom: Option<Vec<u8>> = r.get(4);
-        let custom = match custom {
-            Some(bytes) => postcard::from_bytes(&bytes)
-                .map_err(|e| Error::corrupt_value("sessiondb_app_fields", e.to_string()))?,
-            None => BTreeMap::new(),
-        };
-        Ok(AppFields {
-            api_id: r.get(0),
-            test_mode: r.get(1),
-            takeout_id: r.get(2),
-            created_at: r.get(3),
-            custom,
-        })
+        match self.row(sql, &[&account]).await? {
+            Some(r) => app_at(&r, 0),
+            None => Ok(AppFields::default()),
+        }
     }
 
+    /// The whole session in one statement, so one snapshot (`None`: no such account).
     pub async fn load(&self, account: &str) -> Result<Option<Session>> {
-        if !self.exists(account).await? {
+        let Some(r) = self.row(LOAD, &[&account]).await? else {
             return Ok(None);
+        };
+        let ids: Vec<i32> = r.get(14);
+        let v4: Vec<Option<String>> = r.get(15);
+        let v6: Vec<Option<String>> = r.get(16);
+        let keys: Vec<Option<Vec<u8>>> = r.get(17);
+        let salts: Vec<i64> = r.get(18);
+        let offsets: Vec<i32> = r.get(19);
+        let flags: Vec<i32> = r.get(20);
+        let n = ids.len();
+        let lengths = [
+            v4.len(),
+            v6.len(),
+            keys.len(),
+            salts.len(),
+            offsets.len(),
+            flags.len(),
+        ];
+        if lengths.iter().any(|&l| l != n) {
+            return Err(Error::corrupt_value("sessiondb_dcs", "uneven DC columns"));
         }
+        let mut dcs = Vec::with_capacity(n);
+        for (i, id) in ids.into_iter().enumerate() {
+            let (a4, a6, key) = (v4[i].clone(), v6[i].clone(), keys[i].clone());
+            dcs.push(dc_from(id, a4, a6, key, salts[i], offsets[i], flags[i])?);
+        }
+        let channel_ids: Vec<i64> = r.get(21);
+        let channel_pts: Vec<i32> = r.get(22);
         Ok(Some(Session {
-            home_dc: self.home_dc(account).await?,
-            dcs: self.dcs(account, None).await?,
-            user: self.user(account).await?,
-            update_state: self.update_state(account).await?,
-            channels: self.channels(account, None).await?,
-            app: self.app_fields(account).await?,
+            home_dc: r.get(0),
+            dcs,
+            user: user_at(&r, 1),
+            update_state: state_at(&r, 5),
+            channels: channel_ids.into_iter().zip(channel_pts).collect(),
+            app: app_at(&r, 9)?,
         }))
     }
 
@@ -348,14 +354,88 @@ impl Reader<'_> {
     }
 }
 
+/// Every part of a session of account `$1` in one row: home DC (0), user (1–4), update
+/// state (5–8), app fields (9–13), DCs as parallel arrays by id (14–20), channels (21–22).
+const LOAD: &str = "SELECT s.home_dc, u.user_id, u.dc, u.bot, u.username, \
+     t.pts, t.qts, t.date, t.seq, a.api_id, a.test_mode, a.takeout_id, a.created_at, a.custom, \
+     ARRAY(SELECT dc_id FROM sessiondb_dcs d WHERE d.account = s.account ORDER BY dc_id), \
+     ARRAY(SELECT ipv4 FROM sessiondb_dcs d WHERE d.account = s.account ORDER BY dc_id), \
+     ARRAY(SELECT ipv6 FROM sessiondb_dcs d WHERE d.account = s.account ORDER BY dc_id), \
+     ARRAY(SELECT auth_key FROM sessiondb_dcs d WHERE d.account = s.account ORDER BY dc_id), \
+     ARRAY(SELECT server_salt FROM sessiondb_dcs d WHERE d.account = s.account ORDER BY dc_id), \
+     ARRAY(SELECT time_offset FROM sessiondb_dcs d WHERE d.account = s.account ORDER BY dc_id), \
+     ARRAY(SELECT flags FROM sessiondb_dcs d WHERE d.account = s.account ORDER BY dc_id), \
+     ARRAY(SELECT channel_id FROM sessiondb_channel_pts c WHERE c.account = s.account \
+       ORDER BY channel_id), \
+     ARRAY(SELECT pts FROM sessiondb_channel_pts c WHERE c.account = s.account \
+       ORDER BY channel_id) \
+     FROM sessiondb_sessions s \
+     LEFT JOIN sessiondb_users u ON u.account = s.account \
+     LEFT JOIN sessiondb_update_state t ON t.account = s.account \
+     LEFT JOIN sessiondb_app_fields a ON a.account = s.account \
+     WHERE s.account = $1";
+
+/// The user in columns `i..i + 4` (NULLs: none stored).
+fn user_at(r: &tokio_postgres::Row, i: usize) -> Option<User> {
+    Some(User {
+        id: r.get::<_, Option<i64>>(i)?,
+        dc: r.get::<_, Option<i32>>(i + 1)?,
+        bot: r.get::<_, Option<bool>>(i + 2)?,
+        username: r.get(i + 3),
+    })
+}
+
+/// The update state in columns `i..i + 4` (NULLs: none stored).
+fn state_at(r: &tokio_postgres::Row, i: usize) -> Option<UpdateState> {
+    Some(UpdateState {
+        pts: r.get::<_, Option<i32>>(i)?,
+        qts: r.get::<_, Option<i32>>(i + 1)?,
+        date: r.get::<_, Option<i32>>(i + 2)?,
+        seq: r.get::<_, Option<i32>>(i + 3)?,
+    })
+}
+
+/// The app fields in columns `i..i + 5` (NULLs: the defaults).
+fn app_at(r: &tokio_postgres::Row, i: usize) -> Result<AppFields> {
+    let custom: Option<Vec<u8>> = r.get(i + 4);
+    let custom = match custom {
+        Some(bytes) => postcard::from_bytes(&bytes)
+            .map_err(|e| Error::corrupt_value("sessiondb_app_fields", e.to_string()))?,
+        None => BTreeMap::new(),
+    };
+    Ok(AppFields {
+        api_id: r.get(i),
+        test_mode: r.get::<_, Option<bool>>(i + 1).unwrap_or(false),
+        takeout_id: r.get(i + 2),
+        created_at: r.get(i + 3),
+        custom,
+    })
+}
+
 fn dc_of(r: &tokio_postgres::Row) -> Result<DataCenter> {
+    dc_from(
+        r.get(0),
+        r.get(1),
+        r.get(2),
+        r.get(3),
+        r.get(4),
+        r.get(5),
+        r.get(6),
+    )
+}
+
+fn dc_from(
+    id: i32,
+    ipv4: Option<String>,
+    ipv6: Option<String>,
+    key: Option<Vec<u8>>,
+    server_salt: i64,
+    time_offset: i32,
+    flags: i32,
+) -> Result<DataCenter> {
     let bad = |what: &str| Error::corrupt_value("sessiondb_dcs", format!("bad {what}"));
-    let ipv4: Option<String> = r.get(1);
-    let ipv6: Option<String> = r.get(2);
-    let key: Option<Vec<u8>> = r.get(3);
-    let flags: i32 = r.get(6);
     Ok(DataCenter {
-        id: r.get(0),
+        id,
         ipv4: match ipv4 {
             Some(a) => Some(a.parse::<SocketAddrV4>().map_err(|_| bad("ipv4"))?),
             None => None,
@@ -368,8 +448,9 @@ fn dc_of(r: &tokio_postgres::Row) -> Result<DataCenter> {
             Some(k) => Some(AuthKey::from_slice(&k).map_err(|_| bad("auth key length"))?),
             None => None,
         },
-        server_salt: r.get(4),
-        time_offset: r.get(5),
+        server_salt,
+        time_offset,
+        // Flags are a u32 bit set, stored bit for bit in an INT.
         flags: flags as u32,
     })
 }
