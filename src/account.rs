@@ -122,10 +122,7 @@ impl Account {
     /// A cached peer by username (case-insensitive, leading `@` ignored).
     pub fn peer_by_username(&self, username: &str) -> Result<Option<Peer>> {
         let name = normalize_username(username)?;
-        self.view(|v| match v.peer_id_by_username(&self.name, &name)? {
-            Some(id) => v.peer(&self.name, id),
-            None => Ok(None),
-        })
+        self.view(|v| v.peer_by_username(&self.name, &name))
     }
 
     /// A cached peer by phone number (only digits count).

@@ -56,7 +56,7 @@ pub(crate) fn reclaim(shared: &Shared) -> Result<()> {
         .map_err(|e| Error::io(ctx("syncing the directory of"), e))?;
     shared.reach(Phase::ReclaimSwapped);
     shared.index.replace_with(open(shared, &live)?)?;
-    let base = Arc::new(shared.index.base(&shared.codec)?);
+    let base = Arc::new(shared.index.base(&shared.codec, &shared.hints)?);
     let old = std::mem::replace(&mut shared.write_layers().base, base);
     // The old file closes when its last snapshot goes, which can take seconds (redb syncs
     // it): never under the layers' lock, where it would hold up every writer.

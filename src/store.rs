@@ -172,7 +172,7 @@ impl Store {
                 .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
         }
 
-        let (checkpoint_lsn, base) = snapshot(&index, &index_path, &codec)?;
+        let (checkpoint_lsn, base) = snapshot(&index, &index_path, &codec, options.cache_size)?;
         let mut active = Overlay::default();
         let how = ReadLog {
             mode: options.recovery,
@@ -265,7 +265,7 @@ impl Store {
         // A checkpoint of the writer may delete segments while we read them: try again.
         let mut attempt = 0;
         let (base, active, rec, checkpoint_lsn) = loop {
-            let (checkpoint_lsn, base) = snapshot(&index, &index_path, &codec)?;
+            let (checkpoint_lsn, base) = snapshot(&index, &index_path, &codec, options.cache_size)?;
             let mut active = Overlay::default();
             let how = ReadLog {
                 mode: options.recovery,
@@ -573,11 +573,20 @@ pub(crate) fn index_backend(
     Ok((Box::new(redb::backends::FileBackend::new(file)?), created))
 }
 
-/// The checkpoint LSN and the tables of the index's last checkpoint.
-fn snapshot(index: &Index, path: &Path, codec: &ValueCodec) -> Result<(u64, Arc<Base>)> {
+/// The checkpoint LSN and the tables of the index's last checkpoint, with username hints
+/// (a quarter of the cache size) being filled in the background.
+fn snapshot(
+    index: &Index,
+    path: &Path,
+    codec: &ValueCodec,
+    cache_size: usize,
+) -> Result<(u64, Arc<Base>)> {
     index::guarded(path, || {
         let txn = index.read()?;
         let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
-        Ok((checkpoint_lsn, Arc::new(Base::open(txn, codec.clone())?)))
+        let hints = Arc::new(index::UsernameHints::new(cache_size / 4));
+        let base = Arc::new(Base::open(txn, codec.clone(), hints)?);
+        index::UsernameHints::fill_in_background(base.clone());
+        Ok((checkpoint_lsn, base))
     })
 }

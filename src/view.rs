@@ -274,6 +274,28 @@ impl<'a> View<'a> {
         )
     }
 
+    /// A peer by username: the layers' answer if they changed the name, else the index's,
+    /// read with one descent when the hint holds (and replaced by a layer's newer version
+    /// of that peer, if any).
+    pub fn peer_by_username(&self, account: &str, name: &str) -> Result<Option<Peer>> {
+        let mut from_base = None;
+        let id = self.point(
+            account,
+            |d| d.usernames.get(name).copied(),
+            |base| {
+                from_base = index::read::peer_by_username(base, account, name)?;
+                Ok(from_base.as_ref().map(|p| p.id))
+            },
+        )?;
+        match (id, from_base) {
+            (None, _) => Ok(None),
+            (Some(id), Some(p)) if p.id == id => {
+                self.point(account, |d| d.peers.get(&id).cloned(), |_| Ok(Some(p)))
+            }
+            (Some(id), _) => self.peer(account, id),
+        }
+    }
+
     pub fn peer_id_by_phone(&self, account: &str, phone: &str) -> Result<Option<i64>> {
         self.point(
             account,

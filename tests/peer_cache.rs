@@ -113,6 +113,57 @@ fn a_username_moves_to_the_peer_written_last() {
     );
 }
 
+/// Lookups by username go through in-memory hints (name → id) that are never updated at
+/// checkpoints: a hint left stale by a move, a rename, a removal or a re-cache must never
+/// give a wrong answer, before or after checkpoints and reopens.
+#[test]
+fn stale_username_hints_never_answer_wrongly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hints");
+    let store = Store::open(&path).unwrap();
+    let acc = store.default_account();
+    let named = |id: i64, names: &[&str]| {
+        let mut p = peer(id);
+        p.usernames = names.iter().map(|n| n.to_string()).collect();
+        p
+    };
+    let holder = |name: &str| acc.peer_by_username(name).unwrap().map(|p| p.id);
+    acc.cache_peers(&[named(1, &["x"]), named(2, &["y"])])
+        .unwrap();
+    store.checkpoint().unwrap();
+    assert_eq!(holder("x"), Some(1)); // the hint x → 1 is now set
+    // The name moves; the hint still says 1.
+    acc.cache_peers(&[named(3, &["x"])]).unwrap();
+    assert_eq!(holder("x"), Some(3));
+    store.checkpoint().unwrap();
+    assert_eq!(holder("x"), Some(3));
+    // Peer 3 re-cached with a new hash and the same name: the newer version is answered.
+    let mut newer = named(3, &["x"]);
+    newer.access_hash = Some(777);
+    acc.cache_peers(&[newer]).unwrap();
+    assert_eq!(
+        acc.peer_by_username("x").unwrap().unwrap().access_hash,
+        Some(777)
+    );
+    // Renamed, then removed: nobody holds the names any more.
+    acc.cache_peers(&[named(3, &["z"])]).unwrap();
+    store.checkpoint().unwrap();
+    assert_eq!(holder("x"), None);
+    assert_eq!(holder("z"), Some(3));
+    acc.remove_peer(3).unwrap();
+    store.checkpoint().unwrap();
+    assert_eq!(holder("z"), None);
+    // A reopen (fresh hints, filled in the background) agrees.
+    store.close().unwrap();
+    let store = Store::open(&path).unwrap();
+    let acc = store.default_account();
+    for _ in 0..3 {
+        assert_eq!(acc.peer_by_username("x").unwrap(), None);
+        assert_eq!(acc.peer_by_username("y").unwrap().map(|p| p.id), Some(2));
+        assert_eq!(acc.peer_by_username("z").unwrap(), None);
+    }
+}
+
 #[test]
 fn a_phone_moves_too_and_phones_and_usernames_are_normalised() {
     let dir = tempfile::tempdir().unwrap();

@@ -63,7 +63,7 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
         shared.reach(Phase::Checkpointing)
     })?;
     shared.reach(Phase::CheckpointCommitted);
-    let base = Arc::new(shared.index.base(&shared.codec)?);
+    let base = Arc::new(shared.index.base(&shared.codec, &shared.hints)?);
     let old = {
         let mut layers = shared.write_layers();
         layers.frozen = None;

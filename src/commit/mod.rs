@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     pub index_io: Arc<crate::index_io::IndexIo>,
     /// An encrypted store's keys.
     pub keys: Option<Arc<crate::crypto::Keys>>,
+    /// Username hints, shared by every snapshot of the index.
+    pub hints: Arc<crate::index::UsernameHints>,
     /// How the index stores values (sealed with `keys`, or plain).
     pub codec: crate::codec::ValueCodec,
 }
@@ -128,6 +130,7 @@ impl Shared {
                 segment_bytes: u64::MAX,
             },
         };
+        let hints = base.hints().clone();
         let layers = Layers {
             active,
             frozen: None,
@@ -152,6 +155,7 @@ impl Shared {
             index_io,
             codec: crate::codec::ValueCodec::new(keys.clone()),
             keys,
+            hints,
         }
     }
 

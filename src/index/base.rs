@@ -6,7 +6,11 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
+
+use super::hints::{UsernameHints, UsernameRange};
 
 use super::*;
 use crate::model::{AppFields, DataCenter, Peer, UpdateState};
@@ -28,12 +32,18 @@ pub(crate) struct Base {
     /// Decoded `sessions` rows, read on almost every call (self user, counts) and never
     /// changed within a checkpoint: decoded (and decrypted) once.
     session_rows: std::sync::RwLock<HashMap<u32, SessionRecord>>,
+    /// Shared by every snapshot of the store (hints outlive checkpoints).
+    hints: Arc<UsernameHints>,
     codec: ValueCodec,
     _txn: ReadTransaction,
 }
 
 impl Base {
-    pub fn open(txn: ReadTransaction, codec: ValueCodec) -> Result<Base> {
+    pub fn open(
+        txn: ReadTransaction,
+        codec: ValueCodec,
+        hints: Arc<UsernameHints>,
+    ) -> Result<Base> {
         let mut numbers = HashMap::new();
         for entry in txn.open_table(ACCOUNTS)?.iter()? {
             let (k, v) = entry?;
@@ -52,9 +62,19 @@ impl Base {
             by_username: txn.open_table(PEERS_BY_USERNAME)?,
             by_phone: txn.open_table(PEERS_BY_PHONE)?,
             session_rows: std::sync::RwLock::default(),
+            hints,
             codec,
             _txn: txn,
         })
+    }
+
+    pub fn hints(&self) -> &Arc<UsernameHints> {
+        &self.hints
+    }
+
+    /// The whole username table (for filling the hints).
+    pub fn usernames(&self) -> Option<UsernameRange> {
+        self.by_username.range((0u32, "")..).ok()
     }
 
     fn number(&self, account: &str) -> Option<u32> {
@@ -216,6 +236,26 @@ pub(crate) mod read {
         keyed(base, account, |n| {
             let key = base.codec.name_key("usernames", n, name);
             Ok(base.by_username.get((n, key.as_ref()))?.map(|v| v.value()))
+        })
+    }
+
+    /// A peer by username: the hinted peer if it holds the name, else through the username
+    /// table (and the hint corrected).
+    pub fn peer_by_username(base: &Base, account: &str, name: &str) -> Result<Option<Peer>> {
+        keyed(base, account, |n| {
+            let key = base.codec.name_key("usernames", n, name);
+            if let Some(id) = base.hints.get(n, key.as_ref())
+                && let Some(p) = get_row::<_, Peer>(base, &base.peers, (n, id), "peers")?
+                && p.usernames.iter().any(|u| u == name)
+            {
+                return Ok(Some(p));
+            }
+            let id = base.by_username.get((n, key.as_ref()))?.map(|v| v.value());
+            base.hints.set(n, key.as_ref(), id);
+            match id {
+                Some(id) => get_row(base, &base.peers, (n, id), "peers"),
+                None => Ok(None),
+            }
         })
     }
 

@@ -5,9 +5,11 @@
 //! to numbers): fixed-width keys compare faster than a repeated name and take less space.
 
 mod base;
+mod hints;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use redb::{
     Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
@@ -16,6 +18,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 pub(crate) use base::{Base, read};
+pub(crate) use hints::UsernameHints;
 
 use crate::codec::{NO_KEY, RowKey, ValueCodec};
 use crate::error::{Error, Result};
@@ -91,8 +94,8 @@ impl Index {
     }
 
     /// The tables of the last checkpoint.
-    pub fn base(&self, codec: &ValueCodec) -> Result<Base> {
-        Base::open(self.read()?, codec.clone())
+    pub fn base(&self, codec: &ValueCodec, hints: &Arc<UsernameHints>) -> Result<Base> {
+        Base::open(self.read()?, codec.clone(), hints.clone())
     }
 
     /// A read snapshot of the last checkpoint.

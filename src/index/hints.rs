@@ -1,0 +1,130 @@
+//! Username → peer id hints in memory, so a lookup by username costs one B-tree descent
+//! (the peer) instead of two (the username table, then the peer): at a million peers each
+//! descent is a chain of cache misses, and two of them are most of a lookup.
+//!
+//! A hint is only a guess. It is checked against the peer it names (the peer's usernames
+//! must hold the name); on a miss or a wrong guess the username table answers and the hint
+//! is corrected. So hints never make an answer wrong, need no updating at checkpoints, and
+//! are filled in the background after open. They are bounded: a quarter of the redb cache
+//! size, at 32 bytes a hint.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::{Arc, RwLock};
+
+use super::base::Base;
+
+/// Keys are already hashes: use them as they are.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Bytes one hint costs, counted generously (key, value, table slack).
+const HINT_BYTES: usize = 32;
+
+pub(crate) struct UsernameHints {
+    map: RwLock<HashMap<u64, i64, BuildHasherDefault<Identity>>>,
+    seed: RandomState,
+    cap: usize,
+}
+
+impl UsernameHints {
+    /// Hints within `budget` bytes.
+    pub fn new(budget: usize) -> UsernameHints {
+        UsernameHints {
+            map: RwLock::default(),
+            seed: RandomState::new(),
+            cap: budget / HINT_BYTES,
+        }
+    }
+
+    fn key(&self, account: u32, name: &str) -> u64 {
+        let mut h = self.seed.build_hasher();
+        h.write_u32(account);
+        h.write(name.as_bytes());
+        h.finish()
+    }
+
+    /// The peer id last seen holding `name` (the username table's key form) in `account`.
+    pub fn get(&self, account: u32, name: &str) -> Option<i64> {
+        let key = self.key(account, name);
+        self.map.read().ok()?.get(&key).copied()
+    }
+
+    /// Records what the username table answered (`None`: nobody holds the name).
+    pub fn set(&self, account: u32, name: &str, id: Option<i64>) {
+        let key = self.key(account, name);
+        if let Ok(mut map) = self.map.write() {
+            match id {
+                Some(id) if map.len() < self.cap || map.contains_key(&key) => {
+                    map.insert(key, id);
+                }
+                Some(_) => {}
+                None => {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Fills the hints from `base`'s username table on a background thread (a lookup meanwhile
+    /// falls back to the table). Stops at the cap, and when the hints were dropped.
+    pub fn fill_in_background(base: Arc<Base>) {
+        let spawned = std::thread::Builder::new()
+            .name("sessiondb-hints".into())
+            .spawn(move || {
+                let Some(entries) = base.usernames() else {
+                    return;
+                };
+                let hints = base.hints();
+                let mut batch = Vec::with_capacity(4096);
+                for entry in entries.flatten() {
+                    let ((account, name), id) = (entry.0.value(), entry.1.value());
+                    batch.push((hints.key(account, name), id));
+                    if batch.len() == batch.capacity() && !hints.extend(&mut batch) {
+                        return;
+                    }
+                }
+                hints.extend(&mut batch);
+            });
+        // Without the thread, lookups still work: through the username table.
+        drop(spawned);
+    }
+
+    /// Adds a batch of hints; false once the cap is reached.
+    fn extend(&self, batch: &mut Vec<(u64, i64)>) -> bool {
+        let Ok(mut map) = self.map.write() else {
+            return false;
+        };
+        for (key, id) in batch.drain(..) {
+            if map.len() >= self.cap {
+                return false;
+            }
+            map.entry(key).or_insert(id);
+        }
+        true
+    }
+}
+
+impl std::fmt::Debug for UsernameHints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.map.read().map_or(0, |m| m.len());
+        f.debug_struct("UsernameHints").field("len", &len).finish()
+    }
+}
+
+/// A whole username table, for the fill.
+pub(crate) type UsernameRange = redb::Range<'static, (u32, &'static str), i64>;
