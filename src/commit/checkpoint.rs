@@ -64,6 +64,7 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
     })?;
     shared.reach(Phase::CheckpointCommitted);
     let base = Arc::new(shared.index.base(&shared.codec, &shared.hints)?);
+    base.learn_usernames(frozen);
     let old = {
         let mut layers = shared.write_layers();
         layers.frozen = None;
