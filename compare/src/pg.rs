@@ -6,9 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sessiondb::{
-    Durability, Peer, PeerKind, PgStore, SessionStore, Store, UpdateStateChange,
-};
+use sessiondb::{Durability, Peer, PeerKind, PgStore, SessionStore, Store, UpdateStateChange};
 
 use crate::common::{mix, peer};
 
@@ -60,7 +58,11 @@ async fn worker(s: Arc<dyn SessionStore>, account: String, n: u64) -> [f64; 5] {
     }
     let t = Instant::now();
     for pts in 1..=UPDATES {
-        let change = UpdateStateChange::Primary { pts, date: 1, seq: 1 };
+        let change = UpdateStateChange::Primary {
+            pts,
+            date: 1,
+            seq: 1,
+        };
         s.set_update_state(&account, change).await.expect("update");
     }
     let sequential = t.elapsed().as_secs_f64();
@@ -80,7 +82,13 @@ async fn worker(s: Arc<dyn SessionStore>, account: String, n: u64) -> [f64; 5] {
         task.await.expect("task");
     }
     let concurrent = t.elapsed().as_secs_f64();
-    [ingest, median(by_id), median(by_name), sequential, concurrent]
+    [
+        ingest,
+        median(by_id),
+        median(by_name),
+        sequential,
+        concurrent,
+    ]
 }
 
 /// Runs `workers` workers at once, each on its own store from `stores`; returns aggregate

@@ -14,6 +14,7 @@ const SYSTEMS: &[&str] = &[
     "grammers",
     "rusqlite",
     "redb",
+    "redb-bulk",
     "append",
     "sessiondb-grammers",
     "sessiondb-encrypted",
