@@ -102,6 +102,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<BackupReport> {
     }
     out.close()?;
     drop(out);
+    crate::index::compact_file(&partial.join(crate::paths::INDEX_FILE))?;
     std::fs::rename(&partial, &dest).map_err(|e| {
         Error::io(
             format!("renaming {} to {}", partial.display(), dest.display()),
