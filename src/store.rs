@@ -40,6 +40,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         let _ = self.stop(false).wait();
         self.join_writer();
+        self.shared.hints.stop();
     }
 }
 

@@ -10,7 +10,8 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::base::Base;
 
@@ -39,6 +40,10 @@ pub(crate) struct UsernameHints {
     map: RwLock<HashMap<u64, i64, BuildHasherDefault<Identity>>>,
     seed: RandomState,
     cap: usize,
+    /// The background fill, and its stop flag: the fill holds a read snapshot of the index,
+    /// so closing the store stops it and waits for it (nothing of a store outlives it).
+    fill: Mutex<Option<std::thread::JoinHandle<()>>>,
+    stopping: AtomicBool,
 }
 
 impl UsernameHints {
@@ -48,6 +53,8 @@ impl UsernameHints {
             map: RwLock::default(),
             seed: RandomState::new(),
             cap: budget / HINT_BYTES,
+            fill: Mutex::default(),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -83,6 +90,7 @@ impl UsernameHints {
     /// Fills the hints from `base`'s username table on a background thread (a lookup meanwhile
     /// falls back to the table). Stops at the cap, and when the hints were dropped.
     pub fn fill_in_background(base: Arc<Base>) {
+        let hints = base.hints().clone();
         let spawned = std::thread::Builder::new()
             .name("sessiondb-hints".into())
             .spawn(move || {
@@ -101,11 +109,25 @@ impl UsernameHints {
                 hints.extend(&mut batch);
             });
         // Without the thread, lookups still work: through the username table.
-        drop(spawned);
+        if let (Ok(handle), Ok(mut slot)) = (spawned, hints.fill.lock()) {
+            *slot = Some(handle);
+        }
     }
 
-    /// Adds a batch of hints; false once the cap is reached.
+    /// Stops the background fill and waits for it (the store is closing).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let handle = self.fill.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// Adds a batch of hints; false once the cap is reached or the store is closing.
     fn extend(&self, batch: &mut Vec<(u64, i64)>) -> bool {
+        if self.stopping.load(Ordering::Acquire) {
+            return false;
+        }
         let Ok(mut map) = self.map.write() else {
             return false;
         };
