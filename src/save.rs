@@ -20,10 +20,9 @@ pub(crate) fn session_of(view: &View<'_>, account: &str) -> Result<Option<Sessio
     }))
 }
 
-/// The ops that replace `account`'s DCs, user, update state, channel pts and app fields with
-/// `session`'s, as one batch: DCs and channels it lacks are removed when the batch is
-/// applied, so nothing written just before survives the replace.
-pub(crate) fn save_ops(account: &str, session: &Session) -> Result<Vec<Op>> {
+/// Checks what every backend's `save` refuses: bad app fields, a DC listed twice, a bad
+/// username. Returns the DC ids.
+pub(crate) fn check(session: &Session) -> Result<Vec<i32>> {
     session.app.validate()?;
     let mut ids = Vec::with_capacity(session.dcs.len());
     for dc in &session.dcs {
@@ -38,6 +37,14 @@ pub(crate) fn save_ops(account: &str, session: &Session) -> Result<Vec<Op>> {
     if let Some(name) = session.user.as_ref().and_then(|u| u.username.as_deref()) {
         crate::model::normalize_username(name)?;
     }
+    Ok(ids)
+}
+
+/// The ops that replace `account`'s DCs, user, update state, channel pts and app fields with
+/// `session`'s, as one batch: DCs and channels it lacks are removed when the batch is
+/// applied, so nothing written just before survives the replace.
+pub(crate) fn save_ops(account: &str, session: &Session) -> Result<Vec<Op>> {
+    let ids = check(session)?;
     let acc = || account.to_owned();
     let mut ops = vec![
         Op::CreateAccount { account: acc() },

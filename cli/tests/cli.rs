@@ -1,21 +1,9 @@
 //! The command-line tool against real stores, including one a writer holds open.
 
-use std::process::Command;
+mod common;
 
+use common::run;
 use sessiondb::{AuthKey, DataCenter, Peer, PeerKind, Store, UpdateStateChange};
-
-fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sessiondb"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn key() -> AuthKey {
     let mut b = [0u8; 256];

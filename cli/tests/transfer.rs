@@ -1,22 +1,10 @@
 //! `sessiondb move` and `sessiondb copy` between stores, and through PostgreSQL when
 //! `SESSIONDB_PG_URL` is set (the CLI built with `--features postgres`).
 
-use std::process::Command;
+mod common;
 
+use common::run;
 use sessiondb::{Peer, PeerKind, Store, UpdateStateChange};
-
-fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sessiondb"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 /// A store with account `acc` (update state, home DC, 1,500 peers) and account `other`.
 fn source(path: &std::path::Path) {

@@ -59,12 +59,13 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
     let Some(frozen) = &job.frozen else {
         return Ok(0);
     };
-    shared.index.fold(frozen, &shared.codec, &|| {
-        shared.reach(Phase::Checkpointing)
-    })?;
+    shared
+        .index
+        .fold(frozen, &shared.codec, &shared.hints, &|| {
+            shared.reach(Phase::Checkpointing)
+        })?;
     shared.reach(Phase::CheckpointCommitted);
     let base = Arc::new(shared.index.base(&shared.codec, &shared.hints)?);
-    base.learn_usernames(frozen);
     let old = {
         let mut layers = shared.write_layers();
         layers.frozen = None;

@@ -72,20 +72,6 @@ impl Base {
         &self.hints
     }
 
-    /// Hints for every username a checkpoint just folded in (so names cached since open
-    /// are found in one descent too).
-    pub fn learn_usernames(&self, folded: &crate::overlay::Overlay) {
-        for (account, delta) in &folded.accounts {
-            let Some(n) = self.number(account) else {
-                continue;
-            };
-            for (name, id) in &delta.usernames {
-                let key = self.codec.name_key("usernames", n, name);
-                self.hints.set(n, key.as_ref(), *id);
-            }
-        }
-    }
-
     /// The whole username table (for filling the hints).
     pub fn usernames(&self) -> Option<UsernameRange> {
         self.by_username.range((0u32, "")..).ok()

@@ -168,6 +168,7 @@ impl Index {
         &self,
         overlay: &Overlay,
         codec: &ValueCodec,
+        hints: &UsernameHints,
         before_commit: &dyn Fn(),
     ) -> Result<()> {
         let Index::Writer(db) = self else {
@@ -176,7 +177,7 @@ impl Index {
         let mut txn = db.read().unwrap_or_else(|p| p.into_inner()).begin_write()?;
         txn.set_quick_repair(true);
         for (account, delta) in &overlay.accounts {
-            fold_account(&txn, codec, account, delta)?;
+            fold_account(&txn, codec, hints, account, delta)?;
         }
         txn.open_table(META)?
             .insert(META_CHECKPOINT, overlay.last_lsn.to_le_bytes().as_slice())?;
@@ -395,6 +396,7 @@ fn allocate(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result
 fn fold_account(
     txn: &WriteTransaction,
     codec: &ValueCodec,
+    hints: &UsernameHints,
     account: &str,
     d: &AccountDelta,
 ) -> Result<()> {
@@ -448,14 +450,15 @@ fn fold_account(
             .insert(n, codec.encode(app, "app_fields", n, NO_KEY).as_slice())?;
     }
     fold_rows(txn, codec, (PEERS, "peers"), n, &d.peers)?;
+    // Hints learn every username folded in, so names cached since open take one descent too.
     fold_names(
         txn,
         codec,
         (PEERS_BY_USERNAME, "usernames"),
         n,
-        &d.usernames,
+        (&d.usernames, Some(hints)),
     )?;
-    fold_names(txn, codec, (PEERS_BY_PHONE, "phones"), n, &d.phones)?;
+    fold_names(txn, codec, (PEERS_BY_PHONE, "phones"), n, (&d.phones, None))?;
     Ok(())
 }
 
@@ -489,11 +492,14 @@ fn fold_names(
     codec: &ValueCodec,
     (def, kind): (TableDefinition<(u32, &str), i64>, &str),
     n: u32,
-    names: &BTreeMap<String, Option<i64>>,
+    (names, hints): (&BTreeMap<String, Option<i64>>, Option<&UsernameHints>),
 ) -> Result<()> {
     let mut table = txn.open_table(def)?;
     for (name, id) in names {
         let key = codec.name_key(kind, n, name);
+        if let Some(hints) = hints {
+            hints.set(n, key.as_ref(), *id);
+        }
         match id {
             Some(id) => table.insert((n, key.as_ref()), *id)?,
             None => table.remove((n, key.as_ref()))?,

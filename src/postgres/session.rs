@@ -52,14 +52,17 @@ const SET_APP: &str = "INSERT INTO sessiondb_app_fields \
      test_mode = excluded.test_mode, takeout_id = excluded.takeout_id, \
      created_at = excluded.created_at, custom = excluded.custom";
 
+const REMOVE_DCS: &str = "DELETE FROM sessiondb_dcs WHERE account = $1";
+const REMOVE_CHANNELS: &str = "DELETE FROM sessiondb_channel_pts WHERE account = $1";
+
 /// Every table holding an account's data, in the order a delete clears them.
 const DELETE_ACCOUNT: [&str; 8] = [
     "DELETE FROM sessiondb_peer_usernames WHERE account = $1",
     "DELETE FROM sessiondb_peers WHERE account = $1",
-    "DELETE FROM sessiondb_channel_pts WHERE account = $1",
-    "DELETE FROM sessiondb_update_state WHERE account = $1",
-    "DELETE FROM sessiondb_dcs WHERE account = $1",
-    "DELETE FROM sessiondb_users WHERE account = $1",
+    REMOVE_CHANNELS,
+    REMOVE_STATE,
+    REMOVE_DCS,
+    REMOVE_USER,
     "DELETE FROM sessiondb_app_fields WHERE account = $1",
     "DELETE FROM sessiondb_sessions WHERE account = $1",
 ];
@@ -185,23 +188,14 @@ pub(super) fn set_app_fields(account: &str, app: &AppFields) -> Result<Plan> {
 /// Makes the account's DCs, user, update state, channel pts and app fields exactly
 /// `session`'s, in one transaction.
 pub(super) fn save(account: &str, session: &Session) -> Result<Plan> {
-    let mut ids = Vec::with_capacity(session.dcs.len());
-    for dc in &session.dcs {
-        if ids.contains(&dc.id) {
-            return Err(Error::InvalidArgument(format!(
-                "DC {} appears twice",
-                dc.id
-            )));
-        }
-        ids.push(dc.id);
-    }
+    crate::save::check(session)?;
     let mut plan = set_home_dc(account, session.home_dc);
     let acc = account.to_owned();
-    plan.push(DELETE_ACCOUNT[4], params![acc.clone()]);
+    plan.push(REMOVE_DCS, params![acc.clone()]);
     dcs_step(&mut plan, account, &session.dcs);
     user_step(&mut plan, account, session.user.as_ref())?;
     state_step(&mut plan, account, session.update_state);
-    plan.push(DELETE_ACCOUNT[2], params![acc]);
+    plan.push(REMOVE_CHANNELS, params![acc]);
     channels_step(&mut plan, account, &session.channels);
     app_step(&mut plan, account, &session.app)?;
     Ok(plan)
