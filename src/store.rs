@@ -584,7 +584,7 @@ fn snapshot(
 ) -> Result<(u64, Arc<Base>)> {
     index::guarded(path, || {
         let txn = index.read()?;
-        let checkpoint_lsn = index::checkpoint_lsn(&txn)?;
+        let checkpoint_lsn = index::checkpoint_lsn(&txn.txn)?;
         let hints = Arc::new(index::UsernameHints::new(cache_size / 4));
         let base = Arc::new(Base::open(txn, codec.clone(), hints)?);
         index::UsernameHints::fill_in_background(base.clone());

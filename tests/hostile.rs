@@ -303,6 +303,8 @@ fn a_backup_taken_while_writers_run_is_consistent() {
     acc.cache_peers(&[me]).unwrap();
     store.account("other").unwrap().save(&session(2)).unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The writer says when it has written a few batches: the backup must run beside them.
+    let (wrote, written_some) = std::sync::mpsc::channel();
     let writer = {
         let (store, stop) = (store.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -316,11 +318,14 @@ fn a_backup_taken_while_writers_run_is_consistent() {
                 s.channels = [(1, i)].into_iter().collect();
                 acc.save(&s).unwrap();
                 acc.cache_peers(&[peer(10_000 + i64::from(i))]).unwrap();
+                if i == 3 {
+                    let _ = wrote.send(());
+                }
             }
             i
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(30));
+    written_some.recv().unwrap();
     let report = store.backup(dir.path().join("copy")).unwrap();
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let written = writer.join().unwrap();
@@ -335,6 +340,10 @@ fn a_backup_taken_while_writers_run_is_consistent() {
     let pts = s.update_state.unwrap().pts;
     assert_eq!(s.channels.get(&1), Some(&pts), "a torn batch in the backup");
     assert!(pts <= written);
+    assert!(
+        cacc.peer(10_003).unwrap().is_some(),
+        "a peer written before the backup started is missing"
+    );
     assert_eq!(cacc.self_user().unwrap().map(|p| p.id), Some(7));
     assert_eq!(
         cacc.peer_by_username("user2999").unwrap().map(|p| p.id),

@@ -206,3 +206,61 @@ fn a_checkpoint_asked_for_during_a_reclaim_does_not_hold_up_writes() {
     assert_eq!(acc.update_state().unwrap().map(|s| s.qts), Some(21));
     store.close().unwrap();
 }
+
+#[test]
+fn a_writer_beside_fifty_reclaims_never_fails_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bot");
+    let options = Options {
+        peer_durability: sessiondb::Durability::Durable,
+        ..Options::default()
+    };
+    let store = Arc::new(Store::open_with(&path, options.clone()).unwrap());
+    fill(&store, 2_000);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The writer never pauses, but rewrites the same 1,000 peers (the index does not outgrow
+    // the copies), each batch with a new access hash and pts.
+    let writer = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let acc = store.default_account();
+            let mut batch = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                batch += 1;
+                let first = 10_000 + (batch % 100) * 10;
+                let peers: Vec<Peer> = (first..first + 10)
+                    .map(|id| Peer::new(id, PeerKind::User, Some(batch)))
+                    .collect();
+                acc.cache_peers(&peers).unwrap();
+                let pts = i32::try_from(batch).unwrap();
+                let change = UpdateStateChange::Primary {
+                    pts,
+                    date: 1,
+                    seq: 1,
+                };
+                acc.set_update_state(change).unwrap();
+                // Reads go through the base too: a reclaim must never pull it away.
+                assert!(acc.peer(1).unwrap().is_some());
+            }
+            batch
+        })
+    };
+    for _ in 0..50 {
+        store.reclaim().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let batches = writer.join().unwrap();
+    store.health().unwrap();
+    drop(store);
+    let store = Store::open_with(&path, options).unwrap();
+    let acc = store.default_account();
+    let pts = acc.update_state().unwrap().map(|s| s.pts);
+    assert_eq!(pts, Some(i32::try_from(batches).unwrap()));
+    let last = 10_000 + (batches % 100) * 10;
+    assert_eq!(acc.peer(last).unwrap().unwrap().access_hash, Some(batches));
+    assert_eq!(
+        acc.peer_count().unwrap(),
+        2_000 + 1_000.min(batches as u64 * 10)
+    );
+    assert!(store.verify().unwrap().is_ok());
+}

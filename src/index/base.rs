@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
+use redb::{ReadOnlyTable, ReadableTable};
 
 use super::hints::{UsernameHints, UsernameRange};
 
@@ -35,15 +35,17 @@ pub(crate) struct Base {
     /// Shared by every snapshot of the store (hints outlive checkpoints).
     hints: Arc<UsernameHints>,
     codec: ValueCodec,
-    _txn: ReadTransaction,
+    /// Last: the tables above read through it, and it through the database.
+    _snapshot: super::Pinned,
 }
 
 impl Base {
     pub fn open(
-        txn: ReadTransaction,
+        snapshot: super::Pinned,
         codec: ValueCodec,
         hints: Arc<UsernameHints>,
     ) -> Result<Base> {
+        let txn = &snapshot.txn;
         let mut numbers = HashMap::new();
         for entry in txn.open_table(ACCOUNTS)?.iter()? {
             let (k, v) = entry?;
@@ -64,7 +66,7 @@ impl Base {
             session_rows: std::sync::RwLock::default(),
             hints,
             codec,
-            _txn: txn,
+            _snapshot: snapshot,
         })
     }
 

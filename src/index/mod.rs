@@ -65,9 +65,18 @@ pub(crate) struct SessionRecord {
 
 /// The redb database, opened for writing or read-only.
 pub(crate) enum Index {
-    /// Behind a lock only so that a reclaim can swap in a rebuilt file.
-    Writer(std::sync::RwLock<Database>),
+    /// Behind a lock only so that a reclaim can swap in a rebuilt file. Shared with every
+    /// snapshot taken of it: dropping a redb `Database` invalidates its read transactions,
+    /// so a swapped-out file stays open until its last snapshot is gone.
+    Writer(std::sync::RwLock<Arc<Database>>),
     Reader(ReadOnlyDatabase),
+}
+
+/// A read transaction and the database it reads, kept open as long as the transaction.
+pub(crate) struct Pinned {
+    pub txn: ReadTransaction,
+    /// Declared after `txn`, so it is dropped after it.
+    pub _db: Option<Arc<Database>>,
 }
 
 impl Index {
@@ -80,7 +89,7 @@ impl Index {
     ) -> Result<Index> {
         let db = opened(path, cache, |b| b.create_with_backend(backend))?;
         guarded(path, || Index::init(&db, path, store_id))?;
-        Ok(Index::Writer(std::sync::RwLock::new(db)))
+        Ok(Index::Writer(std::sync::RwLock::new(Arc::new(db))))
     }
 
     /// Opens the index read-only, beside a writer that may be running.
@@ -99,10 +108,19 @@ impl Index {
     }
 
     /// A read snapshot of the last checkpoint.
-    pub fn read(&self) -> Result<ReadTransaction> {
+    pub fn read(&self) -> Result<Pinned> {
         Ok(match self {
-            Index::Writer(db) => db.read().unwrap_or_else(|p| p.into_inner()).begin_read()?,
-            Index::Reader(db) => db.begin_read()?,
+            Index::Writer(db) => {
+                let db = db.read().unwrap_or_else(|p| p.into_inner()).clone();
+                Pinned {
+                    txn: db.begin_read()?,
+                    _db: Some(db),
+                }
+            }
+            Index::Reader(db) => Pinned {
+                txn: db.begin_read()?,
+                _db: None,
+            },
         })
     }
 
@@ -196,18 +214,19 @@ impl Index {
             return Err(Error::ReadOnly);
         };
         let src = self.read()?;
+        let src = &src.txn;
         let dst = dst.read().unwrap_or_else(|p| p.into_inner());
         let txn = dst.begin_write()?;
-        copy(&src, &txn, META)?;
-        copy(&src, &txn, ACCOUNTS)?;
-        copy(&src, &txn, SESSIONS)?;
-        copy(&src, &txn, DCS)?;
-        copy(&src, &txn, UPDATE_STATE)?;
-        copy(&src, &txn, CHANNEL_STATE)?;
-        copy(&src, &txn, APP_FIELDS)?;
-        copy(&src, &txn, PEERS)?;
-        copy(&src, &txn, PEERS_BY_USERNAME)?;
-        copy(&src, &txn, PEERS_BY_PHONE)?;
+        copy(src, &txn, META)?;
+        copy(src, &txn, ACCOUNTS)?;
+        copy(src, &txn, SESSIONS)?;
+        copy(src, &txn, DCS)?;
+        copy(src, &txn, UPDATE_STATE)?;
+        copy(src, &txn, CHANNEL_STATE)?;
+        copy(src, &txn, APP_FIELDS)?;
+        copy(src, &txn, PEERS)?;
+        copy(src, &txn, PEERS_BY_USERNAME)?;
+        copy(src, &txn, PEERS_BY_PHONE)?;
         txn.commit()?;
         Ok(())
     }
@@ -217,7 +236,12 @@ impl Index {
         match (self, other) {
             (Index::Writer(mine), Index::Writer(theirs)) => {
                 let theirs = theirs.into_inner().unwrap_or_else(|p| p.into_inner());
-                *mine.write().unwrap_or_else(|p| p.into_inner()) = theirs;
+                let old = std::mem::replace(
+                    &mut *mine.write().unwrap_or_else(|p| p.into_inner()),
+                    theirs,
+                );
+                // Closing may sync the old file: not under the lock snapshots are taken with.
+                drop(old);
                 Ok(())
             }
             _ => Err(Error::ReadOnly),
@@ -356,7 +380,7 @@ pub(crate) fn check_reader_store_id(
     path: &Path,
     expected: Option<&[u8; 16]>,
 ) -> Result<()> {
-    check_store_id(&index.read()?, path, expected)
+    check_store_id(&index.read()?.txn, path, expected)
 }
 
 /// The account's number, if it has one.
