@@ -69,37 +69,42 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<BackupReport> {
         accounts: 0,
         peers: 0,
     };
-    for name in view.accounts()? {
-        let Some(session) = session_of(&view, &name)? else {
-            continue;
-        };
-        let account = out.account(&name)?;
-        account.submit(save_ops(&name, &session)?, false).wait()?;
-        let self_id = view.self_peer_id(&name)?;
-        let mut self_peer = None;
-        let mut after = None;
-        loop {
-            let page = view.peers(&name, after, 1000)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            report.peers += page.len() as u64;
-            self_peer = self_peer.or_else(|| page.iter().find(|p| Some(p.id) == self_id).cloned());
-            let op = Op::CachePeers {
-                account: name.clone(),
-                peers: page,
+    // redb panics on some damaged pages: an error naming the index instead.
+    crate::index::guarded(&shared.index_path(), || {
+        for name in view.accounts()? {
+            let Some(session) = session_of(&view, &name)? else {
+                continue;
             };
-            account.submit(vec![op], false).wait()?;
+            let account = out.account(&name)?;
+            account.submit(save_ops(&name, &session)?, false).wait()?;
+            let self_id = view.self_peer_id(&name)?;
+            let mut self_peer = None;
+            let mut after = None;
+            loop {
+                let page = view.peers(&name, after, 1000)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                report.peers += page.len() as u64;
+                self_peer =
+                    self_peer.or_else(|| page.iter().find(|p| Some(p.id) == self_id).cloned());
+                let op = Op::CachePeers {
+                    account: name.clone(),
+                    peers: page,
+                };
+                account.submit(vec![op], false).wait()?;
+            }
+            // The self user is whichever peer was written last with `is_self`: write it last.
+            if let Some(p) = self_peer {
+                let op = Op::CachePeers {
+                    account: name.clone(),
+                    peers: vec![p],
+                };
+                account.submit(vec![op], false).wait()?;
+            }
+            report.accounts += 1;
         }
-        // The self user is whichever peer was written last with `is_self`: write it last.
-        if let Some(p) = self_peer {
-            let op = Op::CachePeers {
-                account: name.clone(),
-                peers: vec![p],
-            };
-            account.submit(vec![op], false).wait()?;
-        }
-        report.accounts += 1;
-    }
+        Ok(())
+    })?;
     out.close()?;
     drop(out);
     crate::index::compact_file(&partial.join(crate::paths::INDEX_FILE))?;

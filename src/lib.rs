@@ -31,6 +31,7 @@ mod codec;
 mod commit;
 mod compact;
 mod completion;
+mod creation;
 mod crypto;
 mod engine;
 mod error;

@@ -24,6 +24,14 @@ pub enum Phase {
     RekeyWritten,
     /// A rekey has renamed `KEY.tmp` over `KEY`; the directory is not synced yet.
     RekeyRenamed,
+    /// A writer open holds the lock (the directory and `LOCK` exist); nothing else is new.
+    OpenLocked,
+    /// A writer open has its keys (a new encrypted store's `KEY` is written and synced).
+    OpenKeyReady,
+    /// A writer open has checked the index and the log; nothing was written to the index.
+    OpenChecked,
+    /// A writer open has written the index (a new one, or redb's repair) and the log's fixes.
+    OpenIndexWritten,
 }
 
 /// A callback run at every [`Phase`]; set it in `Options::phase_hook`. For tests.

@@ -12,7 +12,7 @@ use crate::commit::{self, Request, Shared};
 use crate::completion::{Pending, completion};
 use crate::engine::{Control, Engine, EngineConfig};
 use crate::error::{Error, Result};
-use crate::index::{self, Base, Index};
+use crate::index::{self, Base, Gate, Index};
 use crate::index_io::{CountingBackend, IndexIo, IndexIoCounts};
 use crate::io::{FileSystem, RealFs};
 use crate::log::recovery::{ReadLog, recover};
@@ -22,6 +22,7 @@ use crate::op::Op;
 pub use crate::options::{Durability, Options, RecoveryReport};
 use crate::overlay::Overlay;
 use crate::paths::{self, INDEX_FILE, LOCK_FILE};
+use crate::phase::Phase;
 use crate::stats::Stats;
 use crate::view::View;
 
@@ -148,30 +149,25 @@ impl Store {
         paths::secure(&dir, true)?;
         let lock = paths::open_private(&dir.join(LOCK_FILE), true)?;
         paths::take_lock(&lock, &dir)?;
+        let hook = &options.phase_hook;
+        crate::phase::reach(hook, Phase::OpenLocked);
         let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
         fs.create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let index_path = dir.join(INDEX_FILE);
         paths::refuse_lost_index(fs.as_ref(), &dir)?;
-        crate::reclaim::remove_leftover(fs.as_ref(), &dir)?;
         let encryption = options.encryption.as_ref();
         let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption, preloaded, true)?;
         let store_id = keys.as_ref().map(|k| &k.store_id);
+        crate::phase::reach(hook, Phase::OpenKeyReady);
+        crate::creation::remove_unfinished_index(fs.as_ref(), &dir)?;
         let (backend, new_index) = index_backend(fs.as_ref(), &index_path, true)?;
         let index_io = Arc::new(IndexIo::default());
-        let counted = CountingBackend::new(backend, index_io.clone());
+        // Nothing reaches the index file until the open has passed every check.
+        let (gated, gate) = Gate::new(backend, false);
+        let counted = CountingBackend::new(Box::new(gated), index_io.clone());
         let index = Index::open_writer(counted, options.cache_size, &index_path, store_id)?;
         let codec = ValueCodec::new(keys.clone());
-        if created || new_index {
-            // The lock file is always real; the index lives wherever `fs` keeps it.
-            let real = RealFs.sync_dir(&dir);
-            let other = match options.fs {
-                Some(_) => fs.sync_dir(&dir),
-                None => Ok(()),
-            };
-            real.and(other)
-                .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
-        }
 
         let (checkpoint_lsn, base) = snapshot(&index, &index_path, &codec, options.cache_size)?;
         let mut active = Overlay::default();
@@ -183,6 +179,22 @@ impl Store {
         let mut rec = recover(&fs, &dir, checkpoint_lsn, &how, &mut |lsn, ops| {
             apply_batch(&mut active, None, Some(&base), lsn, ops)
         })?;
+        crate::phase::reach(hook, Phase::OpenChecked);
+        gate.release()
+            .map_err(|e| Error::io(format!("writing {}", index_path.display()), e))?;
+        rec.apply_fixes(&fs, &dir)?;
+        crate::reclaim::remove_leftover(fs.as_ref(), &dir)?;
+        if created || new_index {
+            // The lock file is always real; the index lives wherever `fs` keeps it.
+            let real = RealFs.sync_dir(&dir);
+            let other = match options.fs {
+                Some(_) => fs.sync_dir(&dir),
+                None => Ok(()),
+            };
+            real.and(other)
+                .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
+        }
+        crate::phase::reach(hook, Phase::OpenIndexWritten);
         let report = RecoveryReport {
             records_replayed: rec.replayed,
             bytes_cut: rec.bytes_cut,
@@ -246,7 +258,10 @@ impl Store {
         paths::check_store_path(&dir)?;
         let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
         let listed = fs.list(&dir).unwrap_or_default();
-        if !listed.iter().any(|n| n == INDEX_FILE) {
+        let ours = |n: &String| n == INDEX_FILE || crate::log::parse_segment_name(n).is_some();
+        // An empty directory is a creation killed before its first file: an empty store.
+        let empty = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
+        if !listed.iter().any(ours) && !dir.join(LOCK_FILE).exists() && !empty {
             return Err(Error::InvalidArgument(format!(
                 "{} is not a sessiondb store",
                 dir.display()
@@ -254,13 +269,15 @@ impl Store {
         }
         paths::secure(&dir, false)?;
         let index_path = dir.join(INDEX_FILE);
-        let encryption = options.encryption.as_ref();
+        // A creation killed before its key file was written stored nothing to decrypt.
+        let keyless = !crate::crypto::keyfile::exists(fs.as_ref(), &dir)?
+            && crate::creation::never_finished(fs.as_ref(), &dir)?;
+        let encryption = options.encryption.as_ref().filter(|_| !keyless);
         let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption, None, false)?;
-        let (backend, _) = index_backend(fs.as_ref(), &index_path, false)?;
         let index_io = Arc::new(IndexIo::default());
-        let counted = CountingBackend::new(backend, index_io.clone());
-        let index = Index::open_reader(counted, options.cache_size, &index_path)?;
         let store_id = keys.as_ref().map(|k| &k.store_id);
+        let (index, lock) =
+            index::reader::open(fs.as_ref(), &dir, options.cache_size, store_id, &index_io)?;
         index::check_reader_store_id(&index, &index_path, store_id)?;
         let codec = ValueCodec::new(keys.clone());
         // A checkpoint of the writer may delete segments while we read them: try again.
@@ -298,7 +315,7 @@ impl Store {
             read_only: true,
             options,
             writer: std::sync::Mutex::new(None),
-            _lock: None,
+            _lock: lock,
         };
         let report = RecoveryReport {
             records_replayed: rec.replayed,
@@ -452,9 +469,19 @@ impl Store {
         let inner = self.inner()?;
         let mut report = crate::VerifyReport::default();
         let keys = inner.shared.keys.as_deref();
-        crate::verify::log(&inner.shared.fs, &self.dir, keys, &mut report);
+        let checkpoint_lsn = || inner.shared.checkpoint_lsn.load(Ordering::Relaxed);
+        crate::verify::log(
+            &inner.shared.fs,
+            &self.dir,
+            keys,
+            &checkpoint_lsn,
+            &mut report,
+        );
         let snapshot = commit::Snapshot::of(&inner.shared);
-        crate::verify::data(&snapshot.view(), &mut report)?;
+        let index = inner.shared.index_path();
+        index::guarded(&index, || {
+            crate::verify::data(&snapshot.view(), &mut report)
+        })?;
         Ok(report)
     }
 

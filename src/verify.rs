@@ -5,14 +5,9 @@ use std::path::Path;
 
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::FileSystem;
-use crate::log::frame::{
-    SEGMENT_HEADER_LEN, decode_payload, is_zero_tail, open_payload, parse_segment_header,
-    read_record,
-};
-use crate::log::parse_segment_name;
-use crate::log::recovery::read_all;
+use crate::log::recovery::{ReadLog, RecoveryMode, recover};
 use crate::view::View;
 
 /// What [`Store::verify`](crate::Store::verify) checked, and every problem it found.
@@ -45,98 +40,38 @@ impl VerifyReport {
     }
 }
 
-/// Checks every log segment: header, then each record's framing, CRC, LSN and payload. The
-/// last segment may end in a record being written right now: that is not a problem.
+/// Judges the log by the writer open's own rules (`RecoveryMode::TornTail`): a store whose
+/// log a writer would refuse is never reported sound. A torn tail (nothing after it was
+/// ever synced) is not a problem: the next writer cuts it; damage that loses nothing (a
+/// sealed segment's padding) is. Runs beside a writer: a checkpoint deleting segments
+/// while they are read makes it look again, with the new checkpoint LSN.
 pub(crate) fn log(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
     keys: Option<&crate::crypto::Keys>,
+    checkpoint_lsn: &dyn Fn() -> u64,
     report: &mut VerifyReport,
 ) {
-    let mut names: Vec<(u64, String)> = fs
-        .list(dir)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|n| parse_segment_name(&n).map(|l| (l, n)))
-        .collect();
-    names.sort();
-    let count = names.len();
-    let mut next: Option<u64> = None;
-    for (i, (first, name)) in names.into_iter().enumerate() {
-        let path = dir.join(&name);
-        let bytes = match read_all(fs.as_ref(), &path) {
-            Ok(b) => b,
-            // A checkpoint deleted it since the listing: it was wholly checkpointed.
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                next = None;
-                continue;
+    let how = ReadLog {
+        mode: RecoveryMode::TornTail,
+        read_only: false,
+        keys,
+    };
+    let mut last = None;
+    for _ in 0..5 {
+        match recover(fs, dir, checkpoint_lsn(), &how, &mut |_, _| Ok(())) {
+            Ok(rec) => {
+                report.log_segments += rec.segments.len() as u64;
+                report.log_records += rec.records;
+                report.log_bytes += rec.segment_bytes;
+                report.problems.extend(rec.harmless);
+                return;
             }
-            Err(e) => {
-                report
-                    .problems
-                    .push(format!("{}: cannot read: {e}", path.display()));
-                continue;
-            }
-        };
-        report.log_segments += 1;
-        if let Some(want) = next.filter(|&want| want != first) {
-            report.problems.push(format!(
-                "{}: starts at LSN {first}, the segment before ended at {}",
-                path.display(),
-                want - 1
-            ));
+            Err(e) => last = Some(e),
         }
-        match parse_segment_header(&bytes) {
-            Ok(lsn) if lsn == first => {}
-            Ok(lsn) => report
-                .problems
-                .push(format!("{}: header says LSN {lsn}", path.display())),
-            Err(e) => {
-                report.problems.push(format!("{}: {e:?}", path.display()));
-                next = None;
-                continue;
-            }
-        }
-        let mut offset = SEGMENT_HEADER_LEN;
-        let mut expected = first;
-        while offset < bytes.len() {
-            match read_record(&bytes, offset) {
-                Ok(r) if r.lsn == expected => {
-                    let payload = &bytes[r.payload.0..r.payload.1];
-                    let decoded = open_payload(keys, r.lsn, payload)
-                        .map_err(String::from)
-                        .and_then(|plain| decode_payload(&plain).map(drop));
-                    if let Err(e) = decoded {
-                        report
-                            .problems
-                            .push(format!("{} at {offset}: {e}", path.display()));
-                    }
-                    report.log_records += 1;
-                    expected += 1;
-                    offset = r.end();
-                }
-                Ok(r) => {
-                    report.problems.push(format!(
-                        "{} at {offset}: LSN {} where {expected} was expected",
-                        path.display(),
-                        r.lsn
-                    ));
-                    break;
-                }
-                // The preallocated, unused end of the segment.
-                Err(_) if is_zero_tail(&bytes, offset) => break,
-                Err(why) => {
-                    if i + 1 != count {
-                        report
-                            .problems
-                            .push(format!("{} at {offset}: {why}", path.display()));
-                    }
-                    break;
-                }
-            }
-        }
-        report.log_bytes += offset.min(bytes.len()) as u64;
-        next = Some(expected);
+    }
+    if let Some(e) = last {
+        report.problems.push(format!("log: {e}"));
     }
 }
 

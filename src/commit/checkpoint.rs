@@ -25,14 +25,15 @@ pub(super) fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<Checkpoint
             Some(frozen) => frozen.last_lsn,
             None => shared.checkpoint_lsn.load(Ordering::Relaxed),
         };
-        let mut result = checkpoint(shared, &job);
+        let index = shared.index_path();
+        let mut result = crate::index::guarded(&index, || checkpoint(shared, &job));
         if let Ok(deleted) = &result {
             shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
             let records = job.frozen.as_ref().map_or(0, |f| f.records);
             tracing::info!(lsn, records, segments_deleted = deleted, "checkpoint");
         }
         if job.reclaim && result.is_ok() {
-            result = crate::reclaim::reclaim(shared).map(|()| 0);
+            result = crate::index::guarded(&index, || crate::reclaim::reclaim(shared)).map(|()| 0);
         }
         if let Err(e) = &result {
             shared.set_latch(e);

@@ -159,6 +159,11 @@ impl Shared {
         }
     }
 
+    /// The index file.
+    pub fn index_path(&self) -> PathBuf {
+        self.dir.join(crate::paths::INDEX_FILE)
+    }
+
     /// The store id of an encrypted store.
     pub fn store_id(&self) -> Option<&[u8; 16]> {
         self.keys.as_ref().map(|k| &k.store_id)
@@ -480,16 +485,21 @@ impl Writer {
         if batches.is_empty() {
             return Ok(());
         }
+        let index = self.shared.index_path();
         let mut layers = self.shared.write_layers();
         let layers = &mut *layers;
         for (lsn, ops) in batches {
-            apply_batch(
-                &mut layers.active,
-                layers.frozen.as_deref(),
-                Some(&layers.base),
-                lsn,
-                ops,
-            )?;
+            // Applying reads older state from the index: damage there is an error, never a
+            // panic that would take the writer thread down.
+            crate::index::guarded(&index, || {
+                apply_batch(
+                    &mut layers.active,
+                    layers.frozen.as_deref(),
+                    Some(&layers.base),
+                    lsn,
+                    ops,
+                )
+            })?;
         }
         Ok(())
     }

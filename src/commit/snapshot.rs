@@ -39,5 +39,6 @@ pub(crate) fn with_view<T>(
 ) -> Result<T> {
     let layers = shared.read_layers();
     let view = View::new(&layers.active, layers.frozen.as_deref(), Some(&layers.base));
-    f(&view)
+    // redb panics on some damaged pages: the caller gets an error naming the index.
+    crate::index::guarded(&shared.index_path(), || f(&view))
 }

@@ -94,24 +94,19 @@ impl UsernameHints {
         let spawned = std::thread::Builder::new()
             .name("sessiondb-hints".into())
             .spawn(move || {
-                let Some(entries) = base.usernames() else {
-                    return;
-                };
-                let hints = base.hints();
-                let mut batch = Vec::with_capacity(4096);
-                for entry in entries.flatten() {
-                    let ((account, name), id) = (entry.0.value(), entry.1.value());
-                    batch.push((hints.key(account, name), id));
-                    if batch.len() == batch.capacity() && !hints.extend(&mut batch) {
-                        return;
-                    }
-                }
-                hints.extend(&mut batch);
+                // A damaged index may make redb panic: the fill just stops (lookups still
+                // work through the table, and report the damage themselves).
+                let fill = std::panic::AssertUnwindSafe(|| fill(&base));
+                let _ = std::panic::catch_unwind(fill);
             });
         // Without the thread, lookups still work: through the username table.
         if let (Ok(handle), Ok(mut slot)) = (spawned, hints.fill.lock()) {
             *slot = Some(handle);
         }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// Stops the background fill and waits for it (the store is closing).
@@ -125,7 +120,7 @@ impl UsernameHints {
 
     /// Adds a batch of hints; false once the cap is reached or the store is closing.
     fn extend(&self, batch: &mut Vec<(u64, i64)>) -> bool {
-        if self.stopping.load(Ordering::Acquire) {
+        if self.stopping() {
             return false;
         }
         let Ok(mut map) = self.map.write() else {
@@ -139,6 +134,28 @@ impl UsernameHints {
         }
         true
     }
+}
+
+/// Fills the hints from `base`'s username table, stopping at the first error (a damaged
+/// or truncated index gives the same error for ever), at the cap, or when the store closes.
+fn fill(base: &Base) {
+    let Some(entries) = base.usernames() else {
+        return;
+    };
+    let hints = base.hints();
+    let mut batch = Vec::with_capacity(4096);
+    for entry in entries {
+        let Ok(entry) = entry else { return };
+        if hints.stopping() {
+            return;
+        }
+        let ((account, name), id) = (entry.0.value(), entry.1.value());
+        batch.push((hints.key(account, name), id));
+        if batch.len() == batch.capacity() && !hints.extend(&mut batch) {
+            return;
+        }
+    }
+    hints.extend(&mut batch);
 }
 
 impl std::fmt::Debug for UsernameHints {

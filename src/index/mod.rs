@@ -5,7 +5,9 @@
 //! to numbers): fixed-width keys compare faster than a repeated name and take less space.
 
 mod base;
+mod gate;
 mod hints;
+pub(crate) mod reader;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,6 +20,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 pub(crate) use base::{Base, read};
+pub(crate) use gate::Gate;
 pub(crate) use hints::UsernameHints;
 
 use crate::codec::{NO_KEY, RowKey, ValueCodec};
@@ -93,13 +96,17 @@ impl Index {
     }
 
     /// Opens the index read-only, beside a writer that may be running.
+    /// `None` when redb wants a repair first (its writer died): see `reader::open`.
     pub fn open_reader(
         backend: impl redb::StorageBackend,
         cache: usize,
         path: &Path,
-    ) -> Result<Index> {
-        let db = opened(path, cache, |b| b.open_read_only_with_backend(backend))?;
-        Ok(Index::Reader(db))
+    ) -> Result<Option<Index>> {
+        match opened(path, cache, |b| b.open_read_only_with_backend(backend)) {
+            Ok(db) => Ok(Some(Index::Reader(db))),
+            Err(Error::Index(why)) if why.ends_with(REPAIR_ABORTED) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The tables of the last checkpoint.
@@ -305,9 +312,15 @@ fn open_error(e: redb::DatabaseError, path: &Path) -> Error {
             found: u32::from(v),
             supported: 3,
         },
+        redb::DatabaseError::RepairAborted => {
+            Error::Index(format!("{}: {REPAIR_ABORTED}", path.display()))
+        }
         other => Error::Index(format!("{}: {other}", path.display())),
     }
 }
+
+/// How a read-only open that met a file only a writer may repair is told apart.
+const REPAIR_ABORTED: &str = "the index needs a repair only a writer may make";
 
 /// Opens redb with our cache size, in the mode that lets read-only processes follow one
 /// writer, turning its refusals (and panics) into our errors naming `path`.

@@ -45,6 +45,48 @@ pub(crate) struct Recovered {
     pub replayed: u64,
     /// Bytes cut from the tail (0 when the log was clean).
     pub bytes_cut: u64,
+    /// Valid records read, at or below the checkpoint too.
+    pub records: u64,
+    /// Damage that loses nothing: bytes after the last record of a segment whose successor
+    /// starts at the next LSN (so the segment was complete). Reported by `verify`.
+    pub harmless: Vec<String>,
+    /// What a writer must change on disk before it appends: segments to remove, a torn tail
+    /// to cut, the last segment to sync. Nothing is changed until every check passed.
+    pub fixes: Vec<Fix>,
+}
+
+/// One change recovery asks for (see [`Recovered::fixes`]).
+#[derive(Debug)]
+pub(crate) enum Fix {
+    Remove(PathBuf),
+    Cut(PathBuf, u64),
+    Sync(PathBuf),
+    SyncDir,
+}
+
+impl Recovered {
+    /// Makes the changes recovery decided on, in order.
+    pub fn apply_fixes(&self, fs: &Arc<dyn FileSystem>, dir: &Path) -> Result<()> {
+        for fix in &self.fixes {
+            match fix {
+                Fix::Remove(path) => remove(fs, path)?,
+                Fix::Cut(path, len) => {
+                    let file = fs
+                        .open(path, true)
+                        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+                    file.set_len(*len)
+                        .and_then(|()| file.sync_data())
+                        .map_err(|e| Error::io(format!("cutting {}", path.display()), e))?;
+                }
+                Fix::Sync(path) => {
+                    let sync = fs.open(path, true).and_then(|f| f.sync_data());
+                    sync.map_err(|e| Error::io(format!("syncing {}", path.display()), e))?;
+                }
+                Fix::SyncDir => sync_dir(fs, dir)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 struct Segment {
@@ -67,8 +109,10 @@ pub(crate) struct ReadLog<'a> {
 }
 
 /// Replays the log in `dir` after `checkpoint_lsn`, calling `apply` for each batch in order.
-/// A read-only recovery changes nothing and stops at the first damage. A sealed record that
-/// fails authentication is damage, judged like a CRC failure (torn tail or corruption).
+/// It changes nothing itself: a writer applies [`Recovered::fixes`] once the open passed
+/// every check (and `verify` judges the log by the same rules without applying them). A
+/// read-only recovery stops at the first damage. A sealed record that fails authentication
+/// is damage, judged like a CRC failure (torn tail or corruption).
 pub(crate) fn recover(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
@@ -93,11 +137,12 @@ pub(crate) fn recover(
                 .is_none_or(|next| next.0 > checkpoint_lsn + 1)
         })
         .unwrap_or(names.len());
+    let mut out = Recovered::default();
     if !read_only && keep_from > 0 {
         for (_, path) in &names[..keep_from] {
-            remove(fs, path)?;
+            out.fixes.push(Fix::Remove(path.clone()));
         }
-        sync_dir(fs, dir)?;
+        out.fixes.push(Fix::SyncDir);
     }
 
     let mut segments = Vec::new();
@@ -108,7 +153,6 @@ pub(crate) fn recover(
         });
     }
 
-    let mut out = Recovered::default();
     let mut expected = names
         .get(keep_from)
         .map_or(checkpoint_lsn + 1, |(lsn, _)| *lsn);
@@ -172,6 +216,16 @@ pub(crate) fn recover(
                     ends[index] = offset;
                     break;
                 }
+                // The next segment starts at the next LSN: this one was complete, and what
+                // follows its last record is damaged padding, not a record.
+                Err(why) if next_starts_at(&segments, index, expected) => {
+                    out.harmless.push(format!(
+                        "{} at {offset}: {why} after the segment's last record",
+                        seg.path.display()
+                    ));
+                    ends[index] = offset;
+                    break;
+                }
                 Err(why) => {
                     damage = Some(Damage {
                         index,
@@ -182,6 +236,7 @@ pub(crate) fn recover(
                     break 'segments;
                 }
             };
+            out.records += 1;
             if record.lsn > checkpoint_lsn {
                 let payload = &seg.bytes[record.payload.0..record.payload.1];
                 let plain = match open_payload(how.keys, record.lsn, payload) {
@@ -219,15 +274,14 @@ pub(crate) fn recover(
             kept = d.index + usize::from(d.offset > 0);
             last_len = (d.offset > 0).then_some(d.offset);
         } else {
-            (kept, last_len) = handle_damage(fs, dir, &segments, &d, mode, &mut out)?;
+            (kept, last_len) = handle_damage(&segments, &d, mode, &mut out)?;
         }
     }
     out.next_lsn = expected.max(checkpoint_lsn.saturating_add(1));
     // A killed process may have left an unsynced tail in the page cache; we replayed it, and
     // the records we write next will claim everything before them is synced: make it so.
     if !read_only && let Some(last) = segments[..kept].last() {
-        let sync = fs.open(&last.path, true).and_then(|f| f.sync_data());
-        sync.map_err(|e| Error::io(format!("syncing {}", last.path.display()), e))?;
+        out.fixes.push(Fix::Sync(last.path.clone()));
     }
     for (i, seg) in segments[..kept].iter().enumerate() {
         out.segments.push(seg.path.clone());
@@ -240,11 +294,16 @@ pub(crate) fn recover(
     Ok(out)
 }
 
-/// Decides torn tail or corruption; cuts the tail when allowed. Returns how many segments
-/// are kept and, if the last kept one was cut, its new length.
+/// Whether the segment after `index` has a sound header starting at LSN `expected`.
+fn next_starts_at(segments: &[Segment], index: usize, expected: u64) -> bool {
+    segments
+        .get(index + 1)
+        .is_some_and(|next| parse_segment_header(&next.bytes).is_ok_and(|first| first == expected))
+}
+
+/// Decides torn tail or corruption; plans the cut when allowed. Returns how many segments
+/// are kept and, if the last kept one is cut, its new length.
 fn handle_damage(
-    fs: &Arc<dyn FileSystem>,
-    dir: &Path,
     segments: &[Segment],
     d: &Damage,
     mode: RecoveryMode,
@@ -298,24 +357,19 @@ fn handle_damage(
     let mut kept = d.index + 1;
     let mut last_len = Some(d.offset);
     if d.offset == 0 {
-        remove(fs, &seg.path)?;
+        out.fixes.push(Fix::Remove(seg.path.clone()));
         out.bytes_cut += seg.bytes.len() as u64;
         kept = d.index;
         last_len = None;
     } else {
-        let file = fs
-            .open(&seg.path, true)
-            .map_err(|e| Error::io(format!("opening {}", seg.path.display()), e))?;
-        file.set_len(d.offset as u64)
-            .and_then(|()| file.sync_data())
-            .map_err(|e| Error::io(format!("cutting {}", seg.path.display()), e))?;
+        out.fixes.push(Fix::Cut(seg.path.clone(), d.offset as u64));
         out.bytes_cut += (seg.bytes.len() - d.offset) as u64;
     }
     for s in &segments[d.index + 1..] {
-        remove(fs, &s.path)?;
+        out.fixes.push(Fix::Remove(s.path.clone()));
         out.bytes_cut += s.bytes.len() as u64;
     }
-    sync_dir(fs, dir)?;
+    out.fixes.push(Fix::SyncDir);
     Ok((kept, last_len))
 }
 

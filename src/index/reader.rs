@@ -1,0 +1,72 @@
+//! Read-only opens of the index, after a crash too.
+//!
+//! redb lets a read-only process follow a live writer, but refuses a file that a killed
+//! writer left unclean ("repair aborted"): only a writer may repair it. That is the first
+//! thing an operator opens after a crash, so then the index is opened as a writer behind a
+//! gate that is never released (see `gate`): redb repairs in memory and the file is not
+//! touched. While such a store is open it holds the store's lock shared, so no writer can
+//! start, repair and reuse pages under it; a writer that is running already has repaired
+//! the file, and the normal read-only open is retried.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Gate, Index};
+use crate::error::{Error, Result};
+use crate::index_io::{CountingBackend, IndexIo};
+use crate::io::FileSystem;
+use crate::paths::LOCK_FILE;
+
+/// The index of the store in `dir`, read-only, and the shared lock held if a writer's crash
+/// had to be repaired in memory.
+pub(crate) fn open(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    cache: usize,
+    store_id: Option<&[u8; 16]>,
+    io: &Arc<IndexIo>,
+) -> Result<(Index, Option<std::fs::File>)> {
+    let path = dir.join(crate::paths::INDEX_FILE);
+    if crate::creation::never_finished(fs, dir)? {
+        // Nothing was ever stored: an empty index in memory.
+        let (empty, _) = Gate::new(Box::new(redb::backends::InMemoryBackend::new()), true);
+        return Ok((Index::open_writer(empty, cache, &path, store_id)?, None));
+    }
+    for _ in 0..400 {
+        let (backend, _) = crate::store::index_backend(fs, &path, false)?;
+        let counted = CountingBackend::new(backend, io.clone());
+        if let Some(index) = Index::open_reader(counted, cache, &path)? {
+            return Ok((index, None));
+        }
+        if let Some(lock) = lock_shared(dir)? {
+            let (backend, _) = crate::store::index_backend(fs, &path, false)?;
+            let (gated, _never_released) = Gate::new(backend, true);
+            let counted = CountingBackend::new(Box::new(gated), io.clone());
+            let index = Index::open_writer(counted, cache, &path, store_id)?;
+            return Ok((index, lock));
+        }
+        // A writer holds the lock and is opening: it repairs the file.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Err(Error::Locked {
+        path: dir.to_owned(),
+    })
+}
+
+/// The store's lock, shared: `Some(None)` when the store has no lock file (no writer ever
+/// ran there), `None` while a writer holds it.
+fn lock_shared(dir: &Path) -> Result<Option<Option<std::fs::File>>> {
+    let path = dir.join(LOCK_FILE);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(None)),
+        Err(e) => return Err(Error::io(format!("opening {}", path.display()), e)),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(Some(file))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("locking {}", dir.display()), e))
+        }
+    }
+}
