@@ -128,10 +128,7 @@ impl Account {
     /// A cached peer by phone number (only digits count).
     pub fn peer_by_phone(&self, phone: &str) -> Result<Option<Peer>> {
         let phone = normalize_phone(phone)?;
-        self.view(|v| match v.peer_id_by_phone(&self.name, &phone)? {
-            Some(id) => v.peer(&self.name, id),
-            None => Ok(None),
-        })
+        self.view(|v| v.peer_by_phone(&self.name, &phone))
     }
 
     /// Up to `limit` cached peers with ids above `after` (`None`: from the start), in id

@@ -9,8 +9,12 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
-/// Version of every value type this build writes.
+/// Version of a value with no checksum: written in a sealed value (the AEAD tag is its
+/// check) and by index format 1, which this build still reads.
 pub(crate) const VALUE_VERSION: u8 = 1;
+/// Version of a plain index value: `[2][CRC32 LE][postcard]`, the CRC bound to the value's
+/// table, account number and row key (see [`checksum`]).
+pub(crate) const CHECKED_VERSION: u8 = 2;
 
 /// Encodes `value` behind the current version byte.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
@@ -34,12 +38,98 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], location: &str) -> Resul
             supported: u32::from(VALUE_VERSION),
         });
     }
+    decode_body(body, location)
+}
+
+fn decode_body<T: DeserializeOwned>(body: &[u8], location: &str) -> Result<T> {
     let (value, rest) = postcard::take_from_bytes(body)
         .map_err(|e| Error::corrupt_value(location, e.to_string()))?;
     if !rest.is_empty() {
         return Err(Error::corrupt_value(location, "trailing bytes"));
     }
     Ok(value)
+}
+
+/// The CRC32 of a plain index value's bytes bound to where it is stored: a value damaged,
+/// or copied to another row, account or table, fails it.
+pub(crate) fn checksum(table: &str, account: u32, key: &[u8], body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(table.as_bytes());
+    h.update(&[0]);
+    h.update(&account.to_le_bytes());
+    h.update(&(key.len() as u32).to_le_bytes());
+    h.update(key);
+    h.update(body);
+    h.finalize()
+}
+
+/// `[2][CRC32][body]`: `body` (postcard bytes) with its checksum.
+pub(crate) fn checked(table: &str, account: u32, key: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + body.len());
+    out.push(CHECKED_VERSION);
+    out.extend_from_slice(&checksum(table, account, key, body).to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// The body of a `[2][CRC32][body]` value stored at (`table`, `account`, `key`), checked.
+pub(crate) fn checked_body<'a>(
+    bytes: &'a [u8],
+    table: &str,
+    account: u32,
+    key: &[u8],
+) -> Result<&'a [u8]> {
+    let mismatch = || Error::CorruptValue {
+        location: table.to_owned(),
+        key: describe_key(account, key),
+        reason: "checksum mismatch (damaged, or moved from another row)".into(),
+    };
+    let (crc, body) = bytes
+        .get(1..)
+        .filter(|b| b.len() >= 4)
+        .map(|b| b.split_at(4))
+        .ok_or_else(mismatch)?;
+    let crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    if crc != checksum(table, account, key, body) {
+        return Err(mismatch());
+    }
+    Ok(body)
+}
+
+/// Where a value is, for an error: the account number and the row key's size (a row key
+/// may be a username or phone: never printed).
+pub(crate) fn describe_key(account: u32, key: &[u8]) -> String {
+    match key.len() {
+        0 => format!("account {account}"),
+        n => format!("account {account}, a {n}-byte key"),
+    }
+}
+
+/// A peer id stored in the username or phone table: `[CRC32][id i64 LE]`.
+pub(crate) fn encode_id(table: &str, account: u32, key: &str, id: i64) -> [u8; 12] {
+    let body = id.to_le_bytes();
+    let mut out = [0u8; 12];
+    out[..4].copy_from_slice(&checksum(table, account, key.as_bytes(), &body).to_le_bytes());
+    out[4..].copy_from_slice(&body);
+    out
+}
+
+/// The peer id of a username or phone table value, checked.
+pub(crate) fn decode_id(table: &str, account: u32, key: &str, bytes: &[u8]) -> Result<i64> {
+    let ok = <[u8; 12]>::try_from(bytes).ok().filter(|b| {
+        let crc = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        crc == checksum(table, account, key.as_bytes(), &b[4..])
+    });
+    match ok {
+        Some(b) => Ok(i64::from_le_bytes([
+            b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+        ])),
+        None => Err(Error::CorruptValue {
+            location: table.to_owned(),
+            key: describe_key(account, key.as_bytes()),
+            reason: "checksum mismatch (damaged, or moved from another row)".into(),
+        }),
+    }
 }
 
 /// How the index stores values and name keys: plain, or sealed with the store's keys (the
@@ -82,7 +172,7 @@ impl ValueCodec {
     ) -> Vec<u8> {
         let plain = encode(value);
         match &self.0 {
-            None => plain,
+            None => checked(table, account, key, &plain[1..]),
             Some(keys) => {
                 let plain = zeroize::Zeroizing::new(plain);
                 keys.seal(&place(table, account, key), &plain)
@@ -100,15 +190,47 @@ impl ValueCodec {
         key: &[u8],
     ) -> Result<T> {
         match &self.0 {
-            None => decode(bytes, table),
+            None => match bytes.first() {
+                Some(&CHECKED_VERSION) => {
+                    decode_body(checked_body(bytes, table, account, key)?, table)
+                }
+                // Written by index format 1: no checksum (`verify` counts these).
+                _ => decode(bytes, table),
+            },
             Some(keys) => match keys.open(&place(table, account, key), bytes) {
                 Some(plain) => decode(&plain, table),
-                None => Err(Error::corrupt_value(
-                    table,
-                    "value failed authentication (damaged, or moved from another row)",
-                )),
+                None => Err(Error::CorruptValue {
+                    location: table.to_owned(),
+                    key: describe_key(account, key),
+                    reason: "value failed authentication (damaged, or moved from another row)"
+                        .into(),
+                }),
             },
         }
+    }
+
+    /// Checks a stored value without decoding it: `Ok(true)` checked (checksum or tag),
+    /// `Ok(false)` a format-1 value with nothing to check it by.
+    pub fn check(&self, bytes: &[u8], table: &str, account: u32, key: &[u8]) -> Result<bool> {
+        match &self.0 {
+            None if bytes.first() == Some(&CHECKED_VERSION) => {
+                checked_body(bytes, table, account, key).map(|_| true)
+            }
+            None => Ok(false),
+            Some(keys) => match keys.open(&place(table, account, key), bytes) {
+                Some(_) => Ok(true),
+                None => Err(Error::CorruptValue {
+                    location: table.to_owned(),
+                    key: describe_key(account, key),
+                    reason: "value failed authentication".into(),
+                }),
+            },
+        }
+    }
+
+    /// Whether values are sealed (their tag is their check) rather than checksummed.
+    pub fn sealed(&self) -> bool {
+        self.0.is_some()
     }
 
     /// The index key for a username or phone: the name itself, or its keyed hash.

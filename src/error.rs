@@ -45,10 +45,12 @@ pub enum Error {
         reason: String,
     },
     /// A stored value could not be decoded.
-    #[error("corrupt record in {location}: {reason}")]
+    #[error("corrupt record in {location}{}: {reason}", if key.is_empty() { String::new() } else { format!(" at {key}") })]
     CorruptValue {
         /// Table (and key kind) of the value.
         location: String,
+        /// Which row: the account number and the row key (never a name's text).
+        key: String,
         /// What was wrong.
         reason: String,
     },
@@ -163,6 +165,7 @@ impl Error {
     pub(crate) fn corrupt_value(location: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::CorruptValue {
             location: location.into(),
+            key: String::new(),
             reason: reason.into(),
         }
     }

@@ -134,7 +134,9 @@ impl Store {
 
     /// Opens or creates the store at `path` for writing.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
-        Self::open_inner(path.as_ref(), options, None)
+        let index = paths::store_dir(path.as_ref()).join(INDEX_FILE);
+        // redb panics on some damaged pages, anywhere in an open: an error naming the index.
+        index::guarded(&index, || Self::open_inner(path.as_ref(), options, None))
     }
 
     /// Opens for writing; `preloaded` are the keys of an encrypted store (for a backup).
@@ -169,21 +171,23 @@ impl Store {
         let index = Index::open_writer(counted, options.cache_size, &index_path, store_id)?;
         let codec = ValueCodec::new(keys.clone());
 
-        let (checkpoint_lsn, base) = snapshot(&index, &index_path, &codec, options.cache_size)?;
+        let (checkpoint_lsn, mut base) = snapshot(&index, &index_path, &codec, options.cache_size)?;
         let mut active = Overlay::default();
         let how = ReadLog {
             mode: options.recovery,
             read_only: false,
             keys: keys.as_deref(),
         };
-        let mut rec = recover(&fs, &dir, checkpoint_lsn, &how, &mut |lsn, ops| {
-            apply_batch(&mut active, None, Some(&base), lsn, ops)
-        })?;
+        let mut rec = replay(&fs, &index_path, checkpoint_lsn, &how, (&mut active, &base))?;
         crate::phase::reach(hook, Phase::OpenChecked);
         gate.release()
             .map_err(|e| Error::io(format!("writing {}", index_path.display()), e))?;
         rec.apply_fixes(&fs, &dir)?;
         crate::reclaim::remove_leftover(fs.as_ref(), &dir)?;
+        // A format-1 index gains its checksums; the base is taken again (same contents).
+        if index::guarded(&index_path, || index.upgrade(&codec, &index_path))? {
+            base = snapshot(&index, &index_path, &codec, options.cache_size)?.1;
+        }
         if created || new_index {
             // The lock file is always real; the index lives wherever `fs` keeps it.
             let real = RealFs.sync_dir(&dir);
@@ -254,7 +258,12 @@ impl Store {
 
     /// [`Store::open_read_only`] with options (cache size, log file system).
     pub fn open_read_only_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
-        let dir = paths::store_dir(path.as_ref());
+        let index = paths::store_dir(path.as_ref()).join(INDEX_FILE);
+        index::guarded(&index, || Self::read_only(path.as_ref(), options))
+    }
+
+    fn read_only(path: &Path, options: Options) -> Result<Store> {
+        let dir = paths::store_dir(path);
         paths::check_store_path(&dir)?;
         let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
         let listed = fs.list(&dir).unwrap_or_default();
@@ -290,9 +299,7 @@ impl Store {
                 read_only: true,
                 keys: keys.as_deref(),
             };
-            let result = recover(&fs, &dir, checkpoint_lsn, &how, &mut |lsn, ops| {
-                apply_batch(&mut active, None, Some(&base), lsn, ops)
-            });
+            let result = replay(&fs, &index_path, checkpoint_lsn, &how, (&mut active, &base));
             match result {
                 Ok(rec) => break (base, active, rec, checkpoint_lsn),
                 Err(e) if attempt < 5 && matches!(e, Error::Io { .. } | Error::Corrupt { .. }) => {
@@ -466,23 +473,7 @@ impl Store {
     /// username and phone indexes, and reports what it checked and every problem found.
     /// Runs beside writers: it reads one consistent snapshot, and the log as it is.
     pub fn verify(&self) -> Result<crate::VerifyReport> {
-        let inner = self.inner()?;
-        let mut report = crate::VerifyReport::default();
-        let keys = inner.shared.keys.as_deref();
-        let checkpoint_lsn = || inner.shared.checkpoint_lsn.load(Ordering::Relaxed);
-        crate::verify::log(
-            &inner.shared.fs,
-            &self.dir,
-            keys,
-            &checkpoint_lsn,
-            &mut report,
-        );
-        let snapshot = commit::Snapshot::of(&inner.shared);
-        let index = inner.shared.index_path();
-        index::guarded(&index, || {
-            crate::verify::data(&snapshot.view(), &mut report)
-        })?;
-        Ok(report)
+        crate::verify::store(&self.inner()?.shared, &self.dir, self.read_only)
     }
 
     /// Writes a consistent copy of the whole store to `dest` (`x` → `x.session/`) while
@@ -616,5 +607,22 @@ fn snapshot(
         let base = Arc::new(Base::open(txn, codec.clone(), hints)?);
         index::UsernameHints::fill_in_background(base.clone());
         Ok((checkpoint_lsn, base))
+    })
+}
+
+/// Replays the log over `base` into `active` (replay reads older state from the index,
+/// where redb may panic on a damaged page: an error naming it instead).
+fn replay(
+    fs: &Arc<dyn FileSystem>,
+    index_path: &Path,
+    checkpoint_lsn: u64,
+    how: &ReadLog<'_>,
+    (active, base): (&mut Overlay, &Base),
+) -> Result<crate::log::recovery::Recovered> {
+    let dir = index_path.parent().unwrap_or(index_path);
+    index::guarded(index_path, || {
+        recover(fs, dir, checkpoint_lsn, how, &mut |lsn, ops| {
+            apply_batch(active, None, Some(base), lsn, ops)
+        })
     })
 }

@@ -5,6 +5,9 @@ use std::path::Path;
 
 use std::sync::Arc;
 
+use std::sync::atomic::Ordering;
+
+use crate::commit::{Shared, Snapshot};
 use crate::error::Result;
 use crate::io::FileSystem;
 use crate::log::recovery::{ReadLog, RecoveryMode, recover};
@@ -29,6 +32,14 @@ pub struct VerifyReport {
     pub peers: u64,
     /// Username and phone index entries checked against their peers.
     pub index_entries: u64,
+    /// Index values whose checksum (or, encrypted, tag) was checked.
+    pub values_checked: u64,
+    /// Index values written by format 1, with no checksum: a problem until a writer open
+    /// upgrades the store.
+    pub values_unchecked: u64,
+    /// Whether redb's own integrity check of the index ran (it cannot while another
+    /// process writes the store).
+    pub index_integrity_checked: bool,
     /// Everything that is wrong; empty means the store is sound.
     pub problems: Vec<String>,
 }
@@ -40,16 +51,61 @@ impl VerifyReport {
     }
 }
 
+/// Everything `Store::verify` checks: the log by the writer open's rules, redb's integrity,
+/// every stored value's checksum, and the data read back through one snapshot.
+pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let keys = shared.keys.as_deref();
+    let checkpoint_lsn = || shared.checkpoint_lsn.load(Ordering::Relaxed);
+    let path = shared.index_path();
+    // A store no writer holds: its log is what it is, and redb may check the file.
+    let unwritten = if read_only {
+        crate::index::reader::lock_shared(dir)?
+    } else {
+        None
+    };
+    log(
+        &shared.fs,
+        dir,
+        keys,
+        (&checkpoint_lsn, unwritten.is_some()),
+        &mut report,
+    );
+    // redb's check needs a file nobody writes meanwhile: this store's checkpoints paused,
+    // or (read-only) no writer process.
+    let integrity = if read_only {
+        // A store whose creation never finished is read through an empty in-memory index.
+        let empty = crate::creation::never_finished(shared.fs.as_ref(), dir)?;
+        match &unwritten {
+            Some(_held) if !empty => {
+                Some(crate::index::reader::integrity(shared.fs.as_ref(), &path)?)
+            }
+            _ => None,
+        }
+    } else {
+        let _paused = shared.pause_checkpoints();
+        Some(crate::index::reader::integrity(shared.fs.as_ref(), &path)?)
+    };
+    let snapshot = Snapshot::of(shared);
+    crate::index::guarded(&path, || {
+        index(&snapshot.base, integrity, &mut report)?;
+        data(&snapshot.view(), &mut report)
+    })?;
+    Ok(report)
+}
+
 /// Judges the log by the writer open's own rules (`RecoveryMode::TornTail`): a store whose
-/// log a writer would refuse is never reported sound. A torn tail (nothing after it was
-/// ever synced) is not a problem: the next writer cuts it; damage that loses nothing (a
-/// sealed segment's padding) is. Runs beside a writer: a checkpoint deleting segments
-/// while they are read makes it look again, with the new checkpoint LSN.
+/// log a writer would refuse is never reported sound. A torn tail (damage after which
+/// nothing was ever synced) is reported when no writer runs (`stopped`): it is what a
+/// power cut leaves, but also what a truncated log looks like, and nothing can tell the
+/// two apart; the next writer open cuts it. Beside a writer the tail may be a write in
+/// flight. Damage that loses nothing (a sealed segment's padding) is reported too. A
+/// checkpoint deleting segments while they are read makes it look again.
 pub(crate) fn log(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
     keys: Option<&crate::crypto::Keys>,
-    checkpoint_lsn: &dyn Fn() -> u64,
+    (checkpoint_lsn, stopped): (&dyn Fn() -> u64, bool),
     report: &mut VerifyReport,
 ) {
     let how = ReadLog {
@@ -65,6 +121,13 @@ pub(crate) fn log(
                 report.log_records += rec.records;
                 report.log_bytes += rec.segment_bytes;
                 report.problems.extend(rec.harmless);
+                if stopped && rec.bytes_cut > 0 {
+                    report.problems.push(format!(
+                        "log: it ends in a damaged record ({} bytes a writer open would cut): a \
+                         write torn by a power cut, or acknowledged records lost",
+                        rec.bytes_cut
+                    ));
+                }
                 return;
             }
             Err(e) => last = Some(e),
@@ -73,6 +136,29 @@ pub(crate) fn log(
     if let Some(e) = last {
         report.problems.push(format!("log: {e}"));
     }
+}
+
+/// Checks every stored value of the last checkpoint and redb's own integrity.
+pub(crate) fn index(
+    base: &crate::index::Base,
+    integrity: Option<Option<String>>,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let scan = base.scan()?;
+    report.values_checked += scan.checked;
+    report.values_unchecked += scan.unchecked;
+    report.problems.extend(scan.problems);
+    if scan.unchecked > 0 {
+        report.problems.push(format!(
+            "index: {} values have no checksum (format 1): open the store for writing once to add them",
+            scan.unchecked
+        ));
+    }
+    if let Some(found) = integrity {
+        report.index_integrity_checked = true;
+        report.problems.extend(found);
+    }
+    Ok(())
 }
 
 /// Reads every account through the view and cross-checks peers and their indexes.

@@ -287,13 +287,25 @@ impl<'a> View<'a> {
                 Ok(from_base.as_ref().map(|p| p.id))
             },
         )?;
-        match (id, from_base) {
-            (None, _) => Ok(None),
+        let found = match (id, from_base) {
+            (None, _) => None,
             (Some(id), Some(p)) if p.id == id => {
-                self.point(account, |d| d.peers.get(&id).cloned(), |_| Ok(Some(p)))
+                self.point(account, |d| d.peers.get(&id).cloned(), |_| Ok(Some(p)))?
             }
-            (Some(id), _) => self.peer(account, id),
-        }
+            (Some(id), _) => self.peer(account, id)?,
+        };
+        holds(found, "usernames", |p| {
+            p.usernames.iter().any(|u| u == name)
+        })
+    }
+
+    /// A peer by phone, which must hold that phone.
+    pub fn peer_by_phone(&self, account: &str, phone: &str) -> Result<Option<Peer>> {
+        let found = match self.peer_id_by_phone(account, phone)? {
+            Some(id) => self.peer(account, id)?,
+            None => None,
+        };
+        holds(found, "phones", |p| p.phone.as_deref() == Some(phone))
     }
 
     pub fn peer_id_by_phone(&self, account: &str, phone: &str) -> Result<Option<i64>> {
@@ -302,5 +314,18 @@ impl<'a> View<'a> {
             |d| d.phones.get(phone).copied(),
             |txn| index::read::by_phone(txn, account, phone),
         )
+    }
+}
+
+/// A peer found through the username or phone table must hold the name it was found by: a
+/// damaged or edited table must not hand out another peer (and its access hash).
+fn holds(found: Option<Peer>, table: &str, check: impl Fn(&Peer) -> bool) -> Result<Option<Peer>> {
+    match found {
+        Some(p) if !check(&p) => Err(crate::Error::CorruptValue {
+            location: table.into(),
+            key: format!("peer {}", p.id),
+            reason: "the index points at a peer that does not hold the name".into(),
+        }),
+        found => Ok(found),
     }
 }

@@ -77,7 +77,8 @@ fn compact_packs_a_store_that_deleted_nothing() {
     }
     let report = compact(&path).expect("compact");
     assert!(
-        report.bytes_after * 10 < report.bytes_before * 8,
+        // At least 15% (it was 20% before values carried a 4-byte checksum).
+        report.bytes_after * 100 < report.bytes_before * 85,
         "{} -> {} bytes",
         report.bytes_before,
         report.bytes_after

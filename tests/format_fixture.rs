@@ -12,6 +12,11 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1.session")
 }
 
+/// Index format 1 as the build before checksums wrote it (same content as `v1.session`).
+fn fixture_2026() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1-2026-12.session")
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -48,14 +53,35 @@ fn write_fixture() {
 
 #[test]
 fn the_v1_fixture_opens_with_all_its_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("v1.session");
-    copy_dir(&fixture(), &copy);
-    let store = Store::open(&copy).unwrap();
-    assert!(
-        store.recovery().records_replayed >= 2,
-        "the fixture has an un-checkpointed tail"
-    );
+    for fixture in [fixture(), fixture_2026()] {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("v1.session");
+        copy_dir(&fixture, &copy);
+        // Read-only, format 1 reads as it is, and verify says its values are unchecked.
+        let reader = Store::open_read_only(&copy).unwrap();
+        check_contents(&reader);
+        let report = reader.verify().unwrap();
+        assert!(report.values_unchecked > 0 && !report.is_ok(), "{report:?}");
+        drop(reader);
+        // A writer open upgrades it: every value checksummed, verify clean.
+        let store = Store::open(&copy).unwrap();
+        assert!(
+            store.recovery().records_replayed >= 2,
+            "the fixture has an un-checkpointed tail"
+        );
+        check_contents(&store);
+        let report = store.verify().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!(report.values_unchecked, 0);
+        assert!(report.values_checked > 0 && report.index_integrity_checked);
+        store.close().unwrap();
+        let reader = Store::open_read_only(&copy).unwrap();
+        check_contents(&reader);
+        assert!(reader.verify().unwrap().is_ok());
+    }
+}
+
+fn check_contents(store: &Store) {
     assert_eq!(
         store.accounts().unwrap(),
         vec!["default".to_owned(), "second".to_owned()]

@@ -26,6 +26,7 @@ pub(super) fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<Checkpoint
             None => shared.checkpoint_lsn.load(Ordering::Relaxed),
         };
         let index = shared.index_path();
+        let writing = shared.pause_checkpoints();
         let mut result = crate::index::guarded(&index, || checkpoint(shared, &job));
         if let Ok(deleted) = &result {
             shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
@@ -35,6 +36,7 @@ pub(super) fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<Checkpoint
         if job.reclaim && result.is_ok() {
             result = crate::index::guarded(&index, || crate::reclaim::reclaim(shared)).map(|()| 0);
         }
+        drop(writing);
         if let Err(e) = &result {
             shared.set_latch(e);
         }

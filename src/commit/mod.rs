@@ -76,6 +76,9 @@ pub(crate) struct Shared {
     pub hints: Arc<crate::index::UsernameHints>,
     /// How the index stores values (sealed with `keys`, or plain).
     pub codec: crate::codec::ValueCodec,
+    /// Held by the checkpoint thread while it writes the index, and by `verify` while redb
+    /// checks the file.
+    index_writes: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -156,7 +159,13 @@ impl Shared {
             codec: crate::codec::ValueCodec::new(keys.clone()),
             keys,
             hints,
+            index_writes: Mutex::new(()),
         }
+    }
+
+    /// Keeps the checkpoint thread from writing the index until the guard is dropped.
+    pub fn pause_checkpoints(&self) -> MutexGuard<'_, ()> {
+        lock(&self.index_writes)
     }
 
     /// The index file.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use redb::{ReadOnlyTable, ReadableTable};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
 use super::hints::{UsernameHints, UsernameRange};
 
@@ -27,8 +27,8 @@ pub(crate) struct Base {
     channel_state: ReadOnlyTable<(u32, i64), Bytes>,
     app_fields: ReadOnlyTable<u32, Bytes>,
     peers: ReadOnlyTable<(u32, i64), Bytes>,
-    by_username: ReadOnlyTable<(u32, &'static str), i64>,
-    by_phone: ReadOnlyTable<(u32, &'static str), i64>,
+    by_username: Names,
+    by_phone: Names,
     /// Decoded `sessions` rows, read on almost every call (self user, counts) and never
     /// changed within a checkpoint: decoded (and decrypted) once.
     session_rows: std::sync::RwLock<HashMap<u32, SessionRecord>>,
@@ -45,7 +45,7 @@ impl Base {
         codec: ValueCodec,
         hints: Arc<UsernameHints>,
     ) -> Result<Base> {
-        let txn = &snapshot.txn;
+        let txn: &ReadTransaction = &snapshot.txn;
         let mut numbers = HashMap::new();
         for entry in txn.open_table(ACCOUNTS)?.iter()? {
             let (k, v) = entry?;
@@ -61,8 +61,8 @@ impl Base {
             channel_state: txn.open_table(CHANNEL_STATE)?,
             app_fields: txn.open_table(APP_FIELDS)?,
             peers: txn.open_table(PEERS)?,
-            by_username: txn.open_table(PEERS_BY_USERNAME)?,
-            by_phone: txn.open_table(PEERS_BY_PHONE)?,
+            by_username: Names::open(txn, (USERNAMES, OLD_USERNAMES), "usernames")?,
+            by_phone: Names::open(txn, (PHONES, OLD_PHONES), "phones")?,
             session_rows: std::sync::RwLock::default(),
             hints,
             codec,
@@ -74,9 +74,12 @@ impl Base {
         &self.hints
     }
 
-    /// The whole username table (for filling the hints).
+    /// The whole username table (for filling the hints; format 2 only).
     pub fn usernames(&self) -> Option<UsernameRange> {
-        self.by_username.range((0u32, "")..).ok()
+        match &self.by_username {
+            Names::Checked(table, _) => table.range((0u32, "")..).ok(),
+            Names::Bare(_) => None,
+        }
     }
 
     fn number(&self, account: &str) -> Option<u32> {
@@ -93,6 +96,117 @@ impl Base {
         match self.number(account) {
             Some(n) => Ok(Some((n, self.peers.range((n, from)..=(n, i64::MAX))?))),
             None => Ok(None),
+        }
+    }
+}
+
+/// What a scan of every stored value found.
+#[derive(Default)]
+pub(crate) struct Scan {
+    pub checked: u64,
+    pub unchecked: u64,
+    pub problems: Vec<String>,
+}
+
+impl Scan {
+    fn note(&mut self, account: u32, known: &std::collections::HashSet<u32>, r: Result<bool>) {
+        match r {
+            Ok(true) => self.checked += 1,
+            Ok(false) => self.unchecked += 1,
+            Err(e) => self.problems.push(format!("index: {e}")),
+        }
+        if account != 0 && !known.contains(&account) {
+            self.problems.push(format!(
+                "index: a row of account number {account}, which no account has"
+            ));
+        }
+    }
+}
+
+impl Base {
+    /// Checks every value of every table against its checksum (or tag), and that every row
+    /// belongs to an account (`verify`).
+    pub fn scan(&self) -> Result<Scan> {
+        let mut out = Scan::default();
+        let known: std::collections::HashSet<u32> = self.numbers.values().copied().collect();
+        let c = &self.codec;
+        for (table, name) in [
+            (&self.sessions, "sessions"),
+            (&self.update_state, "update_state"),
+            (&self.app_fields, "app_fields"),
+        ] {
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                let n = k.value();
+                out.note(n, &known, c.check(v.value(), name, n, NO_KEY));
+            }
+        }
+        for entry in self.dcs.iter()? {
+            let (k, v) = entry?;
+            let (n, id) = k.value();
+            out.note(n, &known, c.check(v.value(), "dcs", n, &id.bytes()));
+        }
+        for (table, name) in [
+            (&self.channel_state, "channel_state"),
+            (&self.peers, "peers"),
+        ] {
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                let (n, id) = k.value();
+                out.note(n, &known, c.check(v.value(), name, n, &id.bytes()));
+            }
+        }
+        for names in [&self.by_username, &self.by_phone] {
+            match names {
+                Names::Checked(table, kind) => {
+                    for entry in table.iter()? {
+                        let (k, v) = entry?;
+                        let (n, key) = k.value();
+                        let r = crate::codec::decode_id(kind, n, key, v.value()).map(|_| true);
+                        out.note(n, &known, r);
+                    }
+                }
+                Names::Bare(table) => {
+                    for entry in table.iter()? {
+                        let (k, _) = entry?;
+                        out.note(k.value().0, &known, Ok(false));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A username or phone table: format 2's, whose values carry a checksum, or format 1's
+/// bare ids (a read-only open of a store no writer has upgraded yet).
+enum Names {
+    Checked(ReadOnlyTable<(u32, &'static str), Bytes>, &'static str),
+    Bare(ReadOnlyTable<(u32, &'static str), i64>),
+}
+
+type NameTables = (
+    redb::TableDefinition<'static, (u32, &'static str), Bytes>,
+    redb::TableDefinition<'static, (u32, &'static str), i64>,
+);
+
+impl Names {
+    fn open(txn: &ReadTransaction, (new, old): NameTables, kind: &'static str) -> Result<Names> {
+        match txn.open_table(new) {
+            Ok(table) => Ok(Names::Checked(table, kind)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Names::Bare(txn.open_table(old)?)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The peer id stored under `(n, key)`, its checksum checked.
+    fn get(&self, n: u32, key: &str) -> Result<Option<i64>> {
+        match self {
+            Names::Checked(table, kind) => match table.get((n, key))? {
+                Some(v) => crate::codec::decode_id(kind, n, key, v.value()).map(Some),
+                None => Ok(None),
+            },
+            Names::Bare(table) => Ok(table.get((n, key))?.map(|v| v.value())),
         }
     }
 }
@@ -237,7 +351,7 @@ pub(crate) mod read {
     pub fn by_username(base: &Base, account: &str, name: &str) -> Result<Option<i64>> {
         keyed(base, account, |n| {
             let key = base.codec.name_key("usernames", n, name);
-            Ok(base.by_username.get((n, key.as_ref()))?.map(|v| v.value()))
+            base.by_username.get(n, key.as_ref())
         })
     }
 
@@ -252,7 +366,7 @@ pub(crate) mod read {
             {
                 return Ok(Some(p));
             }
-            let id = base.by_username.get((n, key.as_ref()))?.map(|v| v.value());
+            let id = base.by_username.get(n, key.as_ref())?;
             base.hints.set(n, key.as_ref(), id);
             match id {
                 Some(id) => get_row(base, &base.peers, (n, id), "peers"),
@@ -264,7 +378,7 @@ pub(crate) mod read {
     pub fn by_phone(base: &Base, account: &str, phone: &str) -> Result<Option<i64>> {
         keyed(base, account, |n| {
             let key = base.codec.name_key("phones", n, phone);
-            Ok(base.by_phone.get((n, key.as_ref()))?.map(|v| v.value()))
+            base.by_phone.get(n, key.as_ref())
         })
     }
 }

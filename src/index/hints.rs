@@ -149,7 +149,10 @@ fn fill(base: &Base) {
         if hints.stopping() {
             return;
         }
-        let ((account, name), id) = (entry.0.value(), entry.1.value());
+        let (account, name) = entry.0.value();
+        let Ok(id) = crate::codec::decode_id("usernames", account, name, entry.1.value()) else {
+            return;
+        };
         batch.push((hints.key(account, name), id));
         if batch.len() == batch.capacity() && !hints.extend(&mut batch) {
             return;
@@ -166,4 +169,4 @@ impl std::fmt::Debug for UsernameHints {
 }
 
 /// A whole username table, for the fill.
-pub(crate) type UsernameRange = redb::Range<'static, (u32, &'static str), i64>;
+pub(crate) type UsernameRange = redb::Range<'static, (u32, &'static str), &'static [u8]>;

@@ -7,7 +7,9 @@
 mod base;
 mod gate;
 mod hints;
+pub(crate) mod meta;
 pub(crate) mod reader;
+mod upgrade;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,13 +24,13 @@ use serde::{Deserialize, Serialize};
 pub(crate) use base::{Base, read};
 pub(crate) use gate::Gate;
 pub(crate) use hints::UsernameHints;
+pub(crate) use meta::{META, checkpoint_lsn};
 
 use crate::codec::{NO_KEY, RowKey, ValueCodec};
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::overlay::{AccountDelta, Overlay};
 
-pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 pub(crate) const SESSIONS: TableDefinition<u32, &[u8]> = TableDefinition::new("sessions");
 pub(crate) const DCS: TableDefinition<(u32, i32), &[u8]> = TableDefinition::new("dcs");
@@ -37,18 +39,15 @@ pub(crate) const CHANNEL_STATE: TableDefinition<(u32, i64), &[u8]> =
     TableDefinition::new("channel_state");
 pub(crate) const APP_FIELDS: TableDefinition<u32, &[u8]> = TableDefinition::new("app_fields");
 pub(crate) const PEERS: TableDefinition<(u32, i64), &[u8]> = TableDefinition::new("peers");
-pub(crate) const PEERS_BY_USERNAME: TableDefinition<(u32, &str), i64> =
+/// Username → `[CRC32][peer id]` (format 2; see `codec::encode_id`).
+pub(crate) const USERNAMES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("usernames");
+/// Phone → `[CRC32][peer id]` (format 2).
+pub(crate) const PHONES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("phones");
+/// Format 1's username and phone tables: bare peer ids.
+pub(crate) const OLD_USERNAMES: TableDefinition<(u32, &str), i64> =
     TableDefinition::new("peers_by_username");
-pub(crate) const PEERS_BY_PHONE: TableDefinition<(u32, &str), i64> =
+pub(crate) const OLD_PHONES: TableDefinition<(u32, &str), i64> =
     TableDefinition::new("peers_by_phone");
-
-/// Index format written by this build (kept in `meta` under `format`).
-pub(crate) const INDEX_FORMAT: u32 = 1;
-const META_FORMAT: &str = "format";
-const META_CHECKPOINT: &str = "checkpoint_lsn";
-const META_NEXT_ACCOUNT: &str = "next_account";
-/// The store id of an encrypted store's key file (absent in a plain store).
-const META_STORE_ID: &str = "store_id";
 
 /// The `accounts` row: the number that keys the account's rows in the other tables.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -136,55 +135,36 @@ impl Index {
     pub fn init(db: &Database, path: &Path, store_id: Option<&[u8; 16]>) -> Result<()> {
         if let Ok(txn) = db.begin_read()
             && let Ok(meta) = txn.open_table(META)
-            && let Some(v) = meta.get(META_FORMAT)?
+            && meta::format(&meta, path)?.is_some()
         {
-            let found = read_u32(v.value(), "format")?;
-            if found != INDEX_FORMAT {
-                return Err(Error::UnsupportedVersion {
-                    what: format!("index {}", path.display()),
-                    found,
-                    supported: INDEX_FORMAT,
-                });
-            }
-            return check_store_id(&txn, path, store_id);
+            return meta::check_store_id(&txn, path, store_id);
         }
         let txn = db.begin_write()?;
         {
-            let mut meta = txn.open_table(META)?;
-            let found = match meta.get(META_FORMAT)? {
-                Some(v) => Some(read_u32(v.value(), "format")?),
-                None => None,
-            };
-            match found {
-                Some(INDEX_FORMAT) => {}
-                Some(other) => {
-                    return Err(Error::UnsupportedVersion {
-                        what: format!("index {}", path.display()),
-                        found: other,
-                        supported: INDEX_FORMAT,
-                    });
+            let mut table = txn.open_table(META)?;
+            if meta::format(&table, path)?.is_none() {
+                let format = meta::INDEX_FORMAT.to_le_bytes();
+                table.insert(meta::FORMAT, format.as_slice())?;
+                meta::put(&mut table, meta::CHECKPOINT, &0u64.to_le_bytes())?;
+                meta::put(&mut table, meta::NEXT_ACCOUNT, &1u32.to_le_bytes())?;
+                if let Some(id) = store_id {
+                    meta::put(&mut table, meta::STORE_ID, id)?;
                 }
-                None => {
-                    meta.insert(META_FORMAT, INDEX_FORMAT.to_le_bytes().as_slice())?;
-                    meta.insert(META_CHECKPOINT, 0u64.to_le_bytes().as_slice())?;
-                    meta.insert(META_NEXT_ACCOUNT, 1u32.to_le_bytes().as_slice())?;
-                    if let Some(id) = store_id {
-                        meta.insert(META_STORE_ID, id.as_slice())?;
-                    }
-                }
+                create_tables(&txn)?;
             }
         }
-        txn.open_table(ACCOUNTS)?;
-        txn.open_table(SESSIONS)?;
-        txn.open_table(DCS)?;
-        txn.open_table(UPDATE_STATE)?;
-        txn.open_table(CHANNEL_STATE)?;
-        txn.open_table(APP_FIELDS)?;
-        txn.open_table(PEERS)?;
-        txn.open_table(PEERS_BY_USERNAME)?;
-        txn.open_table(PEERS_BY_PHONE)?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Brings a format-1 index to this build's format, in one transaction (for a writer,
+    /// once its open passed every check). Returns whether it did.
+    pub fn upgrade(&self, codec: &ValueCodec, path: &Path) -> Result<bool> {
+        let Index::Writer(db) = self else {
+            return Err(Error::ReadOnly);
+        };
+        let db = db.read().unwrap_or_else(|p| p.into_inner()).clone();
+        upgrade::run(&db, codec, path)
     }
 
     /// Folds a frozen overlay into the index in one durable transaction that also records
@@ -204,8 +184,11 @@ impl Index {
         for (account, delta) in &overlay.accounts {
             fold_account(&txn, codec, hints, account, delta)?;
         }
-        txn.open_table(META)?
-            .insert(META_CHECKPOINT, overlay.last_lsn.to_le_bytes().as_slice())?;
+        meta::put(
+            &mut txn.open_table(META)?,
+            meta::CHECKPOINT,
+            &overlay.last_lsn.to_le_bytes(),
+        )?;
         before_commit();
         txn.commit()?;
         Ok(())
@@ -232,8 +215,8 @@ impl Index {
         copy(src, &txn, CHANNEL_STATE)?;
         copy(src, &txn, APP_FIELDS)?;
         copy(src, &txn, PEERS)?;
-        copy(src, &txn, PEERS_BY_USERNAME)?;
-        copy(src, &txn, PEERS_BY_PHONE)?;
+        copy(src, &txn, USERNAMES)?;
+        copy(src, &txn, PHONES)?;
         txn.commit()?;
         Ok(())
     }
@@ -283,6 +266,20 @@ pub(crate) fn compact_file(path: &Path) -> Result<()> {
         {}
         Ok(())
     })
+}
+
+/// Creates every table of this build's format.
+fn create_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(ACCOUNTS)?;
+    txn.open_table(SESSIONS)?;
+    txn.open_table(DCS)?;
+    txn.open_table(UPDATE_STATE)?;
+    txn.open_table(CHANNEL_STATE)?;
+    txn.open_table(APP_FIELDS)?;
+    txn.open_table(PEERS)?;
+    txn.open_table(USERNAMES)?;
+    txn.open_table(PHONES)?;
+    Ok(())
 }
 
 /// Runs a redb call that may meet a damaged file. redb's own checks panic in debug builds on
@@ -337,63 +334,13 @@ fn opened<D>(
     })
 }
 
-fn read_u32(bytes: &[u8], what: &str) -> Result<u32> {
-    let arr: [u8; 4] = bytes
-        .try_into()
-        .map_err(|_| Error::corrupt_value("meta", format!("bad {what}")))?;
-    Ok(u32::from_le_bytes(arr))
-}
-
-/// The checkpoint LSN recorded in `meta`.
-pub(crate) fn checkpoint_lsn(txn: &ReadTransaction) -> Result<u64> {
-    let meta = txn.open_table(META)?;
-    let v = meta
-        .get(META_CHECKPOINT)?
-        .ok_or_else(|| Error::corrupt_value("meta", "no checkpoint LSN"))?;
-    let arr: [u8; 8] = v
-        .value()
-        .try_into()
-        .map_err(|_| Error::corrupt_value("meta", "bad checkpoint LSN"))?;
-    match u64::from_le_bytes(arr) {
-        // LSNs are counted up from 1; this one could not be followed by another.
-        u64::MAX => Err(Error::corrupt_value("meta", "checkpoint LSN out of range")),
-        lsn => Ok(lsn),
-    }
-}
-
-/// Refuses an index and a key file that do not belong together (a store encrypted or not
-/// is decided at creation; a key file copied from another store would unlock nothing).
-fn check_store_id(txn: &ReadTransaction, path: &Path, expected: Option<&[u8; 16]>) -> Result<()> {
-    let meta = txn.open_table(META)?;
-    let found = meta.get(META_STORE_ID)?.map(|v| v.value().to_vec());
-    let dir = path.parent().unwrap_or(path).to_owned();
-    match (found, expected) {
-        (None, None) => Ok(()),
-        (Some(found), Some(expected)) if found == expected.as_slice() => Ok(()),
-        (Some(_), None) => Err(Error::Corrupt {
-            file: dir.join(crate::crypto::keyfile::KEY_FILE),
-            offset: 0,
-            reason: "the store is encrypted but its key file is missing".into(),
-        }),
-        (None, Some(_)) => Err(Error::InvalidArgument(format!(
-            "{} was created without encryption; a passphrase cannot open it",
-            dir.display()
-        ))),
-        (Some(_), Some(_)) => Err(Error::Corrupt {
-            file: dir.join(crate::crypto::keyfile::KEY_FILE),
-            offset: 0,
-            reason: "the key file belongs to another store".into(),
-        }),
-    }
-}
-
 /// Checks a read-only open's key file against the index.
 pub(crate) fn check_reader_store_id(
     index: &Index,
     path: &Path,
     expected: Option<&[u8; 16]>,
 ) -> Result<()> {
-    check_store_id(&index.read()?.txn, path, expected)
+    meta::check_store_id(&index.read()?.txn, path, expected)
 }
 
 /// The account's number, if it has one.
@@ -416,15 +363,12 @@ pub(crate) fn decode_account(
 
 /// Gives `account` the next free number.
 fn allocate(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result<u32> {
-    let mut meta = txn.open_table(META)?;
-    let number = match meta.get(META_NEXT_ACCOUNT)? {
-        Some(v) => read_u32(v.value(), "next account number")?,
-        None => 1,
-    };
+    let mut table = txn.open_table(META)?;
+    let number = meta::get::<4>(&table, meta::NEXT_ACCOUNT)?.map_or(1, u32::from_le_bytes);
     let next = number
         .checked_add(1)
         .ok_or_else(|| Error::InvalidArgument("too many accounts created".into()))?;
-    meta.insert(META_NEXT_ACCOUNT, next.to_le_bytes().as_slice())?;
+    meta::put(&mut table, meta::NEXT_ACCOUNT, &next.to_le_bytes())?;
     let row = codec.encode(&AccountRecord { number }, "accounts", 0, account.as_bytes());
     txn.open_table(ACCOUNTS)?.insert(account, row.as_slice())?;
     Ok(number)
@@ -491,11 +435,11 @@ fn fold_account(
     fold_names(
         txn,
         codec,
-        (PEERS_BY_USERNAME, "usernames"),
+        (USERNAMES, "usernames"),
         n,
         (&d.usernames, Some(hints)),
     )?;
-    fold_names(txn, codec, (PEERS_BY_PHONE, "phones"), n, (&d.phones, None))?;
+    fold_names(txn, codec, (PHONES, "phones"), n, (&d.phones, None))?;
     Ok(())
 }
 
@@ -527,7 +471,7 @@ where
 fn fold_names(
     txn: &WriteTransaction,
     codec: &ValueCodec,
-    (def, kind): (TableDefinition<(u32, &str), i64>, &str),
+    (def, kind): (TableDefinition<(u32, &str), &[u8]>, &str),
     n: u32,
     (names, hints): (&BTreeMap<String, Option<i64>>, Option<&UsernameHints>),
 ) -> Result<()> {
@@ -538,7 +482,10 @@ fn fold_names(
             hints.set(n, key.as_ref(), *id);
         }
         match id {
-            Some(id) => table.insert((n, key.as_ref()), *id)?,
+            Some(id) => {
+                let value = crate::codec::encode_id(kind, n, key.as_ref(), *id);
+                table.insert((n, key.as_ref()), value.as_slice())?
+            }
             None => table.remove((n, key.as_ref()))?,
         };
     }
@@ -555,7 +502,7 @@ fn wipe_account(txn: &WriteTransaction, n: u32) -> Result<()> {
         txn.open_table(def)?
             .retain_in((n, i64::MIN)..=(n, i64::MAX), |_, _| false)?;
     }
-    for def in [PEERS_BY_USERNAME, PEERS_BY_PHONE] {
+    for def in [USERNAMES, PHONES] {
         let mut table = txn.open_table(def)?;
         match n.checked_add(1) {
             Some(next) => table.retain_in((n, "")..(next, ""), |_, _| false)?,

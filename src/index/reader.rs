@@ -53,9 +53,42 @@ pub(crate) fn open(
     })
 }
 
+/// redb's own integrity check of the index file (page checksums, tree structure, allocator
+/// state), run on a private copy-on-write open: the file is not written. The caller makes
+/// sure no writer changes the file meanwhile. `Some(problem)` if it failed.
+pub(crate) fn integrity(fs: &dyn FileSystem, path: &Path) -> Result<Option<String>> {
+    super::guarded(path, || {
+        let (backend, _) = crate::store::index_backend(fs, path, false)?;
+        let (gated, _never_released) = Gate::new(backend, true);
+        let mut b = redb::Builder::new();
+        b.set_cache_size(16 << 20)
+            .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter);
+        let mut db = match b.create_with_backend(gated) {
+            Ok(db) => db,
+            Err(e) => {
+                return Ok(Some(format!(
+                    "{}: redb cannot open it: {e}",
+                    path.display()
+                )));
+            }
+        };
+        Ok(match db.check_integrity() {
+            Ok(true) => None,
+            Ok(false) => Some(format!(
+                "{}: redb's integrity check needed a repair",
+                path.display()
+            )),
+            Err(e) => Some(format!(
+                "{}: redb's integrity check failed: {e}",
+                path.display()
+            )),
+        })
+    })
+}
+
 /// The store's lock, shared: `Some(None)` when the store has no lock file (no writer ever
 /// ran there), `None` while a writer holds it.
-fn lock_shared(dir: &Path) -> Result<Option<Option<std::fs::File>>> {
+pub(crate) fn lock_shared(dir: &Path) -> Result<Option<Option<std::fs::File>>> {
     let path = dir.join(LOCK_FILE);
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
