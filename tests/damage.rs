@@ -251,11 +251,14 @@ fn same_session(
 }
 
 /// Runs every check on one damaged copy; `Err` describes a failure.
-fn check_copy(damaged: &Path, scratch: &Path, kind: Kind) -> Result<(), String> {
+fn check_copy(damaged: &Path, scratch: &Path, kind: Kind, what: &str) -> Result<(), String> {
     let before = files(damaged);
     // Read-only first: it must change nothing, whatever it finds.
     let mut reads_differently = false;
     let mut verify_flags = true;
+    // A log cut exactly at a record boundary is a shorter log: nothing on disk tells the two
+    // apart (documented in design.md), so verify cannot flag it.
+    let mut clean_log_prefix = false;
     match Store::open_read_only_with(damaged, options(kind, RecoveryMode::TornTail)) {
         Ok(store) => {
             reads_differently |= !read_all(&store, kind, false)?;
@@ -280,6 +283,11 @@ fn check_copy(damaged: &Path, scratch: &Path, kind: Kind) -> Result<(), String> 
             Ok(store) => {
                 let clean = read_all(&store, kind, mode == RecoveryMode::Salvage)?;
                 reads_differently |= mode == RecoveryMode::TornTail && !clean;
+                if mode == RecoveryMode::TornTail {
+                    clean_log_prefix = what.starts_with("truncate")
+                        && what.contains(".log")
+                        && store.recovery().bytes_cut == 0;
+                }
             }
             Err(_) => {
                 if files(&copy)
@@ -294,7 +302,7 @@ fn check_copy(damaged: &Path, scratch: &Path, kind: Kind) -> Result<(), String> 
             }
         }
     }
-    if reads_differently && !verify_flags {
+    if reads_differently && !verify_flags && !clean_log_prefix {
         return Err("the store opens refused or read differently, yet verify said OK".into());
     }
     Ok(())
@@ -344,9 +352,9 @@ fn damaged_stores_never_panic_hang_or_serve_a_wrong_value() {
         copy_dir(&originals[k], &damaged);
         let what = damage(&damaged, &mut rng);
         let (tx, rx) = mpsc::channel();
-        let (d, w) = (damaged.clone(), work.clone());
+        let (d, w, how) = (damaged.clone(), work.clone(), what.clone());
         std::thread::spawn(move || {
-            let result = std::panic::catch_unwind(|| check_copy(&d, &w, kind));
+            let result = std::panic::catch_unwind(|| check_copy(&d, &w, kind, &how));
             let _ = tx.send(result);
         });
         // A watchdog, not a wait for an event: a copy that takes this long is a hang.

@@ -1,9 +1,10 @@
 //! The process-kill harness. A child process (this test binary, re-run) writes to a real store
 //! from five threads — durable update-state changes, DC/auth-key changes, buffered peer
-//! batches with flushes, checkpoints, account create+delete — and prints each acknowledged
-//! write and each pipeline phase it enters. The parent SIGKILLs it after a random number of
-//! acknowledgements, or while it is paused inside a checkpoint or a segment rotation, then
-//! reopens the store and checks that nothing acknowledged was lost and nothing was invented.
+//! batches with flushes, checkpoints and reclaims, account create+delete — and prints each
+//! acknowledged write and each pipeline phase it enters. The parent SIGKILLs it after a
+//! random number of acknowledgements, or while it is paused inside a checkpoint, a segment
+//! rotation or a reclaim, then opens the store read-only and for writing and checks that
+//! nothing acknowledged was lost and nothing was invented.
 //!
 //! `SESSIONDB_KILLS` sets the number of kills (default 100; the long run uses 1000+); the
 //! same harness also runs on an encrypted store (`SESSIONDB_ENCRYPTED_KILLS`, default 40).
@@ -126,10 +127,17 @@ fn kill_child() {
     }));
     let s = store.clone();
     threads.push(std::thread::spawn(move || {
-        loop {
+        for k in 1.. {
             std::thread::sleep(Duration::from_millis(3));
-            s.checkpoint().unwrap();
-            println!("ACK checkpoint");
+            // Early on and then every 50th, a reclaim: the index rebuilt and swapped beside
+            // the writers (early, so that a kill waiting inside one comes soon).
+            if k % 50 == 2 {
+                s.reclaim().unwrap();
+                println!("ACK reclaim");
+            } else {
+                s.checkpoint().unwrap();
+                println!("ACK checkpoint");
+            }
         }
     }));
     let s = store.clone();
@@ -215,13 +223,23 @@ fn run(
 }
 
 fn check(path: &std::path::Path, round: u64, acked: &Acked, encrypted: bool) {
-    let base = (round * ROUND) as i64;
     let options = Options {
         encryption: encryption(encrypted),
         ..Options::default()
     };
+    // What an operator runs first after a crash: a read-only open, which changes nothing.
+    let reader = Store::open_read_only_with(path, options.clone())
+        .unwrap_or_else(|e| panic!("round {round}: read-only open failed: {e}"));
+    check_store(&reader, round, acked);
+    drop(reader);
     let store = Store::open_with(path, options)
         .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+    check_store(&store, round, acked);
+    store.close().unwrap();
+}
+
+fn check_store(store: &Store, round: u64, acked: &Acked) {
+    let base = (round * ROUND) as i64;
     let acc = store.default_account();
     if acked.state > 0 {
         let pts = acc.update_state().unwrap().expect("update state").pts as i64;
@@ -269,7 +287,6 @@ fn check(path: &std::path::Path, round: u64, acked: &Acked, encrypted: bool) {
             "round {round}: deleted account tmp{k} is back"
         );
     }
-    store.close().unwrap();
 }
 
 #[test]
@@ -290,29 +307,32 @@ fn kill_rounds(var: &str, default: u64, encrypted: bool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("victim");
     let mut rng = common_rng(0x5eed);
-    let (mut in_checkpoint, mut in_rotation, mut random) = (0, 0, 0);
+    let (mut in_checkpoint, mut in_rotation, mut in_reclaim, mut random) = (0, 0, 0, 0);
     for round in 1..=kills {
-        let pause = match round % 5 {
-            0 => Some(("Checkpointing", 1 + rng() % 3)),
+        let pause = match round % 10 {
+            0 | 5 => Some(("Checkpointing", 1 + rng() % 3)),
             1 => Some(("CheckpointCommitted", 1 + rng() % 3)),
-            2 => Some(("Rotating", 1 + rng() % 4)),
+            2 | 7 => Some(("Rotating", 1 + rng() % 4)),
+            3 => Some(("ReclaimCopied", 1)),
+            8 => Some(("ReclaimSwapped", 1)),
             _ => None,
         };
         let (acked, paused) = run(&path, round, 5 + rng() % 300, pause, encrypted);
         match (pause, paused) {
             (Some(("Rotating", _)), true) => in_rotation += 1,
+            (Some((p, _)), true) if p.starts_with("Reclaim") => in_reclaim += 1,
             (Some(_), true) => in_checkpoint += 1,
             _ => random += 1,
         }
         check(&path, round, &acked, encrypted);
     }
     eprintln!(
-        "{kills} kills (encrypted: {encrypted}): {in_checkpoint} inside checkpoints, {in_rotation} inside segment rotation, {random} at random moments"
+        "{kills} kills (encrypted: {encrypted}): {in_checkpoint} inside checkpoints, {in_rotation} inside segment rotation, {in_reclaim} inside reclaims, {random} at random moments"
     );
     if kills >= 40 {
         assert!(
-            in_checkpoint >= kills / 10 && in_rotation >= kills / 10,
-            "{in_checkpoint} / {in_rotation}"
+            in_checkpoint >= kills / 10 && in_rotation >= kills / 10 && in_reclaim >= kills / 10,
+            "{in_checkpoint} / {in_rotation} / {in_reclaim}"
         );
     }
 }

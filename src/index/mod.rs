@@ -70,15 +70,40 @@ pub(crate) enum Index {
     /// Behind a lock only so that a reclaim can swap in a rebuilt file. Shared with every
     /// snapshot taken of it: dropping a redb `Database` invalidates its read transactions,
     /// so a swapped-out file stays open until its last snapshot is gone.
-    Writer(std::sync::RwLock<Arc<Database>>),
+    Writer(std::sync::RwLock<Arc<Db>>),
     Reader(ReadOnlyDatabase),
+}
+
+/// A redb `Database` whose closing cannot panic out: closing a writer commits allocator
+/// state, and on a damaged file redb may panic there (in a drop, anywhere).
+pub(crate) struct Db(Option<Database>);
+
+impl std::ops::Deref for Db {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        match &self.0 {
+            Some(db) => db,
+            None => unreachable!("a Db is only emptied by its drop"),
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some(db) = self.0.take() {
+            let close = std::panic::AssertUnwindSafe(|| drop(db));
+            if std::panic::catch_unwind(close).is_err() {
+                tracing::error!("closing a damaged index failed");
+            }
+        }
+    }
 }
 
 /// A read transaction and the database it reads, kept open as long as the transaction.
 pub(crate) struct Pinned {
     pub txn: ReadTransaction,
     /// Declared after `txn`, so it is dropped after it.
-    pub _db: Option<Arc<Database>>,
+    pub _db: Option<Arc<Db>>,
 }
 
 impl Index {
@@ -89,7 +114,9 @@ impl Index {
         path: &Path,
         store_id: Option<&[u8; 16]>,
     ) -> Result<Index> {
-        let db = opened(path, cache, |b| b.create_with_backend(backend))?;
+        let db = Db(Some(opened(path, cache, |b| {
+            b.create_with_backend(backend)
+        })?));
         guarded(path, || Index::init(&db, path, store_id))?;
         Ok(Index::Writer(std::sync::RwLock::new(Arc::new(db))))
     }
