@@ -69,15 +69,7 @@ fn build(dir: &Path, kind: Kind) -> PathBuf {
     dir.join("orig.session")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+fn file_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -107,7 +99,7 @@ impl Rng {
 
 /// Damages one file of `dir`; returns what was done (no contents).
 fn damage(dir: &Path, rng: &mut Rng) -> String {
-    let mut candidates: Vec<_> = files(dir)
+    let mut candidates: Vec<_> = file_bytes(dir)
         .into_iter()
         .filter(|(_, b)| !b.is_empty())
         .collect();
@@ -252,7 +244,7 @@ fn same_session(
 
 /// Runs every check on one damaged copy; `Err` describes a failure.
 fn check_copy(damaged: &Path, scratch: &Path, kind: Kind, what: &str) -> Result<(), String> {
-    let before = files(damaged);
+    let before = common::files(damaged);
     // Read-only first: it must change nothing, whatever it finds.
     let mut reads_differently = false;
     let mut verify_flags = true;
@@ -266,7 +258,7 @@ fn check_copy(damaged: &Path, scratch: &Path, kind: Kind, what: &str) -> Result<
         }
         Err(_) => reads_differently = true,
     }
-    if files(damaged) != before {
+    if common::files(damaged) != before {
         return Err("a read-only open changed files".into());
     }
     for (i, mode) in [
@@ -278,7 +270,7 @@ fn check_copy(damaged: &Path, scratch: &Path, kind: Kind, what: &str) -> Result<
     .enumerate()
     {
         let copy = scratch.join(format!("m{i}.session"));
-        copy_dir(damaged, &copy);
+        common::copy_dir(damaged, &copy);
         match Store::open_with(&copy, options(kind, mode)) {
             Ok(store) => {
                 let clean = read_all(&store, kind, mode == RecoveryMode::Salvage)?;
@@ -290,12 +282,7 @@ fn check_copy(damaged: &Path, scratch: &Path, kind: Kind, what: &str) -> Result<
                 }
             }
             Err(_) => {
-                if files(&copy)
-                    != before
-                        .iter()
-                        .map(|(p, b)| (copy.join(p.file_name().unwrap()), b.clone()))
-                        .collect::<Vec<_>>()
-                {
+                if common::files(&copy) != before {
                     return Err(format!("a refused {mode:?} open changed files"));
                 }
                 reads_differently |= mode == RecoveryMode::TornTail;
@@ -349,7 +336,7 @@ fn damaged_stores_never_panic_hang_or_serve_a_wrong_value() {
         let kind = kinds[k];
         let work = dir.path().join(format!("c{n}"));
         let damaged = work.join("d.session");
-        copy_dir(&originals[k], &damaged);
+        common::copy_dir(&originals[k], &damaged);
         let what = damage(&damaged, &mut rng);
         let (tx, rx) = mpsc::channel();
         let (d, w, how) = (damaged.clone(), work.clone(), what.clone());

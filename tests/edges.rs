@@ -12,21 +12,6 @@ use sessiondb::{Options, RecoveryMode, Store, UpdateStateChange};
 
 const CHILD_ENV: &str = "SESSIONDB_EDGES_CHILD";
 
-/// Every file of a store with its bytes' CRC (tests print no session contents).
-fn files(dir: &Path) -> Vec<(PathBuf, u64, u32)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes.len() as u64, crc32fast::hash(&bytes))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn primary(pts: i32) -> UpdateStateChange {
     UpdateStateChange::Primary {
         pts,
@@ -80,7 +65,7 @@ fn a_read_only_open_after_a_kill_reads_everything_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = killed_writer(dir.path(), at);
         let sdir = dir.path().join("bot.session");
-        let before = files(&sdir);
+        let before = common::files(&sdir);
         let store = Store::open_read_only(&path).unwrap();
         let acc = store.default_account();
         let pts = acc.update_state().unwrap().unwrap().pts;
@@ -94,7 +79,11 @@ fn a_read_only_open_after_a_kill_reads_everything_and_changes_nothing() {
             Err(sessiondb::Error::Locked { .. })
         ));
         drop(store);
-        assert_eq!(files(&sdir), before, "a read-only open changed files");
+        assert_eq!(
+            common::files(&sdir),
+            before,
+            "a read-only open changed files"
+        );
         // And the writer opens afterwards with everything.
         let store = Store::open(&path).unwrap();
         assert!(store.default_account().update_state().unwrap().unwrap().pts >= at);
@@ -119,27 +108,40 @@ fn a_refused_open_changes_no_file_even_after_a_kill() {
         };
         let sdir = dir.path().join("bot.session");
         // Damage the log's first segment header.
-        let seg = files(&sdir)
-            .into_iter()
-            .map(|f| f.0)
-            .filter(|p| p.extension().is_some_and(|e| e == "log"))
-            .min()
-            .unwrap();
+        let seg = common::segments(&sdir)[0].clone();
         let mut bytes = std::fs::read(&seg).unwrap();
         bytes[2] ^= 0x40;
         std::fs::write(&seg, &bytes).unwrap();
-        let before = files(&sdir);
+        let before = common::files(&sdir);
         let strict = Options {
             recovery: RecoveryMode::Strict,
             ..Options::default()
         };
         assert!(Store::open_with(&path, strict).is_err());
         assert_eq!(
-            files(&sdir),
+            common::files(&sdir),
             before,
             "killed {killed}: a refused open changed files"
         );
     }
+}
+
+/// A store never checkpointed, whose log holds `records` durable pts changes (1, 2, …).
+fn durable_log(dir: &Path, records: i32) -> (PathBuf, Options) {
+    let path = dir.join("bot");
+    let options = Options {
+        checkpoint_records: u64::MAX,
+        checkpoint_log_bytes: u64::MAX,
+        ..Options::default()
+    };
+    let store = Store::open_with(&path, options.clone()).unwrap();
+    for pts in 1..=records {
+        store
+            .default_account()
+            .set_update_state(primary(pts))
+            .unwrap();
+    }
+    (path, options)
 }
 
 /// Where the records of a segment end (the first all-zero record header).
@@ -158,20 +160,7 @@ fn records_end(bytes: &[u8]) -> usize {
 #[test]
 fn a_flip_in_a_sealed_segments_padding_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bot");
-    let options = Options {
-        checkpoint_records: u64::MAX,
-        checkpoint_log_bytes: u64::MAX,
-        ..Options::default()
-    };
-    let store = Store::open_with(&path, options.clone()).unwrap();
-    for pts in 1..=5 {
-        store
-            .default_account()
-            .set_update_state(primary(pts))
-            .unwrap();
-    }
-    drop(store);
+    let (path, options) = durable_log(dir.path(), 5);
     // The next open starts a new segment; one record goes into it.
     let store = Store::open_with(&path, options.clone()).unwrap();
     store
@@ -180,11 +169,7 @@ fn a_flip_in_a_sealed_segments_padding_loses_no_acknowledged_record() {
         .unwrap();
     drop(store);
     let sdir = dir.path().join("bot.session");
-    let mut segs: Vec<_> = files(&sdir)
-        .into_iter()
-        .map(|f| f.0)
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
+    let mut segs = common::segments(&sdir);
     segs.sort();
     assert_eq!(segs.len(), 2, "{segs:?}");
     let mut bytes = std::fs::read(&segs[0]).unwrap();
@@ -212,26 +197,9 @@ fn a_flip_in_a_sealed_segments_padding_loses_no_acknowledged_record() {
 #[test]
 fn verify_fails_wherever_the_writer_open_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bot");
-    let options = Options {
-        checkpoint_records: u64::MAX,
-        checkpoint_log_bytes: u64::MAX,
-        ..Options::default()
-    };
-    let store = Store::open_with(&path, options.clone()).unwrap();
-    for pts in 1..=40 {
-        store
-            .default_account()
-            .set_update_state(primary(pts))
-            .unwrap();
-    }
-    drop(store);
+    let (path, options) = durable_log(dir.path(), 40);
     let sdir = dir.path().join("bot.session");
-    let seg = files(&sdir)
-        .into_iter()
-        .map(|f| f.0)
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .unwrap();
+    let seg = common::segments(&sdir)[0].clone();
     let clean = std::fs::read(&seg).unwrap();
     // Record starts, to flip a byte inside records 1, 20 and 39.
     let mut starts = vec![24];

@@ -17,14 +17,6 @@ fn fixture_2026() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1-2026-12.session")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 #[test]
 fn write_fixture() {
     if std::env::var("SESSIONDB_WRITE_FIXTURE").is_err() {
@@ -56,7 +48,7 @@ fn the_v1_fixture_opens_with_all_its_data() {
     for fixture in [fixture(), fixture_2026()] {
         let dir = tempfile::tempdir().unwrap();
         let copy = dir.path().join("v1.session");
-        copy_dir(&fixture, &copy);
+        common::copy_dir(&fixture, &copy);
         // Read-only, format 1 reads as it is, and verify says its values are unchecked.
         let reader = Store::open_read_only(&copy).unwrap();
         check_contents(&reader);

@@ -11,21 +11,6 @@ use common::{dc, peer, session};
 use sessiondb::io::{FileSystem, MemFs};
 use sessiondb::{Error, Options, Store, UpdateStateChange};
 
-/// Each file with its length and CRC (never its bytes: tests print no session contents).
-fn files(dir: &Path) -> Vec<(PathBuf, usize, u32)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p.clone(), bytes.len(), crc32fast::hash(&bytes))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn names_path(e: &Error, path: &Path) -> bool {
     e.to_string().contains(&path.display().to_string())
 }
@@ -59,7 +44,7 @@ fn a_damaged_index_is_a_typed_error_naming_it_and_nothing_is_changed() {
             }
         }
         std::fs::write(&index, &bytes).unwrap();
-        let before = files(&sdir);
+        let before = common::files(&sdir);
         match Store::open(&sdir) {
             Err(e) => assert!(names_path(&e, &index), "{damage}: {e}"),
             // A flip in pages redb does not need may go unnoticed by redb; then the data must
@@ -71,7 +56,7 @@ fn a_damaged_index_is_a_typed_error_naming_it_and_nothing_is_changed() {
             }
         }
         assert_eq!(
-            files(&sdir),
+            common::files(&sdir),
             before,
             "{damage}: a failed open changed files"
         );
@@ -82,11 +67,7 @@ fn a_damaged_index_is_a_typed_error_naming_it_and_nothing_is_changed() {
 fn a_segment_of_a_newer_format_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let sdir = store_with_tail(dir.path());
-    let seg = files(&sdir)
-        .into_iter()
-        .map(|f| f.0)
-        .find(|p| p.extension().is_some_and(|e| e == "log"))
-        .unwrap();
+    let seg = common::segments(&sdir)[0].clone();
     let mut bytes = std::fs::read(&seg).unwrap();
     bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
     let crc = crc32fast::hash(&bytes[..20]);
@@ -152,11 +133,7 @@ fn missing_files_are_reported_not_papered_over() {
     }
     drop(store);
     let sdir = dir.path().join("gap.session");
-    let mut segs: Vec<_> = files(&sdir)
-        .into_iter()
-        .map(|f| f.0)
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
+    let mut segs = common::segments(&sdir);
     assert!(segs.len() >= 3, "{segs:?}");
     segs.sort();
     std::fs::remove_file(&segs[1]).unwrap();
@@ -269,11 +246,7 @@ fn verify_reports_what_it_checked_and_finds_damage() {
     assert_eq!(report.index_entries, 100);
     // Damage a sealed segment under the running store.
     let sdir = dir.path().join("bot.session");
-    let mut segs: Vec<_> = files(&sdir)
-        .into_iter()
-        .map(|f| f.0)
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
+    let mut segs = common::segments(&sdir);
     segs.sort();
     let mut bytes = std::fs::read(&segs[0]).unwrap();
     let at = bytes.len() - 3;

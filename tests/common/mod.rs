@@ -82,3 +82,40 @@ pub fn same_peer(a: &Peer, b: &Peer) -> bool {
     a.updated_at = b.updated_at;
     &a == b
 }
+
+/// Each file of a store directory by name, with its length and CRC (never its bytes: tests
+/// print no session contents). Compares across copies of a store.
+pub fn files(dir: &std::path::Path) -> Vec<(String, usize, u32)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, bytes.len(), crc32fast::hash(&bytes))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The log segments of a store directory, oldest first.
+pub fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Copies a store directory's files.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
