@@ -234,3 +234,98 @@ fn a_full_disk_at_each_write_of_creation_then_space_freed_opens() {
         }
     }
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` where mounting is not allowed (not root, no CAP_SYS_ADMIN).
+    fn mount(dir: &Path, options: &str) -> Option<Tmpfs> {
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_owned()))
+    }
+
+    fn remount(&self, options: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_real_full_disk_during_creation_then_space_freed_opens() {
+    // Sizes and inode counts that run out at each step: the directory, LOCK, KEY, the
+    // index, the first segment.
+    let limits = [
+        "size=64k,nr_inodes=2",
+        "size=64k,nr_inodes=3",
+        "size=64k,nr_inodes=4",
+        "size=8k",
+        "size=16k",
+        "size=64k",
+        "size=128k",
+        "size=512k",
+    ];
+    let mut refused = 0;
+    for (i, limit) in limits.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(fs) = Tmpfs::mount(dir.path(), limit) else {
+            eprintln!("tmpfs cannot be mounted here (needs root): the I/O-seam test covers ENOSPC");
+            return;
+        };
+        let encrypted = i % 2 == 0;
+        let path = dir.path().join("bot");
+        match Store::open_with(&path, options(encrypted)) {
+            Err(e) => {
+                refused += 1;
+                assert!(e.to_string().contains("bot.session"), "{limit}: {e}");
+            }
+            Ok(store) => {
+                // Creation fit; the first durable write may not.
+                let _ = store.default_account().set_home_dc(1);
+            }
+        }
+        fs.remount("size=16m,nr_inodes=1000");
+        opens_empty_or_holding(&path, encrypted);
+    }
+    assert!(
+        refused >= 4,
+        "only {refused} of {} limits were hit",
+        limits.len()
+    );
+}
+
+/// After a full disk: opens read-only and for writing, holds nothing but perhaps the one
+/// write that fit, and takes writes.
+fn opens_empty_or_holding(path: &Path, encrypted: bool) {
+    let ro = Store::open_read_only_with(path, options(encrypted))
+        .unwrap_or_else(|e| panic!("{}: read-only open failed: {e}", path.display()));
+    assert!(
+        ro.verify()
+            .unwrap()
+            .problems
+            .iter()
+            .all(|p| p.contains("log: it ends"))
+    );
+    drop(ro);
+    let store = Store::open_with(path, options(encrypted))
+        .unwrap_or_else(|e| panic!("{}: open failed: {e}", path.display()));
+    store.default_account().set_home_dc(2).unwrap();
+    store.close().unwrap();
+    let store = Store::open_with(path, options(encrypted)).unwrap();
+    assert_eq!(store.default_account().home_dc().unwrap(), Some(2));
+}
