@@ -74,6 +74,39 @@ fn options() -> Options {
     }
 }
 
+/// Set for a child whose store prunes and reclaims by itself.
+const AUTO: &str = "SESSIONDB_KILL_AUTO_RECLAIM";
+
+/// The child of the automatic-reclaim rounds: bursts of peers into a cache capped at 200,
+/// so the automatic pruner keeps removing a quarter or more and reclaiming, beside durable
+/// update-state writes.
+fn auto_reclaim_child(path: &str, base: i64) {
+    let mut options = options();
+    options.auto_prune = Some(sessiondb::AutoPrune {
+        max_peers: Some(200),
+        max_age: None,
+        every: Duration::from_millis(2),
+        reclaim: true,
+    });
+    let store = Store::open_with(path, options).unwrap();
+    let acc = store.default_account();
+    for i in 1.. {
+        let burst: Vec<Peer> = (0..100)
+            .map(|k| base + i * 100 + k)
+            .map(|id| Peer::new(id, PeerKind::User, Some(hash_of(id))))
+            .collect();
+        acc.cache_peers(&burst).unwrap();
+        let pts = (base + i) as i32;
+        acc.set_update_state(UpdateStateChange::Primary {
+            pts,
+            date: pts,
+            seq: 1,
+        })
+        .unwrap();
+        println!("ACK state {pts}");
+    }
+}
+
 /// Runs only as the child.
 #[test]
 fn kill_child() {
@@ -82,6 +115,9 @@ fn kill_child() {
     };
     let round: i64 = std::env::var("SESSIONDB_ROUND").unwrap().parse().unwrap();
     let base = round * ROUND as i64;
+    if std::env::var(AUTO).is_ok() {
+        return auto_reclaim_child(&path, base);
+    }
     let store = Arc::new(Store::open_with(&path, options()).unwrap());
     let mut threads = Vec::new();
     let s = store.clone();
@@ -168,11 +204,14 @@ fn run(
     round: u64,
     acks: u64,
     pause: Option<(&str, u64)>,
-    encrypted: bool,
+    (encrypted, auto): (bool, bool),
 ) -> (Acked, bool) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     if encrypted {
         cmd.env(ENCRYPTED, "1");
+    }
+    if auto {
+        cmd.env(AUTO, "1");
     }
     cmd.args(["kill_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, path)
@@ -317,7 +356,7 @@ fn kill_rounds(var: &str, default: u64, encrypted: bool) {
             8 => Some(("ReclaimSwapped", 1)),
             _ => None,
         };
-        let (acked, paused) = run(&path, round, 5 + rng() % 300, pause, encrypted);
+        let (acked, paused) = run(&path, round, 5 + rng() % 300, pause, (encrypted, false));
         match (pause, paused) {
             (Some(("Rotating", _)), true) => in_rotation += 1,
             (Some((p, _)), true) if p.starts_with("Reclaim") => in_reclaim += 1,
@@ -335,6 +374,55 @@ fn kill_rounds(var: &str, default: u64, encrypted: bool) {
             "{in_checkpoint} / {in_rotation} / {in_reclaim}"
         );
     }
+}
+
+#[test]
+fn sigkill_beside_automatic_prunes_and_reclaims() {
+    let kills: u64 = std::env::var("SESSIONDB_AUTO_RECLAIM_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("victim");
+    let mut rng = common_rng(0xa070);
+    let mut in_reclaim = 0;
+    for round in 1..=kills {
+        let pause = match round % 3 {
+            0 => Some(("ReclaimCopied", 1 + rng() % 3)),
+            1 => Some(("ReclaimSwapped", 1 + rng() % 3)),
+            _ => None,
+        };
+        let (acked, paused) = run(&path, round, 5 + rng() % 300, pause, (false, true));
+        in_reclaim += u64::from(paused);
+        // The cache is pruned by design: only the update state and the hashes are checked.
+        let checked = |s: &Store| {
+            let acc = s.default_account();
+            let pts = acc.update_state().unwrap().map_or(0, |u| i64::from(u.pts));
+            assert!(
+                pts >= acked.state,
+                "round {round}: pts {pts} < {}",
+                acked.state
+            );
+            for p in acc.peers(None, usize::MAX).unwrap() {
+                assert_eq!(
+                    p.access_hash,
+                    Some(hash_of(p.id)),
+                    "round {round}: bad hash"
+                );
+            }
+        };
+        let reader = Store::open_read_only(&path)
+            .unwrap_or_else(|e| panic!("round {round}: read-only open failed: {e}"));
+        checked(&reader);
+        drop(reader);
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        checked(&store);
+        store.close().unwrap();
+    }
+    assert!(
+        in_reclaim >= kills / 3,
+        "only {in_reclaim} kills inside a reclaim"
+    );
 }
 
 fn common_rng(mut state: u64) -> impl FnMut() -> u64 {
