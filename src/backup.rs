@@ -70,7 +70,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<BackupReport> {
         peers: 0,
     };
     // redb panics on some damaged pages: an error naming the index instead.
-    crate::index::guarded(&shared.index_path(), || {
+    crate::index::guarded(shared.index_path(), || {
         for name in view.accounts()? {
             let Some(session) = session_of(&view, &name)? else {
                 continue;

@@ -16,9 +16,13 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 /// table, account number and row key (see [`checksum`]).
 pub(crate) const CHECKED_VERSION: u8 = 2;
 
-/// Encodes `value` behind the current version byte.
+/// Encodes `value` behind the unchecked version byte.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    let out = vec![VALUE_VERSION];
+    encode_after(value, vec![VALUE_VERSION])
+}
+
+/// `value`'s postcard bytes after `out`'s.
+fn encode_after<T: Serialize + ?Sized>(value: &T, out: Vec<u8>) -> Vec<u8> {
     // Serialising into a Vec only fails on types serde cannot express; ours are all plain.
     match postcard::to_extend(value, out) {
         Ok(v) => v,
@@ -66,10 +70,19 @@ pub(crate) fn checksum(table: &str, account: u32, key: &[u8], body: &[u8]) -> u3
 /// `[2][CRC32][body]`: `body` (postcard bytes) with its checksum.
 pub(crate) fn checked(table: &str, account: u32, key: &[u8], body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(5 + body.len());
-    out.push(CHECKED_VERSION);
-    out.extend_from_slice(&checksum(table, account, key, body).to_le_bytes());
+    out.extend_from_slice(&CHECKED_HEADER);
     out.extend_from_slice(body);
+    fill_checksum(&mut out, table, account, key);
     out
+}
+
+/// A checked value's first five bytes, before its CRC is filled in.
+const CHECKED_HEADER: [u8; 5] = [CHECKED_VERSION, 0, 0, 0, 0];
+
+/// Writes the CRC of a `[2][CRC32][body]` value's body into its bytes 1..5.
+fn fill_checksum(value: &mut [u8], table: &str, account: u32, key: &[u8]) {
+    let crc = checksum(table, account, key, &value[5..]);
+    value[1..5].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// The body of a `[2][CRC32][body]` value stored at (`table`, `account`, `key`), checked.
@@ -79,11 +92,7 @@ pub(crate) fn checked_body<'a>(
     account: u32,
     key: &[u8],
 ) -> Result<&'a [u8]> {
-    let mismatch = || Error::CorruptValue {
-        location: table.to_owned(),
-        key: describe_key(account, key),
-        reason: "checksum mismatch (damaged, or moved from another row)".into(),
-    };
+    let mismatch = || damaged(table, account, key, CHECKSUM_MISMATCH);
     let (crc, body) = bytes
         .get(1..)
         .filter(|b| b.len() >= 4)
@@ -96,9 +105,21 @@ pub(crate) fn checked_body<'a>(
     Ok(body)
 }
 
+const CHECKSUM_MISMATCH: &str = "checksum mismatch (damaged, or moved from another row)";
+const UNAUTHENTIC: &str = "value failed authentication (damaged, or moved from another row)";
+
+/// The error for the value at (`table`, `account`, `key`) failing its check.
+fn damaged(table: &str, account: u32, key: &[u8], reason: &str) -> Error {
+    Error::CorruptValue {
+        location: table.to_owned(),
+        key: describe_key(account, key),
+        reason: reason.into(),
+    }
+}
+
 /// Where a value is, for an error: the account number and the row key's size (a row key
 /// may be a username or phone: never printed).
-pub(crate) fn describe_key(account: u32, key: &[u8]) -> String {
+fn describe_key(account: u32, key: &[u8]) -> String {
     match key.len() {
         0 => format!("account {account}"),
         n => format!("account {account}, a {n}-byte key"),
@@ -124,11 +145,7 @@ pub(crate) fn decode_id(table: &str, account: u32, key: &str, bytes: &[u8]) -> R
         Some(b) => Ok(i64::from_le_bytes([
             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
         ])),
-        None => Err(Error::CorruptValue {
-            location: table.to_owned(),
-            key: describe_key(account, key.as_bytes()),
-            reason: "checksum mismatch (damaged, or moved from another row)".into(),
-        }),
+        None => Err(damaged(table, account, key.as_bytes(), CHECKSUM_MISMATCH)),
     }
 }
 
@@ -170,11 +187,15 @@ impl ValueCodec {
         account: u32,
         key: &[u8],
     ) -> Vec<u8> {
-        let plain = encode(value);
         match &self.0 {
-            None => checked(table, account, key, &plain[1..]),
+            None => {
+                // One buffer: the header, then the body, then the CRC filled in.
+                let mut out = encode_after(value, CHECKED_HEADER.to_vec());
+                fill_checksum(&mut out, table, account, key);
+                out
+            }
             Some(keys) => {
-                let plain = zeroize::Zeroizing::new(plain);
+                let plain = zeroize::Zeroizing::new(encode(value));
                 keys.seal(&place(table, account, key), &plain)
             }
         }
@@ -199,12 +220,7 @@ impl ValueCodec {
             },
             Some(keys) => match keys.open(&place(table, account, key), bytes) {
                 Some(plain) => decode(&plain, table),
-                None => Err(Error::CorruptValue {
-                    location: table.to_owned(),
-                    key: describe_key(account, key),
-                    reason: "value failed authentication (damaged, or moved from another row)"
-                        .into(),
-                }),
+                None => Err(damaged(table, account, key, UNAUTHENTIC)),
             },
         }
     }
@@ -219,11 +235,7 @@ impl ValueCodec {
             None => Ok(false),
             Some(keys) => match keys.open(&place(table, account, key), bytes) {
                 Some(_) => Ok(true),
-                None => Err(Error::CorruptValue {
-                    location: table.to_owned(),
-                    key: describe_key(account, key),
-                    reason: "value failed authentication".into(),
-                }),
+                None => Err(damaged(table, account, key, UNAUTHENTIC)),
             },
         }
     }

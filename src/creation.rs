@@ -41,12 +41,9 @@ pub(crate) fn never_finished(fs: &dyn FileSystem, dir: &Path) -> Result<bool> {
 /// An index file whose magic number was never written (empty, or cut short).
 fn index_unfinished(fs: &dyn FileSystem, path: &Path) -> Result<bool> {
     let ctx = || format!("reading {}", path.display());
-    let Some((backend, created)) = index_file(fs, path)? else {
+    let Some(backend) = index_file(fs, path)? else {
         return Ok(false);
     };
-    if created {
-        return Ok(false);
-    }
     let len = backend.len().map_err(|e| Error::io(ctx(), e))?;
     if len == 0 {
         return Ok(true); // created, never written
@@ -59,28 +56,15 @@ fn index_unfinished(fs: &dyn FileSystem, path: &Path) -> Result<bool> {
     Ok(head.iter().all(|&b| b == 0))
 }
 
-/// The index file through `fs` (its own backend, or the real file), never creating it.
-fn index_file(
-    fs: &dyn FileSystem,
-    path: &Path,
-) -> Result<Option<(Box<dyn redb::StorageBackend>, bool)>> {
+/// The index file's backend (through `fs`), if the file exists; never creates it.
+fn index_file(fs: &dyn FileSystem, path: &Path) -> Result<Option<Box<dyn redb::StorageBackend>>> {
     let names = fs
         .list(path.parent().unwrap_or(path))
         .map_err(|e| Error::io(format!("listing {}", path.display()), e))?;
     if !names.iter().any(|n| n == INDEX_FILE) {
         return Ok(None);
     }
-    if let Some(found) = fs
-        .index_backend(path, false)
-        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?
-    {
-        return Ok(Some(found));
-    }
-    let file = crate::paths::open_private(path, false)?;
-    Ok(Some((
-        Box::new(redb::backends::FileBackend::new(file)?),
-        false,
-    )))
+    Ok(Some(crate::store::index_backend(fs, path, false)?.0))
 }
 
 /// No segment, or only a first one (LSN 1) holding no valid record.

@@ -78,16 +78,16 @@ pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<Veri
         let empty = crate::creation::never_finished(shared.fs.as_ref(), dir)?;
         match &unwritten {
             Some(_held) if !empty => {
-                Some(crate::index::reader::integrity(shared.fs.as_ref(), &path)?)
+                Some(crate::index::reader::integrity(shared.fs.as_ref(), path)?)
             }
             _ => None,
         }
     } else {
         let _paused = shared.pause_checkpoints();
-        Some(crate::index::reader::integrity(shared.fs.as_ref(), &path)?)
+        Some(crate::index::reader::integrity(shared.fs.as_ref(), path)?)
     };
     let snapshot = Snapshot::of(shared);
-    crate::index::guarded(&path, || {
+    crate::index::guarded(path, || {
         index(&snapshot.base, integrity, &mut report)?;
         data(&snapshot.view(), &mut report)
     })?;

@@ -69,20 +69,6 @@ fn build(dir: &Path, kind: Kind) -> PathBuf {
     dir.join("orig.session")
 }
 
-fn file_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 struct Rng(u64);
 
 impl Rng {
@@ -99,8 +85,12 @@ impl Rng {
 
 /// Damages one file of `dir`; returns what was done (no contents).
 fn damage(dir: &Path, rng: &mut Rng) -> String {
-    let mut candidates: Vec<_> = file_bytes(dir)
+    let mut candidates: Vec<_> = common::store_files(dir)
         .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
         .filter(|(_, b)| !b.is_empty())
         .collect();
     let i = rng.below(candidates.len() as u64) as usize;

@@ -96,15 +96,20 @@ fn auto_reclaim_child(path: &str, base: i64) {
             .map(|id| Peer::new(id, PeerKind::User, Some(hash_of(id))))
             .collect();
         acc.cache_peers(&burst).unwrap();
-        let pts = (base + i) as i32;
-        acc.set_update_state(UpdateStateChange::Primary {
-            pts,
-            date: pts,
-            seq: 1,
-        })
-        .unwrap();
-        println!("ACK state {pts}");
+        ack_state(&acc, base + i);
     }
+}
+
+/// Writes pts `pts` durably and says so.
+fn ack_state(acc: &sessiondb::Account, pts: i64) {
+    let pts = pts as i32;
+    acc.set_update_state(UpdateStateChange::Primary {
+        pts,
+        date: pts,
+        seq: 1,
+    })
+    .unwrap();
+    println!("ACK state {pts}");
 }
 
 /// Runs only as the child.
@@ -124,14 +129,7 @@ fn kill_child() {
     threads.push(std::thread::spawn(move || {
         let acc = s.default_account();
         for i in 1.. {
-            let pts = (base + i) as i32;
-            acc.set_update_state(UpdateStateChange::Primary {
-                pts,
-                date: pts,
-                seq: 1,
-            })
-            .unwrap();
-            println!("ACK state {pts}");
+            ack_state(&acc, base + i);
         }
     }));
     let s = store.clone();

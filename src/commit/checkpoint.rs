@@ -27,14 +27,14 @@ pub(super) fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<Checkpoint
         };
         let index = shared.index_path();
         let writing = shared.pause_checkpoints();
-        let mut result = crate::index::guarded(&index, || checkpoint(shared, &job));
+        let mut result = crate::index::guarded(index, || checkpoint(shared, &job));
         if let Ok(deleted) = &result {
             shared.checkpoint_lsn.store(lsn, Ordering::Relaxed);
             let records = job.frozen.as_ref().map_or(0, |f| f.records);
             tracing::info!(lsn, records, segments_deleted = deleted, "checkpoint");
         }
         if job.reclaim && result.is_ok() {
-            result = crate::index::guarded(&index, || crate::reclaim::reclaim(shared)).map(|()| 0);
+            result = crate::index::guarded(index, || crate::reclaim::reclaim(shared)).map(|()| 0);
         }
         drop(writing);
         if let Err(e) = &result {

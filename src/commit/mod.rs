@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     /// Held by the checkpoint thread while it writes the index, and by `verify` while redb
     /// checks the file.
     index_writes: Mutex<()>,
+    /// `dir/index.redb`, for errors: joined once, not on every read.
+    index_path: PathBuf,
 }
 
 #[derive(Default)]
@@ -140,6 +142,7 @@ impl Shared {
             base,
         };
         Shared {
+            index_path: dir.join(crate::paths::INDEX_FILE),
             dir,
             fs,
             index,
@@ -169,8 +172,8 @@ impl Shared {
     }
 
     /// The index file.
-    pub fn index_path(&self) -> PathBuf {
-        self.dir.join(crate::paths::INDEX_FILE)
+    pub fn index_path(&self) -> &std::path::Path {
+        &self.index_path
     }
 
     /// The store id of an encrypted store.
@@ -500,7 +503,7 @@ impl Writer {
         for (lsn, ops) in batches {
             // Applying reads older state from the index: damage there is an error, never a
             // panic that would take the writer thread down.
-            crate::index::guarded(&index, || {
+            crate::index::guarded(index, || {
                 apply_batch(
                     &mut layers.active,
                     layers.frozen.as_deref(),

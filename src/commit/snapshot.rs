@@ -40,5 +40,5 @@ pub(crate) fn with_view<T>(
     let layers = shared.read_layers();
     let view = View::new(&layers.active, layers.frozen.as_deref(), Some(&layers.base));
     // redb panics on some damaged pages: the caller gets an error naming the index.
-    crate::index::guarded(&shared.index_path(), || f(&view))
+    crate::index::guarded(shared.index_path(), || f(&view))
 }

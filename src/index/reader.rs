@@ -18,16 +18,17 @@ use crate::io::FileSystem;
 use crate::paths::LOCK_FILE;
 
 /// The index of the store in `dir`, read-only, and the shared lock held if a writer's crash
-/// had to be repaired in memory.
+/// had to be repaired in memory. `never_finished`: the store's creation was cut short
+/// (`creation::never_finished`), so it reads as empty.
 pub(crate) fn open(
     fs: &dyn FileSystem,
     dir: &Path,
-    cache: usize,
+    (cache, never_finished): (usize, bool),
     store_id: Option<&[u8; 16]>,
     io: &Arc<IndexIo>,
 ) -> Result<(Index, Option<std::fs::File>)> {
     let path = dir.join(crate::paths::INDEX_FILE);
-    if crate::creation::never_finished(fs, dir)? {
+    if never_finished {
         // Nothing was ever stored: an empty index in memory.
         let (empty, _) = Gate::new(Box::new(redb::backends::InMemoryBackend::new()), true);
         return Ok((Index::open_writer(empty, cache, &path, store_id)?, None));

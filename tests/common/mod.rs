@@ -86,15 +86,22 @@ pub fn same_peer(a: &Peer, b: &Peer) -> bool {
 /// Each file of a store directory by name, with its length and CRC (never its bytes: tests
 /// print no session contents). Compares across copies of a store.
 pub fn files(dir: &std::path::Path) -> Vec<(String, usize, u32)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
+    store_files(dir)
+        .into_iter()
         .map(|p| {
             let bytes = std::fs::read(&p).unwrap();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             (name, bytes.len(), crc32fast::hash(&bytes))
         })
+        .collect()
+}
+
+/// The files of a store directory, sorted by name.
+pub fn store_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
         .collect();
     out.sort();
     out
@@ -102,13 +109,10 @@ pub fn files(dir: &std::path::Path) -> Vec<(String, usize, u32)> {
 
 /// The log segments of a store directory, oldest first.
 pub fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    store_files(dir)
+        .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    out.sort();
-    out
+        .collect()
 }
 
 /// Copies a store directory's files.
