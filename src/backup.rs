@@ -27,10 +27,23 @@ pub struct BackupReport {
 
 /// Copies the key file of an encrypted store into the (new) backup directory, 0600, synced.
 fn copy_key_file(shared: &Shared, partial: &Path) -> Result<()> {
-    let name = crate::crypto::keyfile::KEY_FILE;
-    let bytes = crate::crypto::keyfile::read(shared.fs.as_ref(), &shared.dir.join(name))?;
-    crate::paths::create_dir(partial)?;
-    crate::paths::write_private_file(&partial.join(name), &bytes)
+    let fs = shared.fs.as_ref();
+    let bytes =
+        crate::crypto::keyfile::read(fs, &shared.dir.join(crate::crypto::keyfile::KEY_FILE))?;
+    crate::crypto::keyfile::write_bytes(fs, partial, &bytes)
+}
+
+/// Whether `dir` exists, in the store's file system or as a real directory.
+fn exists(fs: &dyn crate::io::FileSystem, dir: &Path) -> bool {
+    dir.exists() || fs.list(dir).is_ok_and(|names| !names.is_empty())
+}
+
+/// Removes `dir` from the store's file system and (the lock file lives there) the real one.
+pub(crate) fn remove_dir(fs: &dyn crate::io::FileSystem, dir: &Path) -> Result<()> {
+    let removed = fs
+        .remove_dir_all(dir)
+        .and_then(|()| crate::io::FileSystem::remove_dir_all(&crate::io::RealFs, dir));
+    removed.map_err(|e| Error::io(format!("removing {}", dir.display()), e))
 }
 
 /// The directory an unfinished backup to `dest` lives in.
@@ -41,29 +54,42 @@ pub fn partial_dir(dest: &Path) -> PathBuf {
     dest.with_file_name(name)
 }
 
-pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<BackupReport> {
+/// The keys a copy is written with: the source's (its key file copied), or, for a rotation,
+/// a new data key and store id wrapped by a new passphrase.
+pub(crate) enum CopyKeys<'a> {
+    Same,
+    Rotated(&'a crate::Encryption),
+}
+
+pub(crate) fn backup(shared: &Shared, dest: &Path, with: CopyKeys<'_>) -> Result<BackupReport> {
     let dest = store_dir(dest);
-    if dest.exists() {
-        return Err(Error::InvalidArgument(format!(
-            "backup destination {} already exists",
-            dest.display()
-        )));
+    let fs = shared.fs.as_ref();
+    if exists(fs, &dest) {
+        return Err(crate::paths::already_exists(&dest));
     }
     let partial = partial_dir(&dest);
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)
-            .map_err(|e| Error::io(format!("removing {}", partial.display()), e))?;
-    }
+    remove_dir(fs, &partial)?;
     let snapshot = Snapshot::of(shared);
     let view = snapshot.view();
-    let out = match &shared.keys {
-        None => Store::open(&partial)?,
-        Some(keys) => {
+    // The copy lives in the store's file system too.
+    let options = crate::Options {
+        fs: Some(shared.fs.clone()),
+        ..crate::Options::default()
+    };
+    crate::paths::create_dir(&partial)?;
+    let keys = match (shared.keys(), with) {
+        (None, CopyKeys::Same) => None,
+        (Some(keys), CopyKeys::Same) => {
             // The same key file (same data key, same passphrase) encrypts the backup.
             copy_key_file(shared, &partial)?;
-            Store::open_inner(&partial, crate::Options::default(), Some(keys.clone()))?
+            Some(keys.clone())
+        }
+        (_, CopyKeys::Rotated(new)) => {
+            let keys = crate::crypto::keyfile::create(fs, &partial, new)?;
+            Some(std::sync::Arc::new(keys))
         }
     };
+    let out = Store::open_inner(&partial, options, keys)?;
     let mut report = BackupReport {
         path: dest.clone(),
         accounts: 0,
@@ -107,18 +133,15 @@ pub(crate) fn backup(shared: &Shared, dest: &Path) -> Result<BackupReport> {
     })?;
     out.close()?;
     drop(out);
-    crate::index::compact_file(&partial.join(crate::paths::INDEX_FILE))?;
-    std::fs::rename(&partial, &dest).map_err(|e| {
+    crate::index::compact_file(fs, &partial.join(crate::paths::INDEX_FILE))?;
+    fs.rename_dir(&partial, &dest).map_err(|e| {
         Error::io(
             format!("renaming {} to {}", partial.display(), dest.display()),
             e,
         )
     })?;
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let dir = std::fs::File::open(parent)
-            .map_err(|e| Error::io(format!("opening {}", parent.display()), e))?;
-        crate::io::sync_file(&dir)
-            .map_err(|e| Error::io(format!("syncing {}", parent.display()), e))?;
-    }
+    let parent = crate::paths::parent_dir(&dest);
+    fs.sync_dir(parent)
+        .map_err(|e| Error::io(format!("syncing {}", parent.display()), e))?;
     Ok(report)
 }

@@ -16,7 +16,9 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 /// table, account number and row key (see [`checksum`]).
 pub(crate) const CHECKED_VERSION: u8 = 2;
 
-/// Encodes `value` behind the unchecked version byte.
+/// Encodes `value` behind the unchecked version byte (format 1's plain values; the fuzz
+/// seeds).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     encode_after(value, vec![VALUE_VERSION])
 }
@@ -27,6 +29,52 @@ fn encode_after<T: Serialize + ?Sized>(value: &T, out: Vec<u8>) -> Vec<u8> {
     match postcard::to_extend(value, out) {
         Ok(v) => v,
         Err(e) => unreachable!("postcard cannot encode a model type: {e}"),
+    }
+}
+
+/// `value`'s postcard bytes after `prefix`, in a buffer wiped when dropped: when it grows,
+/// the smaller one it leaves is wiped too (it may hold an auth key).
+pub(crate) fn encode_wiped<T: Serialize + ?Sized>(
+    value: &T,
+    prefix: &[u8],
+) -> std::result::Result<zeroize::Zeroizing<Vec<u8>>, postcard::Error> {
+    let mut out = Wiping(zeroize::Zeroizing::new(Vec::with_capacity(256)));
+    out.0.extend_from_slice(prefix);
+    postcard::serialize_with_flavor(value, out)
+}
+
+/// A postcard output that never lets a reallocation leave its old bytes behind.
+struct Wiping(zeroize::Zeroizing<Vec<u8>>);
+
+impl Wiping {
+    fn reserve(&mut self, more: usize) {
+        let need = self.0.len() + more;
+        if need > self.0.capacity() {
+            let mut bigger = Vec::with_capacity(need.max(2 * self.0.capacity()));
+            bigger.extend_from_slice(&self.0);
+            // The old buffer is wiped as it is dropped.
+            self.0 = zeroize::Zeroizing::new(bigger);
+        }
+    }
+}
+
+impl postcard::ser_flavors::Flavor for Wiping {
+    type Output = zeroize::Zeroizing<Vec<u8>>;
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.reserve(data.len());
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.reserve(1);
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Self::Output> {
+        Ok(self.0)
     }
 }
 
@@ -106,7 +154,7 @@ pub(crate) fn checked_body<'a>(
 }
 
 const CHECKSUM_MISMATCH: &str = "checksum mismatch (damaged, or moved from another row)";
-const UNAUTHENTIC: &str = "value failed authentication (damaged, or moved from another row)";
+const UNAUTHENTIC: &str = "value failed authentication (damaged, moved from another row, or from another copy of the store)";
 
 /// The error for the value at (`table`, `account`, `key`) failing its check.
 fn damaged(table: &str, account: u32, key: &[u8], reason: &str) -> Error {
@@ -150,9 +198,16 @@ pub(crate) fn decode_id(table: &str, account: u32, key: &str, bytes: &[u8]) -> R
 }
 
 /// How the index stores values and name keys: plain, or sealed with the store's keys (the
-/// associated data names the table, the account number and the row key).
+/// associated data names the index's lineage, the table, the account number and the row
+/// key; an index without a lineage, format 2 or older, is read as it was sealed).
 #[derive(Clone, Default)]
-pub(crate) struct ValueCodec(Option<std::sync::Arc<crate::crypto::Keys>>);
+pub(crate) struct ValueCodec(Option<Sealer>);
+
+#[derive(Clone)]
+struct Sealer {
+    keys: std::sync::Arc<crate::crypto::Keys>,
+    lineage: Option<crate::crypto::Lineage>,
+}
 
 /// A row key's bytes for the associated data of its value.
 pub(crate) trait RowKey {
@@ -175,8 +230,29 @@ impl RowKey for i64 {
 pub(crate) const NO_KEY: &[u8] = &[];
 
 impl ValueCodec {
-    pub fn new(keys: Option<std::sync::Arc<crate::crypto::Keys>>) -> Self {
-        ValueCodec(keys)
+    pub fn new(
+        keys: Option<std::sync::Arc<crate::crypto::Keys>>,
+        lineage: Option<crate::crypto::Lineage>,
+    ) -> Self {
+        ValueCodec(keys.map(|keys| Sealer { keys, lineage }))
+    }
+
+    /// An encrypted store's keys.
+    pub fn keys(&self) -> Option<&std::sync::Arc<crate::crypto::Keys>> {
+        self.0.as_ref().map(|s| &s.keys)
+    }
+
+    /// The lineage values are bound to (an encrypted index of format 3 or newer).
+    pub fn lineage(&self) -> Option<&crate::crypto::Lineage> {
+        self.0.as_ref().and_then(|s| s.lineage.as_ref())
+    }
+
+    /// The keys the log is read and written with.
+    pub fn log_keys(&self) -> Option<crate::log::frame::LogKeys<'_>> {
+        self.0.as_ref().map(|s| crate::log::frame::LogKeys {
+            keys: &s.keys,
+            lineage: s.lineage.as_ref(),
+        })
     }
 
     /// Encodes the value stored at (`table`, `account`, `key`).
@@ -194,9 +270,12 @@ impl ValueCodec {
                 fill_checksum(&mut out, table, account, key);
                 out
             }
-            Some(keys) => {
-                let plain = zeroize::Zeroizing::new(encode(value));
-                keys.seal(&place(table, account, key), &plain)
+            Some(sealer) => {
+                let plain = match encode_wiped(value, &[VALUE_VERSION]) {
+                    Ok(v) => v,
+                    Err(e) => unreachable!("postcard cannot encode a model type: {e}"),
+                };
+                sealer.seal(table, account, key, &plain)
             }
         }
     }
@@ -218,10 +297,7 @@ impl ValueCodec {
                 // Written by index format 1: no checksum (`verify` counts these).
                 _ => decode(bytes, table),
             },
-            Some(keys) => match keys.open(&place(table, account, key), bytes) {
-                Some(plain) => decode(&plain, table),
-                None => Err(damaged(table, account, key, UNAUTHENTIC)),
-            },
+            Some(sealer) => decode(&sealer.open(table, account, key, bytes)?, table),
         }
     }
 
@@ -233,10 +309,7 @@ impl ValueCodec {
                 checked_body(bytes, table, account, key).map(|_| true)
             }
             None => Ok(false),
-            Some(keys) => match keys.open(&place(table, account, key), bytes) {
-                Some(_) => Ok(true),
-                None => Err(damaged(table, account, key, UNAUTHENTIC)),
-            },
+            Some(sealer) => sealer.open(table, account, key, bytes).map(|_| true),
         }
     }
 
@@ -254,15 +327,84 @@ impl ValueCodec {
     ) -> std::borrow::Cow<'a, str> {
         match &self.0 {
             None => std::borrow::Cow::Borrowed(name),
-            Some(keys) => std::borrow::Cow::Owned(keys.name_key(table, account, name)),
+            Some(sealer) => std::borrow::Cow::Owned(sealer.keys.name_key(table, account, name)),
         }
     }
 }
 
-fn place<'a>(table: &'a str, account: u32, key: &'a [u8]) -> crate::crypto::Place<'a> {
-    crate::crypto::Place::Value {
-        table,
-        account,
-        key,
+impl Sealer {
+    fn place<'a>(
+        &'a self,
+        table: &'a str,
+        account: u32,
+        key: &'a [u8],
+    ) -> crate::crypto::Place<'a> {
+        match &self.lineage {
+            Some(lineage) => crate::crypto::Place::Value {
+                lineage,
+                table,
+                account,
+                key,
+            },
+            None => crate::crypto::Place::OldValue {
+                table,
+                account,
+                key,
+            },
+        }
+    }
+
+    fn seal(&self, table: &str, account: u32, key: &[u8], plain: &[u8]) -> Vec<u8> {
+        self.keys.seal(&self.place(table, account, key), plain)
+    }
+
+    /// The plaintext of the value sealed at (`table`, `account`, `key`); failing
+    /// authentication (damaged, moved from another row, or from another lineage: a backup,
+    /// a compacted copy) is `CorruptValue`.
+    fn open(
+        &self,
+        table: &str,
+        account: u32,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        self.keys
+            .open(&self.place(table, account, key), bytes)
+            .ok_or_else(|| damaged(table, account, key, UNAUTHENTIC))
+    }
+}
+
+impl ValueCodec {
+    /// The value sealed at (`table`, `account`, `key`) by this codec, sealed again by `new`
+    /// (an upgrade binding an encrypted index's values to its new lineage). `None` for a
+    /// plain codec.
+    pub fn reseal(
+        &self,
+        new: &ValueCodec,
+        (table, account, key): (&str, u32, &[u8]),
+        bytes: &[u8],
+    ) -> Option<Result<Vec<u8>>> {
+        let (old, new) = (self.0.as_ref()?, new.0.as_ref()?);
+        Some(
+            old.open(table, account, key, bytes)
+                .map(|plain| new.seal(table, account, key, &plain)),
+        )
+    }
+
+    /// A `meta` value sealed, bound to its key and the lineage: in an encrypted index with
+    /// a lineage (format 3 on); `None` otherwise.
+    pub fn seal_meta(&self, key: &str, raw: &[u8]) -> Option<Vec<u8>> {
+        let sealer = self.0.as_ref().filter(|s| s.lineage.is_some())?;
+        Some(sealer.seal("meta", 0, key.as_bytes(), raw))
+    }
+
+    /// The plaintext of a sealed `meta` value (`None` if the codec does not seal them).
+    pub fn open_meta(
+        &self,
+        key: &str,
+        stored: &[u8],
+    ) -> Option<Result<zeroize::Zeroizing<Vec<u8>>>> {
+        let sealer = self.0.as_ref().filter(|s| s.lineage.is_some())?;
+        Some(sealer.open("meta", 0, key.as_bytes(), stored))
     }
 }

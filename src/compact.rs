@@ -8,8 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use crate::backup::{CopyKeys, remove_dir};
 use crate::error::{Error, Result};
+use crate::io::{FileSystem, RealFs};
 use crate::paths::store_dir;
+use crate::phase::Phase;
 use crate::store::Store;
 
 /// What [`compact`] did.
@@ -25,64 +30,27 @@ pub struct CompactReport {
     pub peers: u64,
 }
 
-fn sibling(dir: &Path) -> PathBuf {
+/// The directory a rewrite of `dir` is made in (`suffix`: what kind of rewrite).
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     let mut name = dir.file_stem().unwrap_or_default().to_owned();
-    name.push(".compacting.session");
+    name.push(suffix);
     dir.with_file_name(name)
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.metadata().ok())
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
+/// Bytes the files of `dir` hold.
+fn dir_bytes(fs: &dyn FileSystem, dir: &Path) -> u64 {
+    let names = fs.list(dir).unwrap_or_default();
+    let len = |n: &String| fs.open(&dir.join(n), false).and_then(|f| f.len()).ok();
+    names.iter().filter_map(len).sum()
 }
 
-fn remove(dir: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::io(format!("removing {}", dir.display()), e))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Swaps two directories atomically (Linux `renameat2(RENAME_EXCHANGE)`).
-fn exchange(a: &Path, b: &Path) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
-    let (Ok(ca), Ok(cb)) = (c(a), c(b)) else {
-        return Err(Error::InvalidArgument("path contains a NUL byte".into()));
-    };
-    // SAFETY: both pointers are valid NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc != 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(Error::io(
-            format!("swapping {} and {}", a.display(), b.display()),
-            e,
-        ));
-    }
-    let parent = a
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::File::open(parent)
-        .and_then(|d| d.sync_all())
+/// Swaps two directories in one step and makes it durable (the real file system: Linux
+/// `renameat2(RENAME_EXCHANGE)`).
+fn exchange(fs: &dyn FileSystem, a: &Path, b: &Path) -> Result<()> {
+    let swapped = fs.exchange_dirs(a, b);
+    swapped.map_err(|e| Error::io(format!("swapping {} and {}", a.display(), b.display()), e))?;
+    let parent = crate::paths::parent_dir(a);
+    fs.sync_dir(parent)
         .map_err(|e| Error::io(format!("syncing {}", parent.display()), e))
 }
 
@@ -95,21 +63,45 @@ pub fn compact(path: impl AsRef<Path>) -> Result<CompactReport> {
 /// [`compact`] with options: an encrypted store needs its passphrase
 /// ([`Options::encryption`](crate::Options::encryption)); the copy keeps the same key file.
 pub fn compact_with(path: impl AsRef<Path>, options: crate::Options) -> Result<CompactReport> {
-    let dir = store_dir(path.as_ref());
-    let copy = sibling(&dir);
-    remove(&copy)?;
-    remove(&crate::backup::partial_dir(&copy))?;
+    rewrite(
+        path.as_ref(),
+        options,
+        CopyKeys::Same,
+        ".compacting.session",
+    )
+}
+
+/// Rewrites the store at `path` into fresh files beside it (`<name><suffix>`), with its own
+/// keys or new ones, and swaps them in: compaction and key rotation.
+pub(crate) fn rewrite(
+    path: &Path,
+    options: crate::Options,
+    keys: CopyKeys<'_>,
+    suffix: &str,
+) -> Result<CompactReport> {
+    let dir = store_dir(path);
+    let copy = sibling(&dir, suffix);
+    let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+    remove_dir(fs.as_ref(), &copy)?;
+    remove_dir(fs.as_ref(), &crate::backup::partial_dir(&copy))?;
+    let hook = options.phase_hook.clone();
     let store = Store::open_with(&dir, options)?;
     store.checkpoint()?;
-    let bytes_before = dir_bytes(&dir);
-    let report = store.backup(&copy)?;
-    exchange(&dir, &copy)?;
+    let bytes_before = dir_bytes(fs.as_ref(), &dir);
+    let report = store.backup_with(&copy, keys)?;
+    crate::phase::reach(&hook, Phase::RewriteCopied);
+    exchange(fs.as_ref(), &dir, &copy)?;
+    crate::phase::reach(&hook, Phase::RewriteSwapped);
     // The open store now lives at `copy`; closing it writes nothing the swap did not copy.
     drop(store);
-    remove(&copy)?;
+    // Gone for good (after a rotation it holds the old key file).
+    remove_dir(fs.as_ref(), &copy)?;
+    let parent = crate::paths::parent_dir(&dir);
+    fs.sync_dir(parent)
+        .map_err(|e| Error::io(format!("syncing {}", parent.display()), e))?;
     Ok(CompactReport {
         bytes_before,
-        bytes_after: dir_bytes(&dir),
+        bytes_after: dir_bytes(fs.as_ref(), &dir),
         accounts: report.accounts,
         peers: report.peers,
     })

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::io::FileSystem;
-use crate::log::frame::{SEGMENT_HEADER_LEN, valid_records_after};
+use crate::log::frame::{OLD_SEGMENT_HEADER_LEN, valid_records_after};
 use crate::paths::INDEX_FILE;
 
 /// redb's magic number is the file's first 9 bytes.
@@ -81,7 +81,7 @@ fn log_never_written(fs: &dyn FileSystem, dir: &Path) -> Result<bool> {
         [1] => {
             let path = crate::log::segment_path(dir, 1);
             let bytes = crate::log::recovery::read_all(fs, &path)?;
-            let start = SEGMENT_HEADER_LEN.min(bytes.len());
+            let start = OLD_SEGMENT_HEADER_LEN.min(bytes.len());
             let max_lsn = (bytes.len() / crate::log::frame::RECORD_HEADER_LEN) as u64 + 1;
             Ok(valid_records_after(&bytes, start, 0, max_lsn).is_empty())
         }

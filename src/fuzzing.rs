@@ -9,8 +9,8 @@ use crate::codec::decode;
 use crate::index::{AccountRecord, SessionRecord};
 use crate::io::{FileSystem, MemFs};
 use crate::log::frame::{
-    SEGMENT_HEADER_LEN, decode_payload, open_payload, parse_segment_header, read_record,
-    valid_records_after,
+    LogKeys, OLD_SEGMENT_HEADER_LEN, decode_payload, open_payload, parse_segment_header,
+    read_record, valid_records_after,
 };
 use crate::model::{AppFields, DataCenter, Peer, UpdateState};
 use crate::store::{Options, Store};
@@ -20,6 +20,10 @@ fn fuzz_keys() -> Option<crate::crypto::Keys> {
     let key = zeroize::Zeroizing::new([0x5a; crate::crypto::KEY_LEN]);
     crate::crypto::Keys::new(key, [0xa5; 16]).ok()
 }
+
+/// The lineage of every index the fuzz entry points make, and that the encrypted inputs'
+/// records are opened with.
+const FUZZ_LINEAGE: crate::crypto::Lineage = [0x3c; 16];
 
 fn fuzz_encryption() -> crate::Encryption {
     crate::Encryption {
@@ -33,15 +37,24 @@ fn fuzz_encryption() -> crate::Encryption {
 /// damage.
 pub fn log_segment(bytes: &[u8]) {
     let keys = fuzz_keys();
+    let header = parse_segment_header(bytes).ok();
     let decode = |r: &crate::log::frame::RecordRef| {
         let payload = &bytes[r.payload.0..r.payload.1];
         let _ = decode_payload(payload);
-        if let Ok(plain) = open_payload(keys.as_ref(), r.lsn, payload) {
-            let _ = decode_payload(&plain);
+        let (Some(keys), Some(header)) = (&keys, &header) else {
+            return;
+        };
+        // Opened as a store with a lineage reads it, and as one without.
+        for lineage in [Some(&FUZZ_LINEAGE), None] {
+            let with = LogKeys { keys, lineage };
+            if let Ok(plain) = open_payload(Some(with), header, r, payload) {
+                let _ = decode_payload(&plain);
+            }
         }
     };
-    let _ = parse_segment_header(bytes);
-    let mut offset = SEGMENT_HEADER_LEN.min(bytes.len());
+    let mut offset = header
+        .map_or(OLD_SEGMENT_HEADER_LEN, |h| h.len)
+        .min(bytes.len());
     while let Ok(r) = read_record(bytes, offset) {
         decode(&r);
         offset = r.end();
@@ -63,34 +76,38 @@ pub fn stored_values(bytes: &[u8]) {
     let _ = decode_payload(bytes);
 }
 
-/// Opens a store (in memory, lock file in `dir`) whose log is `bytes` — split into two
-/// segments when the input asks for it — then reads every account.
-pub fn open_with_log(dir: &Path, bytes: &[u8]) {
-    open_log_image(dir, bytes, false);
+/// Opens a store (in memory, lock file in `dir`) whose log is `bytes` after a mode byte —
+/// split into two segments when the mode byte is odd — then reads every account.
+/// Returns the records the open replayed, if it opened.
+pub fn open_with_log(dir: &Path, bytes: &[u8]) -> Option<u64> {
+    open_log_image(dir, bytes, false)
 }
 
 /// [`open_with_log`] on an encrypted store (sealed with the fuzz key): the log's records
 /// must authenticate before anything in them is decoded.
-pub fn open_encrypted_log(dir: &Path, bytes: &[u8]) {
-    open_log_image(dir, bytes, true);
+pub fn open_encrypted_log(dir: &Path, bytes: &[u8]) -> Option<u64> {
+    open_log_image(dir, bytes, true)
 }
 
-fn open_log_image(dir: &Path, bytes: &[u8], encrypted: bool) {
+fn open_log_image(dir: &Path, bytes: &[u8], encrypted: bool) -> Option<u64> {
+    // Records sealed by the seed store authenticate in the index made here.
+    let _ = crate::crypto::FIXED_LINEAGE.set(FUZZ_LINEAGE);
     let fs = MemFs::new();
     let store_dir = dir.join("fuzz.session");
     if encrypted {
-        let Some(keys) = fuzz_keys() else { return };
+        let keys = fuzz_keys()?;
         let _ = fs.create_dir_all(&store_dir);
-        if crate::crypto::keyfile::write(&fs, &store_dir, &keys, &fuzz_encryption()).is_err() {
-            return;
-        }
+        crate::crypto::keyfile::write(&fs, &store_dir, &keys, &fuzz_encryption()).ok()?;
     }
-    let (first, second) = match bytes.first() {
-        Some(&b) if b & 1 == 1 && bytes.len() > 2 => {
-            let cut = 1 + usize::from(bytes[1]) * 4 % (bytes.len() - 1);
-            (&bytes[1..cut.max(1)], Some(&bytes[cut.max(1)..]))
+    // The first byte says how: odd splits the rest in two segments (where the second byte
+    // says), even keeps it one.
+    let (&mode, rest) = bytes.split_first()?;
+    let (first, second) = match rest.first() {
+        Some(&at) if mode & 1 == 1 && rest.len() > 1 => {
+            let cut = 1 + usize::from(at) * 4 % (rest.len() - 1);
+            (&rest[1..cut], Some(&rest[cut..]))
         }
-        _ => (bytes, None),
+        _ => (rest, None),
     };
     let write = |name: &str, data: &[u8]| {
         if let Ok(f) = fs.create_new(&store_dir.join(name)) {
@@ -113,17 +130,17 @@ fn open_log_image(dir: &Path, bytes: &[u8], encrypted: bool) {
         encryption: encrypted.then(fuzz_encryption),
         ..Options::default()
     };
-    if let Ok(store) = Store::open_with(&store_dir, options) {
-        if let Ok(names) = store.accounts() {
-            for name in names {
-                if let Ok(acc) = store.account(&name) {
-                    let _ = acc.session();
-                    let _ = acc.peers(None, 1000);
-                }
+    let store = Store::open_with(&store_dir, options).ok()?;
+    if let Ok(names) = store.accounts() {
+        for name in names {
+            if let Ok(acc) = store.account(&name) {
+                let _ = acc.session();
+                let _ = acc.peers(None, 1000);
             }
         }
-        let _ = store.checkpoint();
     }
+    let _ = store.checkpoint();
+    Some(store.recovery().records_replayed)
 }
 
 /// The log segments a store writes with a little of everything (sealed with the fuzz key
@@ -131,6 +148,7 @@ fn open_log_image(dir: &Path, bytes: &[u8], encrypted: bool) {
 fn seed_segments(encrypted: bool) -> Vec<Vec<u8>> {
     use crate::model::{PeerKind, UpdateStateChange, User};
     let mut out = Vec::new();
+    let _ = crate::crypto::FIXED_LINEAGE.set(FUZZ_LINEAGE);
     let dir = std::env::temp_dir().join(format!("sessiondb-seeds-{}", std::process::id()));
     let store_dir = dir.join("seed.session");
     let fs = MemFs::new();
@@ -188,13 +206,15 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     use crate::codec::encode;
     use crate::model::PeerKind;
     let mut out = Vec::new();
+    // The open targets' inputs start with a mode byte (0: one segment).
+    let with_mode = |bytes: &[u8]| [&[0u8][..], bytes].concat();
     for bytes in seed_segments(false) {
         out.push(("log_segment", bytes.clone()));
-        out.push(("open_with_log", bytes));
+        out.push(("open_with_log", with_mode(&bytes)));
     }
     for bytes in seed_segments(true) {
         out.push(("log_segment", bytes.clone()));
-        out.push(("open_encrypted_log", bytes));
+        out.push(("open_encrypted_log", with_mode(&bytes)));
     }
     let mut peer = Peer::new(-1_000_000_000_123, PeerKind::Megagroup, Some(-5));
     peer.usernames = vec!["a".into(), "b".into()];

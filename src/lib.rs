@@ -38,6 +38,7 @@ mod error;
 #[cfg(feature = "formats")]
 pub mod formats;
 #[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod fuzzing;
 #[cfg(feature = "grammers")]
 mod grammers;
@@ -56,6 +57,7 @@ mod phase;
 mod postgres;
 mod prune;
 mod reclaim;
+mod rotate;
 mod save;
 mod session_store;
 mod stats;
@@ -70,7 +72,9 @@ pub use account::Account;
 pub use backup::{BackupReport, partial_dir};
 pub use compact::{CompactReport, compact, compact_with};
 pub use completion::Pending;
-pub use crypto::{Encryption, KdfParams, Passphrase, is_encrypted};
+pub use crypto::{
+    Encryption, KdfParams, MIN_KDF_ITERATIONS, MIN_KDF_MEMORY_KIB, Passphrase, is_encrypted,
+};
 pub use error::{Error, Result};
 #[cfg(feature = "grammers")]
 pub use grammers::GrammersSession;
@@ -88,6 +92,7 @@ pub use phase::{Phase, PhaseHook};
 #[cfg(feature = "postgres")]
 pub use postgres::{Lease, PgBackend, PgOptions, PgStore};
 pub use prune::{PrunePolicy, PruneReport};
+pub use rotate::rotate;
 pub use session_store::{BoxFuture, SessionStore};
 pub use stats::{AccountStats, Stats};
 pub use storage::Storage;

@@ -49,6 +49,8 @@ impl Drop for AuthKey {
     }
 }
 
+impl zeroize::ZeroizeOnDrop for AuthKey {}
+
 impl fmt::Debug for AuthKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AuthKey(<redacted>)")
@@ -87,7 +89,8 @@ impl<'de> Deserialize<'de> for AuthKey {
 }
 
 /// One Telegram data center as seen by this account: addresses, key, salt, clock offset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` redacts the auth key and the server salt.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataCenter {
     /// DC id (Telegram binds an auth key to a DC id).
     pub id: i32,
@@ -103,6 +106,47 @@ pub struct DataCenter {
     pub time_offset: i32,
     /// Caller-defined flags (media-only, CDN, test, ...).
     pub flags: u32,
+}
+
+/// What `Debug` shows of a secret: whether there is one.
+fn redacted(present: bool) -> &'static str {
+    if present { "<redacted>" } else { "<none>" }
+}
+
+impl fmt::Debug for DataCenter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataCenter")
+            .field("id", &self.id)
+            .field("ipv4", &self.ipv4)
+            .field("ipv6", &self.ipv6)
+            .field("auth_key", &self.auth_key)
+            .field(
+                "server_salt",
+                &format_args!("{}", redacted(self.server_salt != 0)),
+            )
+            .field("time_offset", &self.time_offset)
+            .field("flags", &self.flags)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Peer")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field(
+                "access_hash",
+                &format_args!("{}", redacted(self.access_hash.is_some())),
+            )
+            .field("min", &self.min)
+            .field("usernames", &self.usernames)
+            .field("phone", &self.phone)
+            .field("name", &self.name)
+            .field("is_self", &self.is_self)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 impl DataCenter {
@@ -280,8 +324,9 @@ impl PeerKind {
     }
 }
 
-/// A cached peer: what a client needs to address a user, chat or channel again.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A cached peer: what a client needs to address a user, chat or channel again. `Debug`
+/// redacts the access hash (with the account's key it addresses the peer).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peer {
     /// Marked (Bot-API style) id: user = +id, chat = -id, channel = -(10^12 + id).
     pub id: i64,

@@ -36,6 +36,13 @@ pub(crate) fn euid() -> u32 {
 /// Refuses a path that is a file (another library's session) or a directory that is not a
 /// store (never adopt and scatter files into somebody's folder).
 pub(crate) fn check_store_path(dir: &Path) -> Result<()> {
+    if dir.file_name().is_none_or(|n| n == ".session") {
+        return Err(Error::InvalidArgument(format!(
+            "{:?} names no store: give the store a name",
+            dir.display().to_string()
+        )));
+    }
+    refuse_symlink(dir)?;
     let meta = match fs::metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -65,6 +72,18 @@ pub(crate) fn check_store_path(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a symbolic link where a store or one of its files should be: following one would
+/// write auth keys into, or change the mode of, whatever it points at.
+pub(crate) fn refuse_symlink(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::InvalidArgument(format!(
+            "{} is a symbolic link; a store and its files are never reached through one",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Names the library whose session file `path` is, from its first bytes.
 pub(crate) fn sniff_foreign(path: &Path) -> &'static str {
     let mut head = Vec::new();
@@ -89,6 +108,13 @@ pub(crate) fn sniff_foreign(path: &Path) -> &'static str {
     } else {
         "unknown file"
     }
+}
+
+/// The directory `path` is in (`.` for a bare name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Creates the store directory (0700) if needed, syncing its parent so the entry survives.
@@ -121,6 +147,7 @@ pub(crate) fn secure(dir: &Path, writable: bool) -> Result<()> {
     {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         let path = entry.path();
+        refuse_symlink(&path)?;
         if path.is_file() {
             check_and_tighten(&path, 0o600, me, writable)?;
         }
@@ -129,8 +156,9 @@ pub(crate) fn secure(dir: &Path, writable: bool) -> Result<()> {
 }
 
 fn check_and_tighten(path: &Path, mode: u32, me: u32, writable: bool) -> Result<()> {
-    let meta =
-        fs::metadata(path).map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?;
+    refuse_symlink(path)?;
+    let meta = fs::symlink_metadata(path)
+        .map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?;
     // Even root refuses: a store another user planted must not receive our auth keys.
     if meta.uid() != me {
         return Err(Error::ForeignOwner {
@@ -155,11 +183,21 @@ pub(crate) fn open_private(path: &Path, create: bool) -> Result<fs::File> {
         .create(create)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| Error::io(format!("opening {}", path.display()), e))
 }
 
+/// The refusal to write where something already is (every "never overwrite" says this).
+pub(crate) fn already_exists(path: &Path) -> Error {
+    Error::InvalidArgument(format!(
+        "{} already exists: sessiondb writes a new one and never overwrites",
+        path.display()
+    ))
+}
+
 /// Writes a new file readable only by its owner (0600) and syncs it and its directory.
+#[cfg(feature = "formats")]
 pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -169,7 +207,10 @@ pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| Error::io(context(), e))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => already_exists(path),
+            _ => Error::io(context(), e),
+        })?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| Error::io(context(), e))?;

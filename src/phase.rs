@@ -20,6 +20,12 @@ pub enum Phase {
     ReclaimCopied,
     /// A reclaim has renamed the rebuilt index over the live one (directory synced).
     ReclaimSwapped,
+    /// A compaction or rotation has written and synced its copy beside the store, not yet
+    /// swapped it in.
+    RewriteCopied,
+    /// A compaction or rotation has swapped its copy in; the old files, beside the store
+    /// now, are not removed yet.
+    RewriteSwapped,
     /// A rekey has written and synced `KEY.tmp`, not yet renamed over `KEY`.
     RekeyWritten,
     /// A rekey has renamed `KEY.tmp` over `KEY`; the directory is not synced yet.

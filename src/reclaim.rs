@@ -35,7 +35,7 @@ pub(crate) fn remove_leftover(fs: &dyn crate::io::FileSystem, dir: &Path) -> Res
 fn open(shared: &Shared, path: &Path) -> Result<Index> {
     let (backend, _) = crate::store::index_backend(shared.fs.as_ref(), path, true)?;
     let counted = crate::index_io::CountingBackend::new(backend, shared.index_io.clone());
-    Index::open_writer(counted, shared.cache_size, path, shared.store_id())
+    Index::open_writer(counted, shared.cache_size, path, shared.codec.keys())
 }
 
 pub(crate) fn reclaim(shared: &Shared) -> Result<()> {

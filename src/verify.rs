@@ -55,7 +55,7 @@ impl VerifyReport {
 /// every stored value's checksum, and the data read back through one snapshot.
 pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    let keys = shared.keys.as_deref();
+    let keys = shared.codec.log_keys();
     let checkpoint_lsn = || shared.checkpoint_lsn.load(Ordering::Relaxed);
     let path = shared.index_path();
     // A store no writer holds: its log is what it is, and redb may check the file.
@@ -104,7 +104,7 @@ pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<Veri
 pub(crate) fn log(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
-    keys: Option<&crate::crypto::Keys>,
+    keys: Option<crate::log::frame::LogKeys<'_>>,
     (checkpoint_lsn, stopped): (&dyn Fn() -> u64, bool),
     report: &mut VerifyReport,
 ) {

@@ -144,19 +144,6 @@ fn durable_log(dir: &Path, records: i32) -> (PathBuf, Options) {
     (path, options)
 }
 
-/// Where the records of a segment end (the first all-zero record header).
-fn records_end(bytes: &[u8]) -> usize {
-    let mut at = 24;
-    while at + 24 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        if len == 0 && bytes[at..at + 24].iter().all(|&b| b == 0) {
-            return at;
-        }
-        at += 24 + len;
-    }
-    bytes.len()
-}
-
 #[test]
 fn a_flip_in_a_sealed_segments_padding_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,7 +160,7 @@ fn a_flip_in_a_sealed_segments_padding_loses_no_acknowledged_record() {
     segs.sort();
     assert_eq!(segs.len(), 2, "{segs:?}");
     let mut bytes = std::fs::read(&segs[0]).unwrap();
-    let end = records_end(&bytes);
+    let end = common::records_end(&bytes);
     assert!(end + 64 < bytes.len(), "the sealed segment has no padding");
     bytes[end + 40] ^= 0x10;
     std::fs::write(&segs[0], &bytes).unwrap();
@@ -202,12 +189,8 @@ fn verify_fails_wherever_the_writer_open_refuses() {
     let seg = common::segments(&sdir)[0].clone();
     let clean = std::fs::read(&seg).unwrap();
     // Record starts, to flip a byte inside records 1, 20 and 39.
-    let mut starts = vec![24];
-    while starts.len() < 40 {
-        let at = *starts.last().unwrap();
-        let len = u32::from_le_bytes(clean[at..at + 4].try_into().unwrap()) as usize;
-        starts.push(at + 24 + len);
-    }
+    let starts: Vec<usize> = common::record_spans(&clean).iter().map(|r| r.0).collect();
+    assert_eq!(starts.len(), 40);
     for record in [0, 19, 38] {
         let mut bytes = clean.clone();
         bytes[starts[record] + 26] ^= 0x01;

@@ -12,23 +12,11 @@ use std::sync::{Arc, Mutex};
 use redb::ReadableTable;
 use sessiondb::io::MemFs;
 use sessiondb::{
-    AuthKey, DataCenter, Encryption, Error, KdfParams, Options, Passphrase, Peer, PeerKind, Phase,
-    PhaseHook, RecoveryMode, Store, UpdateStateChange, User,
+    AuthKey, DataCenter, Error, Options, Peer, PeerKind, Phase, PhaseHook, RecoveryMode, Store,
+    UpdateStateChange, User,
 };
 
-fn enc(passphrase: &str) -> Encryption {
-    Encryption {
-        passphrase: Passphrase::new(passphrase),
-        kdf: KdfParams::insecure_for_tests(),
-    }
-}
-
-fn with(passphrase: &str) -> Options {
-    Options {
-        encryption: Some(enc(passphrase)),
-        ..Options::default()
-    }
-}
+use common::{encrypted as with, encryption as enc, tamper};
 
 /// Bytes that look random, so a match in a file is never a coincidence.
 fn mix(x: u64) -> u64 {
@@ -242,21 +230,6 @@ fn the_passphrase_is_never_printed() {
     assert!(shown.contains("redacted"));
 }
 
-/// Record offsets `(start, payload_start, payload_end)` of a log segment.
-fn records(bytes: &[u8]) -> Vec<(usize, usize, usize)> {
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at + 24 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        if len == 0 || at + 24 + len > bytes.len() {
-            break;
-        }
-        out.push((at, at + 24, at + 24 + len));
-        at += 24 + len;
-    }
-    out
-}
-
 /// Recomputes a record's CRC after its payload was changed, so only authentication can
 /// tell.
 fn fix_crc(bytes: &mut [u8], (start, payload, end): (usize, usize, usize)) {
@@ -301,7 +274,7 @@ fn a_sealed_record_that_fails_authentication_is_torn_tail_or_corruption_like_a_c
     let dir = tempfile::tempdir().unwrap();
     let (path, segment) = ten_records(dir.path());
     let original = std::fs::read(&segment).unwrap();
-    let recs = records(&original);
+    let recs = common::record_spans(&original);
     assert!(recs.len() >= 10, "{} records", recs.len());
 
     // The last record damaged, with a valid CRC: nothing after it was synced, so it is a
@@ -365,14 +338,6 @@ fn a_sealed_record_that_fails_authentication_is_torn_tail_or_corruption_like_a_c
 
 const PEERS: redb::TableDefinition<(u32, i64), &[u8]> = redb::TableDefinition::new("peers");
 const DCS: redb::TableDefinition<(u32, i32), &[u8]> = redb::TableDefinition::new("dcs");
-
-/// Rewrites index rows directly with redb, as an attacker with the file would.
-fn tamper(index: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
-    let db = redb::Database::open(index).unwrap();
-    let txn = db.begin_write().unwrap();
-    f(&txn);
-    txn.commit().unwrap();
-}
 
 #[test]
 fn flipped_and_swapped_index_values_are_detected() {

@@ -44,7 +44,7 @@ fn stored_value_inputs_never_panic() {
 fn open_with_log_inputs_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let n = replay("open_with_log", &|b| {
-        sessiondb::fuzzing::open_with_log(dir.path(), b)
+        sessiondb::fuzzing::open_with_log(dir.path(), b);
     });
     assert!(n > 0, "no committed inputs for open_with_log");
 }
@@ -53,7 +53,7 @@ fn open_with_log_inputs_never_panic() {
 fn open_encrypted_log_inputs_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let n = replay("open_encrypted_log", &|b| {
-        sessiondb::fuzzing::open_encrypted_log(dir.path(), b)
+        sessiondb::fuzzing::open_encrypted_log(dir.path(), b);
     });
     assert!(n > 0, "no committed inputs for open_encrypted_log");
 }
@@ -73,6 +73,24 @@ fn import_file_inputs_never_panic() {
         sessiondb::fuzzing::import_file(dir.path(), b)
     });
     assert!(n > 0, "no committed inputs for import_file");
+}
+
+/// The open targets' seeds are logs a store replays (their records authenticate, encrypted
+/// too): a fuzzer starting from them explores past the first record.
+#[test]
+fn the_log_seeds_open_and_replay_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opened = 0;
+    for (target, bytes) in sessiondb::fuzzing::seeds() {
+        let replayed = match target {
+            "open_with_log" => sessiondb::fuzzing::open_with_log(dir.path(), &bytes),
+            "open_encrypted_log" => sessiondb::fuzzing::open_encrypted_log(dir.path(), &bytes),
+            _ => continue,
+        };
+        assert!(replayed.is_some_and(|n| n >= 3), "{target}: {replayed:?}");
+        opened += 1;
+    }
+    assert!(opened >= 2);
 }
 
 /// `SESSIONDB_WRITE_SEEDS=1 cargo test --test fuzz_regressions write_seeds` refreshes the

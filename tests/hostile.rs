@@ -69,13 +69,13 @@ fn a_segment_of_a_newer_format_is_refused_by_name() {
     let sdir = store_with_tail(dir.path());
     let seg = common::segments(&sdir)[0].clone();
     let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let crc = crc32fast::hash(&bytes[..20]);
-    bytes[20..24].copy_from_slice(&crc.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..36]);
+    bytes[36..40].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
     let before = std::fs::read(&seg).unwrap();
     match Store::open(&sdir) {
-        Err(e @ Error::UnsupportedVersion { found: 2, .. }) => assert!(names_path(&e, &seg), "{e}"),
+        Err(e @ Error::UnsupportedVersion { found: 3, .. }) => assert!(names_path(&e, &seg), "{e}"),
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     }
     assert!(
@@ -84,9 +84,9 @@ fn a_segment_of_a_newer_format_is_refused_by_name() {
     );
     // Nothing was lost: with the header put back, everything is there.
     let mut bytes = before;
-    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
-    let crc = crc32fast::hash(&bytes[..20]);
-    bytes[20..24].copy_from_slice(&crc.to_le_bytes());
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..36]);
+    bytes[36..40].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
     let store = Store::open(&sdir).unwrap();
     assert_eq!(

@@ -9,14 +9,14 @@
 //! `SESSIONDB_KILLS` sets the number of kills (default 100; the long run uses 1000+); the
 //! same harness also runs on an encrypted store (`SESSIONDB_ENCRYPTED_KILLS`, default 40).
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessiondb::{
-    AuthKey, DataCenter, Options, Peer, PeerKind, Phase, PhaseHook, Store, UpdateStateChange,
-};
+use sessiondb::{AuthKey, DataCenter, Options, Peer, PeerKind, Store, UpdateStateChange};
 
 const CHILD: &str = "SESSIONDB_KILL_HARNESS";
 /// Set for a child writing an encrypted store.
@@ -45,30 +45,13 @@ fn key_of(k: i64) -> AuthKey {
 
 fn options() -> Options {
     let pause: Option<String> = std::env::var("SESSIONDB_PAUSE_IN").ok();
-    let after: u64 = std::env::var("SESSIONDB_PAUSE_AFTER")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let hook = move |phase: Phase| {
-        let name = format!("{phase:?}");
-        println!("PHASE {name}");
-        if pause.as_deref() == Some(name.as_str())
-            && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= after
-        {
-            println!("PAUSED {name}");
-            let _ = std::io::stdout().flush();
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
-            }
-        }
-    };
+    let hook = common::pausing_hook(pause, common::env_or("SESSIONDB_PAUSE_AFTER", 1));
     Options {
         checkpoint_records: 60,
         checkpoint_log_bytes: 256 << 10,
         segment_bytes: 8 << 10,
         cache_size: 4 << 20,
-        phase_hook: Some(PhaseHook(Arc::new(hook))),
+        phase_hook: Some(hook),
         encryption: encryption(std::env::var(ENCRYPTED).is_ok()),
         ..Options::default()
     }
@@ -337,10 +320,7 @@ fn sigkill_on_an_encrypted_store() {
 }
 
 fn kill_rounds(var: &str, default: u64, encrypted: bool) {
-    let kills: u64 = std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
+    let kills: u64 = common::env_or(var, default);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("victim");
     let mut rng = common_rng(0x5eed);
@@ -376,10 +356,7 @@ fn kill_rounds(var: &str, default: u64, encrypted: bool) {
 
 #[test]
 fn sigkill_beside_automatic_prunes_and_reclaims() {
-    let kills: u64 = std::env::var("SESSIONDB_AUTO_RECLAIM_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(12);
+    let kills: u64 = common::env_or("SESSIONDB_AUTO_RECLAIM_KILLS", 12);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("victim");
     let mut rng = common_rng(0xa070);

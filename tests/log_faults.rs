@@ -43,28 +43,15 @@ fn segment(dir: &Path, fs: &MemFs) -> PathBuf {
     sdir.join(names.last().expect("a segment"))
 }
 
-/// Where a segment's records end: the rest of the file is zeros written ahead of them.
-fn records_end(bytes: &[u8]) -> usize {
-    let mut at = 24;
-    while let Some(header) = bytes.get(at..at + 24) {
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        if len == 0 || at + 24 + len > bytes.len() {
-            break;
-        }
-        at += 24 + len;
-    }
-    at
-}
-
 /// Writes `n` durable pts changes and returns the segment length after each.
 fn write_records(dir: &Path, fs: &MemFs, n: i32) -> Vec<usize> {
     let store = open(dir, fs).unwrap();
     let acc = store.default_account();
     let seg = segment(dir, fs);
-    let mut ends = vec![records_end(&fs.read_live(&seg).unwrap())];
+    let mut ends = vec![common::records_end(&fs.read_live(&seg).unwrap())];
     for i in 1..=n {
         acc.set_update_state(pts(i)).unwrap();
-        ends.push(records_end(&fs.read_live(&seg).unwrap()));
+        ends.push(common::records_end(&fs.read_live(&seg).unwrap()));
     }
     drop(store);
     ends
@@ -353,7 +340,7 @@ fn damage_scenario(dir: &Path, fs: &MemFs, options: &Options) -> (PathBuf, usize
     let acc = store.default_account();
     acc.set_update_state(pts(1)).unwrap();
     let seg = segment(dir, fs);
-    let damaged_at = records_end(&fs.read_live(&seg).unwrap());
+    let damaged_at = common::records_end(&fs.read_live(&seg).unwrap());
     for b in 0..40 {
         acc.cache_peers_with(&[peer(b)], Durability::Buffered)
             .unwrap();
@@ -372,7 +359,7 @@ fn damage_followed_by_a_rotation_and_a_durable_record_is_corruption() {
     // First learn how long the segment is after the buffered records...
     let probe = MemFs::new();
     let (seg, _) = damage_scenario(dir.path(), &probe, &options(&probe));
-    let full = records_end(&probe.read_live(&seg).unwrap()) as u64;
+    let full = common::records_end(&probe.read_live(&seg).unwrap()) as u64;
     // ...then rotate right after the last of them, so pts 2 is alone in the next segment.
     let fs = MemFs::new();
     let opts = Options {

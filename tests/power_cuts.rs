@@ -245,3 +245,115 @@ fn power_cuts_at_random_io_keep_every_acknowledged_write() {
     assert!(tally.torn > 0 && tally.torn < tally.cuts);
     assert!(tally.faults > 0);
 }
+
+/// Key rotation in the power-cut harness: an encrypted store with a log tail is rotated
+/// (`sessiondb::rotate`, its copy, rename and exchange all in the `MemFs`), and the power
+/// is cut before every write and sync of the rotation, keeping a random subset of
+/// unsynced pages. Each image opens with exactly one of the old and new passphrases (the
+/// old before the exchange is durable, the new after), read-only and for writing, with
+/// every acknowledged write.
+#[test]
+fn power_cuts_inside_a_key_rotation_keep_one_passphrase_and_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rot");
+    let fs = MemFs::new();
+    let with = |pass: &str, fs: &MemFs| Options {
+        encryption: Some(sessiondb::Encryption {
+            passphrase: sessiondb::Passphrase::new(pass),
+            kdf: sessiondb::KdfParams::insecure_for_tests(),
+        }),
+        fs: Some(Arc::new(fs.clone())),
+        segment_bytes: 16 << 10,
+        cache_size: 1 << 20,
+        ..Options::default()
+    };
+    let store = Store::open_with(&path, with("old", &fs)).unwrap();
+    let acc = store.default_account();
+    acc.cache_peers(&(1..=40).map(peer).collect::<Vec<_>>())
+        .unwrap();
+    store.checkpoint().unwrap();
+    for pts in 1..=25 {
+        acc.set_update_state(sessiondb::UpdateStateChange::Primary {
+            pts,
+            date: 1,
+            seq: 1,
+        })
+        .unwrap();
+    }
+    drop(store); // the last writes only in the log
+
+    let images: Arc<Mutex<Vec<MemFs>>> = Arc::default();
+    let hook = {
+        let (fs, images, mut rng) = (fs.clone(), images.clone(), Rng(0x707));
+        let rng = Mutex::new(Rng(rng.next()));
+        Arc::new(move |_: &Path| {
+            let mut rng = rng.lock().unwrap();
+            let image = fs.power_cut(&mut |_, _| rng.chance(50));
+            images.lock().unwrap().push(image);
+            Ok(())
+        })
+    };
+    fs.set_write_hook(Some(hook.clone()));
+    fs.set_sync_hook(Some(hook));
+    let new = sessiondb::Encryption {
+        passphrase: sessiondb::Passphrase::new("new"),
+        kdf: sessiondb::KdfParams::insecure_for_tests(),
+    };
+    sessiondb::rotate(&path, with("old", &fs), &new).unwrap();
+    fs.set_write_hook(None);
+    fs.set_sync_hook(None);
+    let mut images = std::mem::take(&mut *images.lock().unwrap());
+    images.push(fs.power_cut(&mut |_, _| false));
+
+    let (mut old, mut new) = (0, 0);
+    for (i, image) in images.iter().enumerate() {
+        let opened: Vec<&str> = ["old", "new"]
+            .into_iter()
+            .filter(
+                |pass| match Store::open_read_only_with(&path, with(pass, image)) {
+                    Ok(reader) => {
+                        check_rotated(&reader, i);
+                        true
+                    }
+                    Err(sessiondb::Error::WrongPassphrase { .. }) => false,
+                    Err(e) => panic!("image {i}: read-only with {pass:?}: {e}"),
+                },
+            )
+            .collect();
+        assert_eq!(opened.len(), 1, "image {i}: {opened:?}");
+        let store = Store::open_with(&path, with(opened[0], image))
+            .unwrap_or_else(|e| panic!("image {i}: {e}"));
+        check_rotated(&store, i);
+        assert!(store.verify().unwrap().is_ok(), "image {i}");
+        drop(store);
+        if opened[0] == "old" {
+            old += 1
+        } else {
+            new += 1
+        }
+    }
+    eprintln!(
+        "{} power cuts inside a rotation: {old} kept the old key, {new} the new",
+        images.len()
+    );
+    assert!(old > 10 && new > 0, "{old} / {new}");
+    // The old files (the old key file among them) are gone for good once it returned.
+    let sibling = dir.path().join("rot.rotating.session");
+    let left = sessiondb::io::FileSystem::list(images.last().unwrap(), &sibling).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn peer(id: i64) -> sessiondb::Peer {
+    sessiondb::Peer::new(id, sessiondb::PeerKind::User, Some(id * 7))
+}
+
+fn check_rotated(store: &Store, image: usize) {
+    let acc = store.default_account();
+    let pts = acc.update_state().unwrap().map(|s| s.pts);
+    assert_eq!(pts, Some(25), "image {image}: acknowledged pts lost");
+    assert_eq!(acc.peer_count().unwrap(), 40, "image {image}");
+    assert_eq!(
+        acc.peer(17).unwrap().and_then(|p| p.access_hash),
+        Some(17 * 7)
+    );
+}

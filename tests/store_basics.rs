@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use common::{dc, key, peer, session};
-use sessiondb::{AppFields, Error, Store, UpdateState, UpdateStateChange, User};
+use sessiondb::{AppFields, DataCenter, Error, Store, UpdateState, UpdateStateChange, User};
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -352,4 +352,41 @@ fn debug_and_errors_never_show_key_bytes() {
         assert!(!p.contains(&dec), "decimal key bytes printed");
     }
     assert!(printed[0].contains("redacted"));
+}
+
+#[test]
+fn debug_never_shows_a_server_salt_or_an_access_hash() {
+    let mut dc = DataCenter::new(2);
+    dc.server_salt = 0x1234_5678_9abc_def0;
+    let mut peer = sessiondb::Peer::new(42, sessiondb::PeerKind::User, Some(0x0fed_cba9_8765_4321));
+    peer.usernames = vec!["shown".into()];
+    let session = sessiondb::Session {
+        dcs: vec![dc.clone()],
+        ..Default::default()
+    };
+    for printed in [
+        format!("{dc:?}"),
+        format!("{dc:#?}"),
+        format!("{peer:?}"),
+        format!("{peer:#?}"),
+        format!("{session:?}"),
+        format!("{:?}", Some(vec![peer.clone()])),
+    ] {
+        for secret in [0x1234_5678_9abc_def0_i64, 0x0fed_cba9_8765_4321] {
+            assert!(
+                !printed.contains(&secret.to_string()),
+                "printed a secret: {printed}"
+            );
+            assert!(
+                !printed.contains(&format!("{secret:x}")),
+                "printed a secret: {printed}"
+            );
+        }
+    }
+    assert!(format!("{peer:?}").contains("access_hash: <redacted>"));
+    assert!(format!("{dc:?}").contains("server_salt: <redacted>"));
+    assert!(
+        format!("{peer:?}").contains("shown"),
+        "the rest still prints"
+    );
 }

@@ -75,9 +75,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Change an encrypted store's passphrase (rewraps its key; the data is not rewritten).
+    /// Change an encrypted store's passphrase. Without --rotate it rewraps the same data
+    /// key (old key files, as in earlier backups, still open with the old passphrase);
+    /// with --rotate every value is re-encrypted under a new data key.
     Rekey {
         store: String,
+        /// Rotate the data key: a new key and store id, every value and record re-encrypted
+        /// (offline, like compact). What a leaked passphrase or key file calls for.
+        #[arg(long)]
+        rotate: bool,
         #[command(flatten)]
         new: passphrase::NewKeyArgs,
     },
@@ -121,6 +127,12 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends quietly when the pipe closes, like any Unix tool, instead
+    // of a panic on the next print (Rust ignores SIGPIPE by default).
+    // SAFETY: restores the default action of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     passphrase::set_source(cli.passphrase);
     let result = match cli.command {
@@ -140,7 +152,7 @@ fn main() -> ExitCode {
         Command::Backup { store, dest } => read::backup(&store, &dest),
         Command::Compact { store, json } => read::compact(&store, json),
         Command::Prune(args) => read::prune(&args),
-        Command::Rekey { store, new } => read::rekey(&store, &new),
+        Command::Rekey { store, rotate, new } => read::rekey(&store, rotate, &new),
         Command::Import(args) => convert::import(&args),
         Command::Export(args) => convert::export(&args),
         Command::Convert(args) => convert::convert(&args),

@@ -23,10 +23,10 @@ pub struct NewKeyArgs {
     /// SESSIONDB_NEW_PASSPHRASE, otherwise a prompt on the terminal (asked twice).
     #[arg(long, value_name = "FILE")]
     pub new_passphrase_file: Option<PathBuf>,
-    /// Argon2id memory in KiB (default 65536 = 64 MiB; lower only for small devices).
+    /// Argon2id memory in KiB (default 65536 = 64 MiB; at least 19456 = 19 MiB).
     #[arg(long, default_value_t = KdfParams::default().memory_kib)]
     pub kdf_memory_kib: u32,
-    /// Argon2id passes (default 3).
+    /// Argon2id passes (default 3; at least 2).
     #[arg(long, default_value_t = KdfParams::default().iterations)]
     pub kdf_iterations: u32,
 }

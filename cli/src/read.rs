@@ -15,9 +15,28 @@ fn open(store: &str) -> Result<Store> {
     Store::open_read_only_with(store, passphrase::options(store, options)?)
 }
 
-/// Opens `store` for writing (with its passphrase if it is encrypted).
+/// Opens `store` for writing (with its passphrase if it is encrypted), creating it if new.
 pub fn open_writer(store: &str) -> Result<Store> {
     Store::open_with(store, passphrase::options(store, Options::default())?)
+}
+
+/// Refuses a path where no store is: a command that changes a store never creates one
+/// (`compact typo` must not make `typo.session/` and report success).
+pub fn existing(store: &str) -> Result<()> {
+    let dir = sessiondb::store_dir(std::path::Path::new(store));
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(sessiondb::Error::InvalidArgument(format!(
+        "no store at {store} (looked for {})",
+        dir.display()
+    )))
+}
+
+/// Opens an existing store for writing.
+fn open_existing_writer(store: &str) -> Result<Store> {
+    existing(store)?;
+    open_writer(store)
 }
 
 pub fn accounts(store: &str, json: bool) -> Result<Outcome> {
@@ -31,7 +50,7 @@ pub fn accounts(store: &str, json: bool) -> Result<Outcome> {
 }
 
 pub fn delete_account(store: &str, account: &str) -> Result<Outcome> {
-    let store = open_writer(store)?;
+    let store = open_existing_writer(store)?;
     if !store.accounts()?.iter().any(|a| a == account) {
         eprintln!("account {account:?} does not exist");
         return Ok(Outcome::NotOk);
@@ -72,6 +91,7 @@ fn session_json(s: &Session, peers: u64, secrets: bool) -> Value {
             "pts": st.pts, "qts": st.qts, "date": st.date, "seq": st.seq,
         })),
         "channels": s.channels.len(),
+        "channel_pts": s.channels.iter().map(|(id, pts)| json!({"id": id, "pts": pts})).collect::<Vec<_>>(),
         "app": {
             "api_id": s.app.api_id,
             "test_mode": s.app.test_mode,
@@ -326,6 +346,7 @@ pub fn backup(store: &str, dest: &str) -> Result<Outcome> {
 }
 
 pub fn compact(store: &str, as_json: bool) -> Result<Outcome> {
+    existing(store)?;
     let r = sessiondb::compact_with(store, passphrase::options(store, Options::default())?)?;
     if as_json {
         print_json(&json!({
@@ -359,7 +380,7 @@ pub struct PruneArgs {
 }
 
 pub fn prune(a: &PruneArgs) -> Result<Outcome> {
-    let store = open_writer(&a.store)?;
+    let store = open_existing_writer(&a.store)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -384,7 +405,7 @@ pub fn prune(a: &PruneArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn rekey(store: &str, new: &passphrase::NewKeyArgs) -> Result<Outcome> {
+pub fn rekey(store: &str, rotate: bool, new: &passphrase::NewKeyArgs) -> Result<Outcome> {
     if !sessiondb::is_encrypted(store) {
         return Err(sessiondb::Error::InvalidArgument(format!(
             "{store} is not encrypted (encryption is chosen when a store is created: \
@@ -394,9 +415,23 @@ pub fn rekey(store: &str, new: &passphrase::NewKeyArgs) -> Result<Outcome> {
     // Ask for everything before taking the writer's lock: a running bot waits meanwhile.
     let options = passphrase::options(store, Options::default())?;
     let new = passphrase::new_encryption(new)?;
+    if rotate {
+        sessiondb::rotate(store, options, &new)?;
+        println!(
+            "rotated {store}: a new data key, every value re-encrypted; only the new \
+             passphrase opens it, and no older key file (as in earlier backups) opens \
+             anything it holds now or later"
+        );
+        return Ok(Outcome::Ok);
+    }
     let writer = Store::open_with(store, options)?;
     writer.rekey(&new)?;
     writer.close()?;
-    println!("rekeyed {store}: the new passphrase opens it, the old one no longer does");
+    println!(
+        "rekeyed {store}: the new passphrase opens it and the old one no longer opens this \
+         key file; the data key is unchanged, so an older copy of the key file (as in \
+         earlier backups) still opens with the old passphrase and decrypts this store's \
+         data; after a leak use `rekey --rotate`"
+    );
     Ok(Outcome::Ok)
 }

@@ -117,3 +117,53 @@ fn errors_are_reported_with_exit_status_3_and_usage_with_2() {
     ]);
     assert_eq!(code, 3, "{out}");
 }
+
+#[test]
+fn commands_that_change_a_store_never_create_one_and_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo");
+    let t = typo.to_str().unwrap();
+    for args in [
+        vec!["compact", t],
+        vec!["prune", t, "--max-peers", "1"],
+        vec!["accounts", "delete", t, "x"],
+    ] {
+        let (code, out) = run(&args);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(out.contains("no store at"), "{args:?}: {out}");
+        assert!(
+            !dir.path().join("typo.session").exists(),
+            "{args:?} created a store"
+        );
+    }
+
+    // `peers --list | head -1`: the reader goes away after one line.
+    let path = dir.path().join("many");
+    let store = Store::open(&path).unwrap();
+    let peers: Vec<Peer> = (1..=20_000)
+        .map(|id| Peer::new(id, PeerKind::User, Some(id)))
+        .collect();
+    store.default_account().cache_peers(&peers).unwrap();
+    store.close().unwrap();
+    drop(store);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sessiondb"))
+        .args([
+            "peers",
+            path.to_str().unwrap(),
+            "--list",
+            "--limit",
+            "20000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    drop(out);
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(done.status.code(), Some(101), "{err}");
+}

@@ -63,6 +63,29 @@ fn import_inspect_look_up_and_export_a_telethon_session() {
     assert_eq!(v["session"]["user"]["id"], 123_456_789);
     assert_eq!(v["session"]["update_state"]["pts"], 100);
     assert_eq!(v["session"]["peers"], 7);
+    // Each channel's pts, as the store holds them.
+    let held = sessiondb::Store::open_read_only(&store)
+        .and_then(|st| st.default_account().session())
+        .expect("read the store")
+        .expect("a session")
+        .channels;
+    let shown: Vec<(i64, i64)> = v["session"]["channel_pts"]
+        .as_array()
+        .expect("channel_pts list")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_i64().expect("id"),
+                c["pts"].as_i64().expect("pts"),
+            )
+        })
+        .collect();
+    let want: Vec<(i64, i64)> = held
+        .iter()
+        .map(|(id, pts)| (*id, i64::from(*pts)))
+        .collect();
+    assert_eq!(shown.len(), 2);
+    assert_eq!(shown, want);
     assert!(
         !out.contains(KEY_PREFIX),
         "key printed without --show-secrets"
@@ -107,6 +130,25 @@ fn import_inspect_look_up_and_export_a_telethon_session() {
     ];
     let (code, _, err) = run(&args);
     assert_eq!(code, 0, "{err}");
+    // Writing where something already is: one refusal, one wording, for a file export, a
+    // string written to a file and a backup.
+    let taken = dir.path().join("taken.txt");
+    std::fs::write(&taken, "x").expect("write");
+    let backup_dest = dir.path().join("old-backup.session");
+    std::fs::create_dir(&backup_dest).expect("mkdir");
+    let refusals = [
+        run(&args),
+        run(&["export", s(&store), s(&taken), "--to", "telethon-string"]),
+        run(&["backup", s(&store), s(&backup_dest)]),
+    ];
+    for (code, _, err) in &refusals {
+        assert_eq!(*code, 3, "{err}");
+        assert!(
+            err.contains("already exists: sessiondb writes a new one and never overwrites"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read(&taken).expect("read"), b"x");
     let (code, out, _) = run(&["convert", s(&pyro), "-", "--to", "pyrogram-string"]);
     assert_eq!(code, 0);
     let string = out.trim().to_owned();

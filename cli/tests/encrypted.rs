@@ -115,6 +115,36 @@ fn import_encrypted_read_with_the_passphrase_refuse_a_wrong_one_and_rekey() {
     let (code, _, err) = run(&["stats", s(&store)], &second);
     assert_eq!(code, 0, "{err}");
 
+    // A rotation: a new key file (new store id), the data readable with the new passphrase.
+    let old_key = std::fs::read(files.join("KEY")).expect("key file");
+    let mut args = vec!["rekey", s(&store), "--rotate"];
+    args.extend(FAST_KDF);
+    let (code, out, err) = run(
+        &args,
+        &[
+            ("SESSIONDB_PASSPHRASE", "second pass"),
+            ("SESSIONDB_NEW_PASSPHRASE", "third pass"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("new data key"), "{out}");
+    let new_key = std::fs::read(files.join("KEY")).expect("key file");
+    assert_ne!(
+        old_key[40..56],
+        new_key[40..56],
+        "the store id did not change"
+    );
+    let (code, _, err) = run(&["stats", s(&store)], &second);
+    assert_eq!(code, 3, "the old passphrase still opens: {err}");
+    let second = [("SESSIONDB_PASSPHRASE", "third pass")];
+    let (code, out, err) = run(&["inspect", s(&store)], &second);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("home DC"), "{out}");
+    assert!(
+        !any_file_contains(&files, &KEY_PREFIX),
+        "auth key in the clear"
+    );
+
     // Refusals: rekeying a plain store, encrypting over an existing store.
     let (code, _, err) = run(&["rekey", s(&plain)], &second);
     assert_eq!(code, 3);
@@ -123,4 +153,27 @@ fn import_encrypted_read_with_the_passphrase_refuse_a_wrong_one_and_rekey() {
     args.extend(FAST_KDF);
     let (code, _, err) = run(&args, &[("SESSIONDB_NEW_PASSPHRASE", "x")]);
     assert_eq!(code, 3, "{err}");
+}
+
+#[test]
+fn a_new_key_file_below_the_argon2_floor_is_refused_and_nothing_is_left() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("weak");
+    let telethon = fixture("telethon-1.45.session");
+    for weak in [["16384", "3"], ["65536", "1"]] {
+        let args = [
+            "import",
+            s(&telethon),
+            s(&store),
+            "--encrypt",
+            "--kdf-memory-kib",
+            weak[0],
+            "--kdf-iterations",
+            weak[1],
+        ];
+        let (code, _, err) = run(&args, &[("SESSIONDB_NEW_PASSPHRASE", "pass")]);
+        assert_ne!(code, 0);
+        assert!(err.contains("below the floor"), "{err}");
+        assert!(!dir.path().join("weak.session/KEY").exists());
+    }
 }

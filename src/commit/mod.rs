@@ -70,11 +70,9 @@ pub(crate) struct Shared {
     pub cache_size: usize,
     /// What the index wrote and synced (kept across a reclaim's swap).
     pub index_io: Arc<crate::index_io::IndexIo>,
-    /// An encrypted store's keys.
-    pub keys: Option<Arc<crate::crypto::Keys>>,
     /// Username hints, shared by every snapshot of the index.
     pub hints: Arc<crate::index::UsernameHints>,
-    /// How the index stores values (sealed with `keys`, or plain).
+    /// How the index stores values: sealed with an encrypted store's keys, or plain.
     pub codec: crate::codec::ValueCodec,
     /// Held by the checkpoint thread while it writes the index, and by `verify` while redb
     /// checks the file.
@@ -91,7 +89,8 @@ struct Queue {
 
 pub(crate) enum Request {
     Write {
-        payload: Vec<u8>,
+        /// The encoded ops, plaintext (wiped when dropped: they may hold auth keys).
+        payload: zeroize::Zeroizing<Vec<u8>>,
         ops: Vec<Op>,
         durable: bool,
         done: Completer<u64>,
@@ -121,7 +120,7 @@ impl Shared {
         (active, base): (Overlay, Arc<Base>),
         checkpoint_lsn: u64,
         options: Option<&crate::Options>,
-        keys: Option<Arc<crate::crypto::Keys>>,
+        codec: crate::codec::ValueCodec,
     ) -> Self {
         let thresholds = match options {
             Some(o) => Thresholds {
@@ -136,6 +135,9 @@ impl Shared {
             },
         };
         let hints = base.hints().clone();
+        // Filled only now that the open has succeeded: the filling thread keeps the index
+        // file open, and a refused open must leave it free for the next attempt.
+        crate::index::UsernameHints::fill_in_background(base.clone());
         let layers = Layers {
             active,
             frozen: None,
@@ -159,11 +161,15 @@ impl Shared {
             phase_hook: options.and_then(|o| o.phase_hook.clone()),
             cache_size: options.map_or(0, |o| o.cache_size),
             index_io,
-            codec: crate::codec::ValueCodec::new(keys.clone()),
-            keys,
+            codec,
             hints,
             index_writes: Mutex::new(()),
         }
+    }
+
+    /// An encrypted store's keys.
+    pub fn keys(&self) -> Option<&Arc<crate::crypto::Keys>> {
+        self.codec.keys()
     }
 
     /// Keeps the checkpoint thread from writing the index until the guard is dropped.
@@ -174,11 +180,6 @@ impl Shared {
     /// The index file.
     pub fn index_path(&self) -> &std::path::Path {
         &self.index_path
-    }
-
-    /// The store id of an encrypted store.
-    pub fn store_id(&self) -> Option<&[u8; 16]> {
-        self.keys.as_ref().map(|k| &k.store_id)
     }
 
     /// The phase hook (crash tests).

@@ -65,6 +65,11 @@ pub(crate) fn write(fs: &dyn FileSystem, dir: &Path, keys: &Keys, enc: &Encrypti
     write_atomic(fs, dir, &bytes, &None)
 }
 
+/// Writes a key file's bytes as they are (a backup's copy), crash-safely.
+pub(crate) fn write_bytes(fs: &dyn FileSystem, dir: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(fs, dir, bytes, &None)
+}
+
 /// Reads the key file and unwraps the data key with `passphrase`.
 pub(crate) fn load(fs: &dyn FileSystem, dir: &Path, passphrase: &Passphrase) -> Result<Keys> {
     let path = dir.join(KEY_FILE);
@@ -174,7 +179,23 @@ fn passphrase_key(
     Ok(out)
 }
 
+/// Refuses Argon2 parameters a new key file must not be written with.
+pub(crate) fn check_new(kdf: KdfParams) -> Result<()> {
+    if kdf.below_floor() {
+        return Err(Error::InvalidArgument(format!(
+            "Argon2 parameters below the floor for a new key file: {} KiB and {} passes \
+             given, at least {} KiB and {} passes needed",
+            kdf.memory_kib,
+            kdf.iterations,
+            super::MIN_KDF_MEMORY_KIB,
+            super::MIN_KDF_ITERATIONS
+        )));
+    }
+    Ok(())
+}
+
 fn wrap(keys: &Keys, passphrase: &Passphrase, kdf: KdfParams) -> Result<Vec<u8>> {
+    check_new(kdf)?;
     let mut out = Vec::with_capacity(LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
@@ -281,6 +302,14 @@ mod tests {
         assert_eq!(back.store_id, keys.store_id);
         let wrong = unwrap(&bytes, &Passphrase::new("battery staple"), Path::new("KEY"));
         assert!(matches!(wrong, Err(Error::WrongPassphrase { .. })));
+        let weak = KdfParams {
+            memory_kib: 16 << 10,
+            ..KdfParams::default()
+        };
+        assert!(matches!(
+            wrap(&keys, &pass, weak),
+            Err(Error::InvalidArgument(why)) if why.contains("below the floor")
+        ));
         let heavy = KdfParams {
             iterations: MAX_ITERATIONS + 1,
             ..KdfParams::insecure_for_tests()

@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock};
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
 
@@ -47,6 +47,8 @@ impl Passphrase {
         &self.0
     }
 }
+
+impl ZeroizeOnDrop for Passphrase {}
 
 impl fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,13 +81,31 @@ impl Default for KdfParams {
 }
 
 impl KdfParams {
-    /// The smallest parameters Argon2 accepts: for tests only, never for real stores.
+    /// The smallest parameters Argon2 accepts, exempt from the floor: for tests only (the
+    /// `testing` feature), never for real stores.
+    #[cfg(any(test, feature = "testing"))]
     pub fn insecure_for_tests() -> Self {
         KdfParams {
             memory_kib: 8,
             iterations: 1,
             parallelism: 1,
         }
+    }
+}
+
+/// The least Argon2id cost a new key file is written with: OWASP's minimum for Argon2id
+/// (19 MiB, 2 passes, one lane). Existing key files below it still open.
+pub const MIN_KDF_MEMORY_KIB: u32 = 19 * 1024;
+/// See [`MIN_KDF_MEMORY_KIB`].
+pub const MIN_KDF_ITERATIONS: u32 = 2;
+
+impl KdfParams {
+    /// Whether these parameters are below the floor a new key file must meet.
+    pub(crate) fn below_floor(self) -> bool {
+        let weak = self.memory_kib < MIN_KDF_MEMORY_KIB || self.iterations < MIN_KDF_ITERATIONS;
+        #[cfg(any(test, feature = "testing"))]
+        let weak = weak && self != KdfParams::insecure_for_tests();
+        weak
     }
 }
 
@@ -122,11 +142,47 @@ pub(crate) struct Keys {
     /// This open's random salt, the AES-256-GCM key derived from it, and the counter that
     /// makes its nonces: a nonce never repeats under one key.
     salt: [u8; SALT_LEN],
-    sealing: Aes256Gcm,
+    sealing: Cipher,
     counter: AtomicU64,
     /// Keys of the salts of other opens met while reading (one per process that wrote).
-    opening: RwLock<HashMap<[u8; SALT_LEN], Arc<Aes256Gcm>>>,
+    opening: RwLock<HashMap<[u8; SALT_LEN], Arc<Cipher>>>,
 }
+
+/// Every secret field wipes itself when dropped (`Zeroizing`, `Cipher`, CMAC with the
+/// `zeroize` features); the salt, store id and counter are not secret.
+impl ZeroizeOnDrop for Keys {}
+
+/// An AES-256-GCM key schedule whose memory is wiped when dropped. The `aes` crate wipes its
+/// round keys itself, but `polyval` (0.6) does not wipe the GHASH key `H` on the CPUs it
+/// picks its backend for at run time, so the whole value is overwritten here.
+pub(crate) struct Cipher(Aes256Gcm);
+
+impl std::ops::Deref for Cipher {
+    type Target = Aes256Gcm;
+    fn deref(&self) -> &Aes256Gcm {
+        &self.0
+    }
+}
+
+impl Zeroize for Cipher {
+    fn zeroize(&mut self) {
+        let len = std::mem::size_of::<Aes256Gcm>();
+        let at = (&mut self.0 as *mut Aes256Gcm).cast::<u8>();
+        // SAFETY: `at` points to `len` bytes we own mutably. Every field of `Aes256Gcm` is
+        // a plain array of key material (AES round keys, GHASH's `H` and accumulator), a
+        // zero-sized CPU-feature token or a marker, so all zeros is a valid value, and
+        // nothing reads it as a key afterwards (it is dropped, or only in tests inspected).
+        unsafe { std::slice::from_raw_parts_mut(at, len) }.zeroize();
+    }
+}
+
+impl Drop for Cipher {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Cipher {}
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -136,14 +192,54 @@ impl fmt::Debug for Keys {
 
 /// Where a sealed value lives: what its associated data is made of.
 pub(crate) enum Place<'a> {
-    /// A log record.
-    Log { lsn: u64 },
-    /// An index value: table, account number, key bytes.
+    /// A log record: its store's lineage, its segment's epoch, its LSN and sync horizon.
+    Log {
+        lineage: &'a Lineage,
+        epoch: &'a [u8; 16],
+        lsn: u64,
+        horizon: u64,
+    },
+    /// An index value: the index's lineage, table, account number, key bytes.
     Value {
+        lineage: &'a Lineage,
         table: &'a str,
         account: u32,
         key: &'a [u8],
     },
+    /// A log record of a format-1 segment (written before lineages): its LSN alone.
+    OldLog { lsn: u64 },
+    /// An index value of index format 2 or older: table, account number, key bytes.
+    OldValue {
+        table: &'a str,
+        account: u32,
+        key: &'a [u8],
+    },
+}
+
+/// A store lineage: 16 random bytes drawn whenever a store's files are written afresh
+/// (creation, backup, compaction, rotation), kept in `meta` and bound into every sealed
+/// value and record, so that nothing sealed for one copy of a store opens in another.
+pub(crate) type Lineage = [u8; 16];
+
+/// A new store lineage: random (fixed for the fuzz entry points, `testing` feature only, so
+/// that their log inputs authenticate in a freshly made index).
+pub(crate) fn fresh_lineage() -> Result<Lineage> {
+    #[cfg(feature = "testing")]
+    if let Some(fixed) = FIXED_LINEAGE.get() {
+        return Ok(*fixed);
+    }
+    fresh_id()
+}
+
+/// The lineage every new index of this process draws, once set (fuzzing only).
+#[cfg(feature = "testing")]
+pub(crate) static FIXED_LINEAGE: std::sync::OnceLock<Lineage> = std::sync::OnceLock::new();
+
+/// 16 fresh random bytes (a lineage or a segment's epoch).
+pub(crate) fn fresh_id() -> Result<[u8; 16]> {
+    let mut id = [0u8; 16];
+    random(&mut id)?;
+    Ok(id)
 }
 
 impl Keys {
@@ -221,7 +317,7 @@ impl Keys {
     }
 
     /// The key values sealed under `salt` open with (derived once, then kept).
-    fn opening_key(&self, salt: [u8; SALT_LEN]) -> Option<Arc<Aes256Gcm>> {
+    fn opening_key(&self, salt: [u8; SALT_LEN]) -> Option<Arc<Cipher>> {
         if let Some(k) = self
             .opening
             .read()
@@ -272,15 +368,15 @@ fn cmac_key(key: &[u8; KEY_LEN]) -> cmac::Cmac<aes::Aes256> {
 }
 
 /// AES-256-GCM keyed with `key`.
-pub(crate) fn cipher(key: &[u8; KEY_LEN]) -> Aes256Gcm {
+pub(crate) fn cipher(key: &[u8; KEY_LEN]) -> Cipher {
     match Aes256Gcm::new_from_slice(key) {
-        Ok(c) => c,
+        Ok(c) => Cipher(c),
         Err(_) => unreachable!("a 32-byte key is valid"),
     }
 }
 
 /// The AES-256-GCM key of one open: a PRF of the values key and the open's random salt.
-fn sealing_key(values: &[u8; KEY_LEN], salt: &[u8; SALT_LEN]) -> Result<Aes256Gcm> {
+fn sealing_key(values: &[u8; KEY_LEN], salt: &[u8; SALT_LEN]) -> Result<Cipher> {
     let key = derive(values, b"sessiondb aes-256-gcm v1", salt)?;
     Ok(cipher(&key))
 }
@@ -293,25 +389,51 @@ fn nonce(counter: &[u8]) -> Nonce<U12> {
 }
 
 fn associated_data(place: &Place<'_>) -> Vec<u8> {
-    let mut ad = Vec::with_capacity(48);
-    ad.extend_from_slice(b"sessiondb1");
+    let mut ad = Vec::with_capacity(80);
     match place {
-        Place::Log { lsn } => {
-            ad.extend_from_slice(b"log\0");
+        Place::Log {
+            lineage,
+            epoch,
+            lsn,
+            horizon,
+        } => {
+            ad.extend_from_slice(b"sessiondb2log\0");
+            ad.extend_from_slice(*lineage);
+            ad.extend_from_slice(*epoch);
             ad.extend_from_slice(&lsn.to_le_bytes());
+            ad.extend_from_slice(&horizon.to_le_bytes());
         }
         Place::Value {
+            lineage,
             table,
             account,
             key,
         } => {
-            ad.extend_from_slice(table.as_bytes());
-            ad.push(0);
-            ad.extend_from_slice(&account.to_le_bytes());
-            ad.extend_from_slice(key);
+            ad.extend_from_slice(b"sessiondb2val\0");
+            ad.extend_from_slice(*lineage);
+            value_place(&mut ad, table, *account, key);
+        }
+        Place::OldLog { lsn } => {
+            ad.extend_from_slice(b"sessiondb1log\0");
+            ad.extend_from_slice(&lsn.to_le_bytes());
+        }
+        Place::OldValue {
+            table,
+            account,
+            key,
+        } => {
+            ad.extend_from_slice(b"sessiondb1");
+            value_place(&mut ad, table, *account, key);
         }
     }
     ad
+}
+
+fn value_place(ad: &mut Vec<u8>, table: &str, account: u32, key: &[u8]) {
+    ad.extend_from_slice(table.as_bytes());
+    ad.push(0);
+    ad.extend_from_slice(&account.to_le_bytes());
+    ad.extend_from_slice(key);
 }
 
 /// BLAKE2b-256 keyed with `key` over a label and a context: independent subkeys per use.
@@ -389,4 +511,68 @@ pub fn is_encrypted(path: impl AsRef<std::path::Path>) -> bool {
     crate::paths::store_dir(path.as_ref())
         .join(keyfile::KEY_FILE)
         .is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wipes_itself<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn every_key_holder_wipes_itself_when_dropped() {
+        // What `Keys` is made of, each wiping itself, and `Keys` itself.
+        wipes_itself::<Zeroizing<[u8; KEY_LEN]>>();
+        // `Cmac` wraps this core with a buffer of message bytes (names, not keys).
+        wipes_itself::<cmac::CmacCore<aes::Aes256>>();
+        wipes_itself::<aes::Aes256>();
+        wipes_itself::<Cipher>();
+        wipes_itself::<Keys>();
+        wipes_itself::<Passphrase>();
+        wipes_itself::<crate::AuthKey>();
+    }
+
+    #[test]
+    fn a_wiped_cipher_holds_only_zeros() {
+        let mut c = cipher(&[0x5a; KEY_LEN]);
+        let bytes = |c: &Cipher| {
+            let at = (&c.0 as *const Aes256Gcm).cast::<u8>();
+            // SAFETY: reads the bytes of a live value we borrow.
+            unsafe { std::slice::from_raw_parts(at, std::mem::size_of::<Aes256Gcm>()) }.to_vec()
+        };
+        assert!(
+            bytes(&c).iter().any(|&b| b != 0),
+            "a keyed cipher is not all zeros"
+        );
+        c.zeroize();
+        assert!(bytes(&c).iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn the_kdf_floor() {
+        assert!(!KdfParams::default().below_floor());
+        let floor = KdfParams {
+            memory_kib: MIN_KDF_MEMORY_KIB,
+            iterations: MIN_KDF_ITERATIONS,
+            parallelism: 1,
+        };
+        assert!(!floor.below_floor());
+        for weak in [
+            KdfParams {
+                memory_kib: MIN_KDF_MEMORY_KIB - 1,
+                ..floor
+            },
+            KdfParams {
+                iterations: 1,
+                ..floor
+            },
+            KdfParams {
+                memory_kib: 8,
+                iterations: 1,
+                parallelism: 2,
+            },
+        ] {
+            assert!(weak.below_floor(), "{weak:?}");
+        }
+    }
 }

@@ -221,10 +221,7 @@ pub fn export_file(
     options: &ExportOptions,
 ) -> Result<()> {
     if path.exists() {
-        return Err(Error::InvalidArgument(format!(
-            "{} already exists; export writes a new file",
-            path.display()
-        )));
+        return Err(crate::paths::already_exists(path));
     }
     match format {
         Format::TelethonV1 => telethon::export_v1(portable, path, options),

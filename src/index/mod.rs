@@ -5,6 +5,7 @@
 //! to numbers): fixed-width keys compare faster than a repeated name and take less space.
 
 mod base;
+mod fold;
 mod gate;
 mod hints;
 pub(crate) mod meta;
@@ -30,6 +31,7 @@ use crate::codec::{NO_KEY, RowKey, ValueCodec};
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::overlay::{AccountDelta, Overlay};
+use fold::fold_into;
 
 pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 pub(crate) const SESSIONS: TableDefinition<u32, &[u8]> = TableDefinition::new("sessions");
@@ -112,13 +114,23 @@ impl Index {
         backend: impl redb::StorageBackend,
         cache: usize,
         path: &Path,
-        store_id: Option<&[u8; 16]>,
+        keys: Option<&Arc<crate::crypto::Keys>>,
     ) -> Result<Index> {
         let db = Db(Some(opened(path, cache, |b| {
             b.create_with_backend(backend)
         })?));
-        guarded(path, || Index::init(&db, path, store_id))?;
+        guarded(path, || Index::init(&db, path, keys))?;
         Ok(Index::Writer(std::sync::RwLock::new(Arc::new(db))))
+    }
+
+    /// How this index's values are read and written: plain, or sealed with `keys` for the
+    /// lineage its `meta` records.
+    pub fn codec(&self, keys: Option<Arc<crate::crypto::Keys>>) -> Result<ValueCodec> {
+        let lineage = match &keys {
+            Some(_) => meta::lineage(&self.read()?.txn)?,
+            None => None,
+        };
+        Ok(ValueCodec::new(keys, lineage))
     }
 
     /// Opens the index read-only, beside a writer that may be running.
@@ -159,7 +171,9 @@ impl Index {
 
     /// Checks the format version; on a new file, writes it and creates the tables. An
     /// existing index is only read here, so a refused open changes nothing.
-    pub fn init(db: &Database, path: &Path, store_id: Option<&[u8; 16]>) -> Result<()> {
+    /// A new encrypted index draws its lineage here.
+    pub fn init(db: &Database, path: &Path, keys: Option<&Arc<crate::crypto::Keys>>) -> Result<()> {
+        let store_id = keys.map(|k| &k.store_id);
         if let Ok(txn) = db.begin_read()
             && let Ok(meta) = txn.open_table(META)
             && meta::format(&meta, path)?.is_some()
@@ -172,11 +186,17 @@ impl Index {
             if meta::format(&table, path)?.is_none() {
                 let format = meta::INDEX_FORMAT.to_le_bytes();
                 table.insert(meta::FORMAT, format.as_slice())?;
-                meta::put(&mut table, meta::CHECKPOINT, &0u64.to_le_bytes())?;
-                meta::put(&mut table, meta::NEXT_ACCOUNT, &1u32.to_le_bytes())?;
-                if let Some(id) = store_id {
-                    meta::put(&mut table, meta::STORE_ID, id)?;
+                let lineage = match keys {
+                    Some(_) => Some(crate::crypto::fresh_lineage()?),
+                    None => None,
+                };
+                if let (Some(id), Some(lineage)) = (store_id, &lineage) {
+                    meta::put_checked(&mut table, meta::STORE_ID, id)?;
+                    meta::put_checked(&mut table, meta::LINEAGE, lineage)?;
                 }
+                let codec = ValueCodec::new(keys.cloned(), lineage);
+                meta::put(&mut table, meta::CHECKPOINT, &0u64.to_le_bytes(), &codec)?;
+                meta::put(&mut table, meta::NEXT_ACCOUNT, &1u32.to_le_bytes(), &codec)?;
                 create_tables(&txn)?;
             }
         }
@@ -184,14 +204,20 @@ impl Index {
         Ok(())
     }
 
-    /// Brings a format-1 index to this build's format, in one transaction (for a writer,
-    /// once its open passed every check). Returns whether it did.
-    pub fn upgrade(&self, codec: &ValueCodec, path: &Path) -> Result<bool> {
+    /// Brings an index of an older format to this build's, in one transaction (for a
+    /// writer, once its open passed every check), folding in `recovered` (the log replayed
+    /// over it) when the values are re-sealed. Returns whether it did.
+    pub fn upgrade(
+        &self,
+        old: &ValueCodec,
+        path: &Path,
+        (recovered, hints): (&Overlay, &UsernameHints),
+    ) -> Result<bool> {
         let Index::Writer(db) = self else {
             return Err(Error::ReadOnly);
         };
         let db = db.read().unwrap_or_else(|p| p.into_inner()).clone();
-        upgrade::run(&db, codec, path)
+        upgrade::run(&db, old, path, (recovered, hints))
     }
 
     /// Folds a frozen overlay into the index in one durable transaction that also records
@@ -208,14 +234,7 @@ impl Index {
         };
         let mut txn = db.read().unwrap_or_else(|p| p.into_inner()).begin_write()?;
         txn.set_quick_repair(true);
-        for (account, delta) in &overlay.accounts {
-            fold_account(&txn, codec, hints, account, delta)?;
-        }
-        meta::put(
-            &mut txn.open_table(META)?,
-            meta::CHECKPOINT,
-            &overlay.last_lsn.to_le_bytes(),
-        )?;
+        fold_into(&txn, overlay, codec, hints)?;
         before_commit();
         txn.commit()?;
         Ok(())
@@ -284,9 +303,14 @@ fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
 /// checkpoints' page splits and its allocator's tail left, and truncates the file (a third
 /// smaller for a fresh copy of 200k peers). For backups and `compact`, before the copy is
 /// renamed into place.
-pub(crate) fn compact_file(path: &Path) -> Result<()> {
+pub(crate) fn compact_file(fs: &dyn crate::io::FileSystem, path: &Path) -> Result<()> {
     guarded(path, || {
-        let mut db = redb::Database::open(path).map_err(|e| open_error(e, path))?;
+        // Opened for writing (`create`: the file is there, nothing is created).
+        let (backend, _) = crate::store::index_backend(fs, path, true)?;
+        let io = Arc::new(crate::index_io::IndexIo::default());
+        let mut db = redb::Builder::new()
+            .create_with_backend(crate::index_io::CountingBackend::new(backend, io))
+            .map_err(|e| open_error(e, path))?;
         while db
             .compact()
             .map_err(|e| Error::Index(format!("compacting {}: {e}", path.display())))?
@@ -370,14 +394,6 @@ pub(crate) fn check_reader_store_id(
     meta::check_store_id(&index.read()?.txn, path, expected)
 }
 
-/// The account's number, if it has one.
-fn number(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result<Option<u32>> {
-    match txn.open_table(ACCOUNTS)?.get(account)? {
-        Some(v) => Ok(Some(decode_account(codec, account, v.value())?.number)),
-        None => Ok(None),
-    }
-}
-
 /// An `accounts` row. Sealed, it is bound to the account's name: swapping two accounts'
 /// rows (and so all their data) fails authentication.
 pub(crate) fn decode_account(
@@ -386,155 +402,4 @@ pub(crate) fn decode_account(
     bytes: &[u8],
 ) -> Result<AccountRecord> {
     codec.decode(bytes, "accounts", 0, account.as_bytes())
-}
-
-/// Gives `account` the next free number.
-fn allocate(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result<u32> {
-    let mut table = txn.open_table(META)?;
-    let number = meta::get::<4>(&table, meta::NEXT_ACCOUNT)?.map_or(1, u32::from_le_bytes);
-    let next = number
-        .checked_add(1)
-        .ok_or_else(|| Error::InvalidArgument("too many accounts created".into()))?;
-    meta::put(&mut table, meta::NEXT_ACCOUNT, &next.to_le_bytes())?;
-    let row = codec.encode(&AccountRecord { number }, "accounts", 0, account.as_bytes());
-    txn.open_table(ACCOUNTS)?.insert(account, row.as_slice())?;
-    Ok(number)
-}
-
-fn fold_account(
-    txn: &WriteTransaction,
-    codec: &ValueCodec,
-    hints: &UsernameHints,
-    account: &str,
-    d: &AccountDelta,
-) -> Result<()> {
-    let existing = number(txn, codec, account)?;
-    if d.wiped
-        && let Some(n) = existing
-    {
-        wipe_account(txn, n)?;
-    }
-    if d.exists == Some(false) {
-        // A deleted account's delta holds nothing else (any later write sets `exists`).
-        txn.open_table(ACCOUNTS)?.remove(account)?;
-        return Ok(());
-    }
-    let n = match existing {
-        Some(n) => n,
-        None => allocate(txn, codec, account)?,
-    };
-    if d.home_dc.is_some() || d.user.is_some() || d.self_peer.is_some() || d.peer_count_delta != 0 {
-        let mut table = txn.open_table(SESSIONS)?;
-        let mut row: SessionRecord = match table.get(n)? {
-            Some(v) => codec.decode(v.value(), "sessions", n, NO_KEY)?,
-            None => SessionRecord::default(),
-        };
-        if let Some(h) = d.home_dc {
-            row.home_dc = h;
-        }
-        if let Some(u) = &d.user {
-            row.user.clone_from(u);
-        }
-        if let Some(s) = d.self_peer {
-            row.self_peer = s;
-        }
-        row.peer_count = row.peer_count.saturating_add_signed(d.peer_count_delta);
-        table.insert(n, codec.encode(&row, "sessions", n, NO_KEY).as_slice())?;
-    }
-    fold_rows(txn, codec, (DCS, "dcs"), n, &d.dcs)?;
-    match &d.update_state {
-        Some(Some(state)) => {
-            txn.open_table(UPDATE_STATE)?
-                .insert(n, codec.encode(state, "update_state", n, NO_KEY).as_slice())?;
-        }
-        Some(None) => {
-            txn.open_table(UPDATE_STATE)?.remove(n)?;
-        }
-        None => {}
-    }
-    fold_rows(txn, codec, (CHANNEL_STATE, "channel_state"), n, &d.channels)?;
-    if let Some(app) = &d.app {
-        txn.open_table(APP_FIELDS)?
-            .insert(n, codec.encode(app, "app_fields", n, NO_KEY).as_slice())?;
-    }
-    fold_rows(txn, codec, (PEERS, "peers"), n, &d.peers)?;
-    // Hints learn every username folded in, so names cached since open take one descent too.
-    fold_names(
-        txn,
-        codec,
-        (USERNAMES, "usernames"),
-        n,
-        (&d.usernames, Some(hints)),
-    )?;
-    fold_names(txn, codec, (PHONES, "phones"), n, (&d.phones, None))?;
-    Ok(())
-}
-
-/// Writes (or deletes) one account's rows of a `(number, key) → versioned value` table.
-fn fold_rows<K, V>(
-    txn: &WriteTransaction,
-    codec: &ValueCodec,
-    (def, name): (TableDefinition<(u32, K), &[u8]>, &str),
-    n: u32,
-    rows: &BTreeMap<K, Option<V>>,
-) -> Result<()>
-where
-    K: redb::Key + RowKey + Copy + 'static + for<'a> redb::Value<SelfType<'a> = K>,
-    V: Serialize,
-{
-    let mut table = txn.open_table(def)?;
-    for (k, v) in rows {
-        match v {
-            Some(v) => {
-                let value = codec.encode(v, name, n, &k.bytes());
-                table.insert((n, *k), value.as_slice())?
-            }
-            None => table.remove((n, *k))?,
-        };
-    }
-    Ok(())
-}
-
-fn fold_names(
-    txn: &WriteTransaction,
-    codec: &ValueCodec,
-    (def, kind): (TableDefinition<(u32, &str), &[u8]>, &str),
-    n: u32,
-    (names, hints): (&BTreeMap<String, Option<i64>>, Option<&UsernameHints>),
-) -> Result<()> {
-    let mut table = txn.open_table(def)?;
-    for (name, id) in names {
-        let key = codec.name_key(kind, n, name);
-        if let Some(hints) = hints {
-            hints.set(n, key.as_ref(), *id);
-        }
-        match id {
-            Some(id) => {
-                let value = crate::codec::encode_id(kind, n, key.as_ref(), *id);
-                table.insert((n, key.as_ref()), value.as_slice())?
-            }
-            None => table.remove((n, key.as_ref()))?,
-        };
-    }
-    Ok(())
-}
-
-fn wipe_account(txn: &WriteTransaction, n: u32) -> Result<()> {
-    for def in [SESSIONS, UPDATE_STATE, APP_FIELDS] {
-        txn.open_table(def)?.remove(n)?;
-    }
-    txn.open_table(DCS)?
-        .retain_in((n, i32::MIN)..=(n, i32::MAX), |_, _| false)?;
-    for def in [CHANNEL_STATE, PEERS] {
-        txn.open_table(def)?
-            .retain_in((n, i64::MIN)..=(n, i64::MAX), |_, _| false)?;
-    }
-    for def in [USERNAMES, PHONES] {
-        let mut table = txn.open_table(def)?;
-        match n.checked_add(1) {
-            Some(next) => table.retain_in((n, "")..(next, ""), |_, _| false)?,
-            None => table.retain_in((n, "").., |_, _| false)?,
-        }
-    }
-    Ok(())
 }

@@ -24,14 +24,14 @@ pub(crate) fn open(
     fs: &dyn FileSystem,
     dir: &Path,
     (cache, never_finished): (usize, bool),
-    store_id: Option<&[u8; 16]>,
+    keys: Option<&Arc<crate::crypto::Keys>>,
     io: &Arc<IndexIo>,
 ) -> Result<(Index, Option<std::fs::File>)> {
     let path = dir.join(crate::paths::INDEX_FILE);
     if never_finished {
         // Nothing was ever stored: an empty index in memory.
         let (empty, _) = Gate::new(Box::new(redb::backends::InMemoryBackend::new()), true);
-        return Ok((Index::open_writer(empty, cache, &path, store_id)?, None));
+        return Ok((Index::open_writer(empty, cache, &path, keys)?, None));
     }
     for _ in 0..400 {
         let (backend, _) = crate::store::index_backend(fs, &path, false)?;
@@ -43,7 +43,7 @@ pub(crate) fn open(
             let (backend, _) = crate::store::index_backend(fs, &path, false)?;
             let (gated, _never_released) = Gate::new(backend, true);
             let counted = CountingBackend::new(Box::new(gated), io.clone());
-            let index = Index::open_writer(counted, cache, &path, store_id)?;
+            let index = Index::open_writer(counted, cache, &path, keys)?;
             return Ok((index, lock));
         }
         // A writer holds the lock and is opening: it repairs the file.

@@ -1,20 +1,27 @@
 //! Byte layout of log segments and records (see `docs/design.md`, "Log format").
 //!
-//! Segment header (24 bytes, little-endian):
-//! `magic "SESSDBLG" | format u32 | first_lsn u64 | crc32 u32 (of the 20 bytes before)`.
+//! Segment header (40 bytes, little-endian): `magic "SESSDBLG" | format u32 (2) |
+//! first_lsn u64 | epoch [16] | crc32 u32 (of the 36 bytes before)`. The epoch is drawn at
+//! random for each segment; an encrypted store binds its records to it. Format 1 (still
+//! read) had no epoch: `magic | format u32 (1) | first_lsn u64 | crc32 u32` (24 bytes).
 //!
 //! Record: `len u32 | crc u32 | lsn u64 | horizon u64 | payload[len]`, crc over
 //! `len ‖ lsn ‖ horizon ‖ payload`; payload = `version u8 | postcard(Vec<Op>)`.
 
+use crate::crypto::{Keys, Lineage, Place};
 use crate::error::{Error, Result};
 use crate::op::Op;
 
 /// Magic bytes at the start of every segment.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"SESSDBLG";
 /// Log format version written by this build.
-pub(crate) const LOG_FORMAT: u32 = 1;
-/// Length of the segment header.
-pub(crate) const SEGMENT_HEADER_LEN: usize = 24;
+pub(crate) const LOG_FORMAT: u32 = 2;
+/// The format before segments had an epoch (read, never written).
+const OLD_LOG_FORMAT: u32 = 1;
+/// Length of the segment header this build writes.
+pub(crate) const SEGMENT_HEADER_LEN: usize = 40;
+/// Length of a format-1 segment header: no record starts before it, in either format.
+pub(crate) const OLD_SEGMENT_HEADER_LEN: usize = 24;
 /// Length of a record header.
 pub(crate) const RECORD_HEADER_LEN: usize = 24;
 /// Largest payload accepted, checked before anything is allocated.
@@ -23,13 +30,14 @@ pub(crate) const MAX_PAYLOAD: usize = 16 << 20;
 const PAYLOAD_VERSION: u8 = 1;
 
 /// Encodes a segment header.
-pub(crate) fn segment_header(first_lsn: u64) -> [u8; SEGMENT_HEADER_LEN] {
+pub(crate) fn segment_header(first_lsn: u64, epoch: &[u8; 16]) -> [u8; SEGMENT_HEADER_LEN] {
     let mut h = [0u8; SEGMENT_HEADER_LEN];
     h[..8].copy_from_slice(SEGMENT_MAGIC);
     h[8..12].copy_from_slice(&LOG_FORMAT.to_le_bytes());
     h[12..20].copy_from_slice(&first_lsn.to_le_bytes());
-    let crc = crc32fast::hash(&h[..20]);
-    h[20..24].copy_from_slice(&crc.to_le_bytes());
+    h[20..36].copy_from_slice(epoch);
+    let crc = crc32fast::hash(&h[..36]);
+    h[36..40].copy_from_slice(&crc.to_le_bytes());
     h
 }
 
@@ -42,22 +50,57 @@ pub(crate) enum HeaderError {
     Version(u32),
 }
 
-/// Parses a segment header and returns its first LSN.
-pub(crate) fn parse_segment_header(bytes: &[u8]) -> std::result::Result<u64, HeaderError> {
+/// A parsed segment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentHeader {
+    /// The LSN of the segment's first record.
+    pub first_lsn: u64,
+    /// The segment's epoch (`None`: format 1).
+    pub epoch: Option<[u8; 16]>,
+    /// Where its records start.
+    pub len: usize,
+}
+
+/// Parses a segment header (either format).
+pub(crate) fn parse_segment_header(
+    bytes: &[u8],
+) -> std::result::Result<SegmentHeader, HeaderError> {
+    let sound = |len: usize| {
+        bytes
+            .get(..len)
+            .is_some_and(|h| crc32fast::hash(&h[..len - 4]) == u32_at(h, len - 4))
+    };
     let h = bytes
-        .get(..SEGMENT_HEADER_LEN)
+        .get(..OLD_SEGMENT_HEADER_LEN)
         .ok_or(HeaderError::Damaged("segment shorter than its header"))?;
     if &h[..8] != SEGMENT_MAGIC {
         return Err(HeaderError::Damaged("bad segment magic"));
     }
-    if crc32fast::hash(&h[..20]) != u32_at(h, 20) {
-        return Err(HeaderError::Damaged("bad segment header checksum"));
+    let first_lsn = u64_at(h, 12);
+    match u32_at(h, 8) {
+        LOG_FORMAT if sound(SEGMENT_HEADER_LEN) => {
+            let mut epoch = [0u8; 16];
+            epoch.copy_from_slice(&bytes[20..36]);
+            Ok(SegmentHeader {
+                first_lsn,
+                epoch: Some(epoch),
+                len: SEGMENT_HEADER_LEN,
+            })
+        }
+        OLD_LOG_FORMAT if sound(OLD_SEGMENT_HEADER_LEN) => Ok(SegmentHeader {
+            first_lsn,
+            epoch: None,
+            len: OLD_SEGMENT_HEADER_LEN,
+        }),
+        // A sound header of another format, or a damaged one (a flipped format field too).
+        v if v > LOG_FORMAT && (sound(OLD_SEGMENT_HEADER_LEN) || sound(SEGMENT_HEADER_LEN)) => {
+            Err(HeaderError::Version(v))
+        }
+        _ if bytes.len() < SEGMENT_HEADER_LEN && u32_at(h, 8) == LOG_FORMAT => {
+            Err(HeaderError::Damaged("segment shorter than its header"))
+        }
+        _ => Err(HeaderError::Damaged("bad segment header checksum")),
     }
-    let format = u32_at(h, 8);
-    if format != LOG_FORMAT {
-        return Err(HeaderError::Version(format));
-    }
-    Ok(u64_at(h, 12))
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -80,9 +123,9 @@ fn record_crc(len: &[u8], lsn_and_horizon: &[u8], payload: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// Encodes the payload of a batch.
-pub(crate) fn encode_payload(ops: &[Op]) -> Result<Vec<u8>> {
-    let out = postcard::to_extend(ops, vec![PAYLOAD_VERSION])
+/// Encodes the payload of a batch, in a buffer wiped when dropped (it may hold auth keys).
+pub(crate) fn encode_payload(ops: &[Op]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let out = crate::codec::encode_wiped(ops, &[PAYLOAD_VERSION])
         .map_err(|e| Error::InvalidArgument(format!("cannot encode batch: {e}")))?;
     if out.len() > MAX_PAYLOAD {
         return Err(Error::InvalidArgument(format!(
@@ -93,20 +136,42 @@ pub(crate) fn encode_payload(ops: &[Op]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// An encrypted store's keys, as the log reads and writes with them: bound to the store's
+/// lineage (`None` for a store whose index predates lineages, format 2 or older).
+#[derive(Clone, Copy)]
+pub(crate) struct LogKeys<'a> {
+    pub keys: &'a Keys,
+    pub lineage: Option<&'a Lineage>,
+}
+
 /// The plaintext of a record's payload: as stored, or opened with an encrypted store's keys
-/// (`Err` if it fails authentication: damaged, moved, or sealed with another key).
+/// (`Err` if it fails authentication: damaged, moved, sealed with another key or for another
+/// lineage or segment). A format-1 record opens only in a store that has no lineage yet:
+/// after the upgrade every such record is at or below the checkpoint, never read again.
 pub(crate) fn open_payload<'a>(
-    keys: Option<&crate::crypto::Keys>,
-    lsn: u64,
+    keys: Option<LogKeys<'_>>,
+    header: &SegmentHeader,
+    record: &RecordRef,
     payload: &'a [u8],
 ) -> std::result::Result<Plain<'a>, &'static str> {
-    match keys {
-        None => Ok(Plain::Stored(payload)),
-        Some(keys) => keys
-            .open(&crate::crypto::Place::Log { lsn }, payload)
-            .map(Plain::Opened)
-            .ok_or("record failed authentication"),
-    }
+    let Some(LogKeys { keys, lineage }) = keys else {
+        return Ok(Plain::Stored(payload));
+    };
+    let (lsn, horizon) = (record.lsn, record.horizon);
+    let place = match (lineage, &header.epoch) {
+        (Some(lineage), Some(epoch)) => Place::Log {
+            lineage,
+            epoch,
+            lsn,
+            horizon,
+        },
+        (None, None) => Place::OldLog { lsn },
+        (Some(_), None) => return Err("record sealed before the store's upgrade"),
+        (None, Some(_)) => return Err("record of a newer log in an index of an older format"),
+    };
+    keys.open(&place, payload)
+        .map(Plain::Opened)
+        .ok_or("record failed authentication")
 }
 
 /// A payload's plaintext: the stored bytes, or a decrypted copy wiped when dropped.

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::frame::{
-    HeaderError, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, decode_payload, is_zero_tail, open_payload,
-    parse_segment_header, read_record, valid_records_after,
+    HeaderError, LogKeys, OLD_SEGMENT_HEADER_LEN, RECORD_HEADER_LEN, decode_payload, is_zero_tail,
+    open_payload, parse_segment_header, read_record, valid_records_after,
 };
 use super::parse_segment_name;
 use crate::error::{Error, Result};
@@ -101,11 +101,11 @@ struct Damage {
     reason: String,
 }
 
-/// How to read the log: damage handling, and an encrypted store's keys.
+/// How to read the log: damage handling, and an encrypted store's keys and lineage.
 pub(crate) struct ReadLog<'a> {
     pub mode: RecoveryMode,
     pub read_only: bool,
-    pub keys: Option<&'a crate::crypto::Keys>,
+    pub keys: Option<LogKeys<'a>>,
 }
 
 /// Replays the log in `dir` after `checkpoint_lsn`, calling `apply` for each batch in order.
@@ -170,8 +170,8 @@ pub(crate) fn recover(
     // Where each segment's records end (the rest is preallocated zeros).
     let mut ends: Vec<usize> = segments.iter().map(|s| s.bytes.len()).collect();
     'segments: for (index, seg) in segments.iter().enumerate() {
-        let first = match parse_segment_header(&seg.bytes) {
-            Ok(first) => first,
+        let header = match parse_segment_header(&seg.bytes) {
+            Ok(header) => header,
             Err(HeaderError::Version(v)) => {
                 return Err(Error::UnsupportedVersion {
                     what: format!("log segment {}", seg.path.display()),
@@ -189,16 +189,19 @@ pub(crate) fn recover(
                 break;
             }
         };
-        if first != expected {
+        if header.first_lsn != expected {
             damage = Some(Damage {
                 index,
                 offset: 0,
                 expected,
-                reason: format!("segment starts at LSN {first}, expected {expected}"),
+                reason: format!(
+                    "segment starts at LSN {}, expected {expected}",
+                    header.first_lsn
+                ),
             });
             break;
         }
-        let mut offset = SEGMENT_HEADER_LEN;
+        let mut offset = header.len;
         while offset < seg.bytes.len() {
             let record = match read_record(&seg.bytes, offset) {
                 Ok(r) if r.lsn == expected => r,
@@ -239,7 +242,7 @@ pub(crate) fn recover(
             out.records += 1;
             if record.lsn > checkpoint_lsn {
                 let payload = &seg.bytes[record.payload.0..record.payload.1];
-                let plain = match open_payload(how.keys, record.lsn, payload) {
+                let plain = match open_payload(how.keys, &header, &record, payload) {
                     Ok(plain) => plain,
                     Err(why) => {
                         damage = Some(Damage {
@@ -296,9 +299,9 @@ pub(crate) fn recover(
 
 /// Whether the segment after `index` has a sound header starting at LSN `expected`.
 fn next_starts_at(segments: &[Segment], index: usize, expected: u64) -> bool {
-    segments
-        .get(index + 1)
-        .is_some_and(|next| parse_segment_header(&next.bytes).is_ok_and(|first| first == expected))
+    segments.get(index + 1).is_some_and(|next| {
+        parse_segment_header(&next.bytes).is_ok_and(|h| h.first_lsn == expected)
+    })
 }
 
 /// Decides torn tail or corruption; plans the cut when allowed. Returns how many segments
@@ -323,7 +326,7 @@ fn handle_damage(
     for s in &segments[d.index + 1..] {
         later.extend(valid_records_after(
             &s.bytes,
-            SEGMENT_HEADER_LEN,
+            OLD_SEGMENT_HEADER_LEN,
             after,
             max_lsn,
         ));

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::frame::{encode_record, segment_header};
 use super::segment_path;
+use crate::crypto::{Keys, Lineage, Place};
 use crate::io::{FileSystem, LogFile};
 use crate::phase::{Phase, PhaseHook, reach};
 
@@ -29,8 +30,11 @@ pub(crate) struct LogWriter {
     allocated: u64,
     /// How far ahead zeros are written.
     prealloc: u64,
-    /// An encrypted store's keys: payloads are sealed, bound to their LSN.
-    keys: Option<Arc<crate::crypto::Keys>>,
+    /// An encrypted store's keys and lineage: payloads are sealed, bound to the lineage,
+    /// the segment's epoch, their LSN and their sync horizon.
+    keys: Option<(Arc<Keys>, Lineage)>,
+    /// The current segment's epoch.
+    epoch: [u8; 16],
 }
 
 /// Zeros to write ahead of the records with.
@@ -47,9 +51,9 @@ impl LogWriter {
         (sealed, sealed_bytes): (Vec<PathBuf>, u64),
         prealloc: u64,
         hook: Option<PhaseHook>,
-        keys: Option<Arc<crate::crypto::Keys>>,
+        keys: Option<(Arc<Keys>, Lineage)>,
     ) -> std::io::Result<Self> {
-        let (file, path) = new_segment(fs.as_ref(), dir, next_lsn, &hook)?;
+        let (file, path, epoch) = new_segment(fs.as_ref(), dir, next_lsn, &hook)?;
         Ok(LogWriter {
             fs,
             dir: dir.to_owned(),
@@ -67,6 +71,7 @@ impl LogWriter {
             allocated: super::frame::SEGMENT_HEADER_LEN as u64,
             prealloc: prealloc.max(4096),
             keys,
+            epoch,
         })
     }
 
@@ -75,8 +80,14 @@ impl LogWriter {
         let lsn = self.next_lsn;
         match &self.keys {
             None => encode_record(&mut self.buf, lsn, self.synced_lsn, payload),
-            Some(keys) => {
-                let sealed = keys.seal(&crate::crypto::Place::Log { lsn }, payload);
+            Some((keys, lineage)) => {
+                let place = Place::Log {
+                    lineage,
+                    epoch: &self.epoch,
+                    lsn,
+                    horizon: self.synced_lsn,
+                };
+                let sealed = keys.seal(&place, payload);
                 encode_record(&mut self.buf, lsn, self.synced_lsn, &sealed);
             }
         }
@@ -128,7 +139,9 @@ impl LogWriter {
         if self.first_lsn == self.next_lsn {
             return Ok(());
         }
-        let (file, path) = new_segment(self.fs.as_ref(), &self.dir, self.next_lsn, &self.hook)?;
+        let (file, path, epoch) =
+            new_segment(self.fs.as_ref(), &self.dir, self.next_lsn, &self.hook)?;
+        self.epoch = epoch;
         let old = std::mem::replace(&mut self.path, path);
         self.sealed.push(old);
         self.first_lsn = self.next_lsn;
@@ -168,18 +181,20 @@ impl LogWriter {
 }
 
 /// Creates a segment with its header, syncs it and its directory entry before any record
-/// goes in, so a header is never torn under records that were acknowledged.
+/// goes in, so a header is never torn under records that were acknowledged. Returns the
+/// file, its path and its fresh epoch.
 fn new_segment(
     fs: &dyn FileSystem,
     dir: &Path,
     first_lsn: u64,
     hook: &Option<PhaseHook>,
-) -> std::io::Result<(Box<dyn LogFile>, PathBuf)> {
+) -> std::io::Result<(Box<dyn LogFile>, PathBuf, [u8; 16])> {
+    let epoch = crate::crypto::fresh_id().map_err(|e| std::io::Error::other(e.to_string()))?;
     let path = segment_path(dir, first_lsn);
     let file = fs.create_new(&path)?;
-    file.write_at(0, &segment_header(first_lsn))?;
+    file.write_at(0, &segment_header(first_lsn, &epoch))?;
     reach(hook, Phase::Rotating);
     file.sync_data()?;
     fs.sync_dir(dir)?;
-    Ok((file, path))
+    Ok((file, path, epoch))
 }

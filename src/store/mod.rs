@@ -270,22 +270,35 @@ impl Store {
     /// writers go on. The copy appears under its name only once complete and synced; an
     /// interrupted backup leaves just [`partial_dir`](crate::partial_dir)`(dest)`.
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<crate::BackupReport> {
-        crate::backup::backup(&self.inner()?.shared, dest.as_ref())
+        self.backup_with(dest.as_ref(), crate::backup::CopyKeys::Same)
+    }
+
+    /// [`Store::backup`] with the keys the copy is written with.
+    pub(crate) fn backup_with(
+        &self,
+        dest: &Path,
+        keys: crate::backup::CopyKeys<'_>,
+    ) -> Result<crate::BackupReport> {
+        crate::backup::backup(&self.inner()?.shared, dest, keys)
     }
 
     /// Whether the store is encrypted (see [`Options::encryption`]).
     pub fn is_encrypted(&self) -> Result<bool> {
-        Ok(self.inner()?.shared.keys.is_some())
+        Ok(self.inner()?.shared.keys().is_some())
     }
 
     /// Wraps the store's data key under a new passphrase (and Argon2id parameters): one
     /// small file is rewritten, crash-safely; the data is not. Writers go on meanwhile.
+    ///
+    /// The data key stays the same: a copy of the old key file (in any backup made before)
+    /// still opens with the old passphrase, and its data key decrypts everything written
+    /// after the rekey too. After a passphrase leaked, use [`rotate`](crate::rotate).
     pub fn rekey(&self, new: &crate::Encryption) -> Result<()> {
         static REKEY: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let inner = self.inner()?;
         inner.writable()?;
         let shared = &inner.shared;
-        let keys = shared.keys.as_ref().ok_or_else(|| {
+        let keys = shared.keys().ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "{} is not encrypted: it was created without a passphrase",
                 self.dir.display()
@@ -361,5 +374,35 @@ impl Store {
     /// Takes the open store out, so that dropping it closes everything.
     fn take_inner(&self) -> Option<Arc<Inner>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The passphrase is gone (wiped) once the store is unlocked, for writing and reading.
+    #[test]
+    fn an_open_store_keeps_no_passphrase() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let path = dir.path().join("s");
+        let options = || Options {
+            encryption: Some(crate::Encryption {
+                passphrase: crate::Passphrase::new("pass"),
+                kdf: crate::KdfParams::insecure_for_tests(),
+            }),
+            ..Options::default()
+        };
+        let kept = |store: &Store| {
+            let inner = store.inner.lock().unwrap_or_else(|p| p.into_inner());
+            inner.as_ref().map(|i| i.options.encryption.is_some())
+        };
+        let store = Store::open_with(&path, options())?;
+        assert_eq!(kept(&store), Some(false));
+        store.close()?;
+        drop(store);
+        let reader = Store::open_read_only_with(&path, options())?;
+        assert_eq!(kept(&reader), Some(false));
+        Ok(())
     }
 }

@@ -37,11 +37,18 @@ impl Store {
     /// Opens for writing; `preloaded` are the keys of an encrypted store (for a backup).
     pub(crate) fn open_inner(
         path: &Path,
-        options: Options,
+        mut options: Options,
         preloaded: Option<Arc<crate::crypto::Keys>>,
     ) -> Result<Store> {
         let dir = paths::store_dir(path);
         paths::check_store_path(&dir)?;
+        // Weak parameters for a new key file are refused before anything is created.
+        if let Some(e) = &options.encryption
+            && preloaded.is_none()
+            && !dir.join(crate::crypto::keyfile::KEY_FILE).exists()
+        {
+            crate::crypto::keyfile::check_new(e.kdf)?;
+        }
         let created = paths::create_dir(&dir)?;
         paths::secure(&dir, true)?;
         let lock = paths::open_private(&dir.join(LOCK_FILE), true)?;
@@ -53,9 +60,10 @@ impl Store {
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let index_path = dir.join(INDEX_FILE);
         paths::refuse_lost_index(fs.as_ref(), &dir)?;
-        let encryption = options.encryption.as_ref();
-        let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption, preloaded, true)?;
-        let store_id = keys.as_ref().map(|k| &k.store_id);
+        // The passphrase is dropped (wiped) once the keys are unwrapped.
+        let encryption = options.encryption.take();
+        let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption.as_ref(), preloaded, true)?;
+        drop(encryption);
         crate::phase::reach(hook, Phase::OpenKeyReady);
         crate::creation::remove_unfinished_index(fs.as_ref(), &dir)?;
         let (backend, new_index) = index_backend(fs.as_ref(), &index_path, true)?;
@@ -63,15 +71,15 @@ impl Store {
         // Nothing reaches the index file until the open has passed every check.
         let (gated, gate) = Gate::new(backend, false);
         let counted = CountingBackend::new(Box::new(gated), index_io.clone());
-        let index = Index::open_writer(counted, options.cache_size, &index_path, store_id)?;
-        let codec = ValueCodec::new(keys.clone());
+        let index = Index::open_writer(counted, options.cache_size, &index_path, keys.as_ref())?;
+        let mut codec = index.codec(keys.clone())?;
 
-        let (checkpoint_lsn, mut base) = snapshot(&index, &codec, options.cache_size)?;
+        let (mut checkpoint_lsn, mut base) = snapshot(&index, &codec, options.cache_size)?;
         let mut active = Overlay::default();
         let how = ReadLog {
             mode: options.recovery,
             read_only: false,
-            keys: keys.as_deref(),
+            keys: codec.log_keys(),
         };
         let mut rec = replay(&fs, &dir, checkpoint_lsn, &how, (&mut active, &base))?;
         crate::phase::reach(hook, Phase::OpenChecked);
@@ -79,9 +87,15 @@ impl Store {
             .map_err(|e| Error::io(format!("writing {}", index_path.display()), e))?;
         rec.apply_fixes(&fs, &dir)?;
         crate::reclaim::remove_leftover(fs.as_ref(), &dir)?;
-        // A format-1 index gains its checksums; the base is taken again (same contents).
-        if index.upgrade(&codec, &index_path)? {
-            base = snapshot(&index, &codec, options.cache_size)?.1;
+        // An index of an older format is brought to this one's (an encrypted one gains its
+        // lineage, with the replayed log folded in): the codec and base are taken again.
+        if index.upgrade(&codec, &index_path, (&active, base.hints()))? {
+            codec = index.codec(keys.clone())?;
+            let folded = codec.keys().is_some();
+            (checkpoint_lsn, base) = snapshot(&index, &codec, options.cache_size)?;
+            if folded {
+                active = Overlay::default();
+            }
         }
         if created || new_index {
             // The lock file is always real; the index lives wherever `fs` keeps it.
@@ -122,7 +136,7 @@ impl Store {
             (rec.segments, rec.segment_bytes),
             options.segment_bytes.min(1 << 20),
             options.phase_hook.clone(),
-            keys.clone(),
+            codec.keys().cloned().zip(codec.lineage().copied()),
         )
         .map_err(|e| Error::io(format!("starting a log segment in {}", dir.display()), e))?;
         let shared = Arc::new(Shared::new(
@@ -132,7 +146,7 @@ impl Store {
             (active, base),
             checkpoint_lsn,
             Some(&options),
-            keys,
+            codec,
         ));
         let writer = commit::spawn(shared.clone(), log)?;
         let inner = Inner {
@@ -157,7 +171,7 @@ impl Store {
         index::guarded(&index, || Self::read_only(path.as_ref(), options))
     }
 
-    fn read_only(path: &Path, options: Options) -> Result<Store> {
+    fn read_only(path: &Path, mut options: Options) -> Result<Store> {
         let dir = paths::store_dir(path);
         paths::check_store_path(&dir)?;
         let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
@@ -176,19 +190,20 @@ impl Store {
         // A creation killed before its key file was written stored nothing to decrypt.
         let never_finished = crate::creation::never_finished(fs.as_ref(), &dir)?;
         let keyless = never_finished && !crate::crypto::keyfile::exists(fs.as_ref(), &dir)?;
-        let encryption = options.encryption.as_ref().filter(|_| !keyless);
-        let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption, None, false)?;
+        let encryption = options.encryption.take().filter(|_| !keyless);
+        let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption.as_ref(), None, false)?;
+        drop(encryption);
         let index_io = Arc::new(IndexIo::default());
-        let store_id = keys.as_ref().map(|k| &k.store_id);
         let (index, lock) = index::reader::open(
             fs.as_ref(),
             &dir,
             (options.cache_size, never_finished),
-            store_id,
+            keys.as_ref(),
             &index_io,
         )?;
+        let store_id = keys.as_ref().map(|k| &k.store_id);
         index::check_reader_store_id(&index, &index_path, store_id)?;
-        let codec = ValueCodec::new(keys.clone());
+        let codec = index.codec(keys.clone())?;
         // A checkpoint of the writer may delete segments while we read them: try again.
         let mut attempt = 0;
         let (base, active, rec, checkpoint_lsn) = loop {
@@ -197,7 +212,7 @@ impl Store {
             let how = ReadLog {
                 mode: options.recovery,
                 read_only: true,
-                keys: keys.as_deref(),
+                keys: codec.log_keys(),
             };
             let result = replay(&fs, &dir, checkpoint_lsn, &how, (&mut active, &base));
             match result {
@@ -215,7 +230,7 @@ impl Store {
             (active, base),
             checkpoint_lsn,
             None,
-            keys,
+            codec,
         ));
         let inner = Inner {
             shared,
@@ -251,14 +266,14 @@ pub(crate) fn index_backend(
     Ok((Box::new(redb::backends::FileBackend::new(file)?), created))
 }
 
-/// The checkpoint LSN and the tables of the index's last checkpoint, with username hints
-/// (a quarter of the cache size) being filled in the background.
+/// The checkpoint LSN and the tables of the index's last checkpoint, with room for username
+/// hints (a quarter of the cache size), filled in the background once the open succeeded
+/// (`Shared::new`).
 fn snapshot(index: &Index, codec: &ValueCodec, cache_size: usize) -> Result<(u64, Arc<Base>)> {
     let txn = index.read()?;
-    let checkpoint_lsn = index::checkpoint_lsn(&txn.txn)?;
+    let checkpoint_lsn = index::checkpoint_lsn(&txn.txn, codec)?;
     let hints = Arc::new(index::UsernameHints::new(cache_size / 4));
     let base = Arc::new(Base::open(txn, codec.clone(), hints)?);
-    index::UsernameHints::fill_in_background(base.clone());
     Ok((checkpoint_lsn, base))
 }
 

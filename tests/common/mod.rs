@@ -123,3 +123,109 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+/// Where a log segment's records start: after its header (40 bytes; 24 in format 1).
+pub fn records_start(segment: &[u8]) -> usize {
+    match segment.get(8..12) {
+        Some([1, 0, 0, 0]) => 24,
+        _ => 40,
+    }
+}
+
+/// The records of a log segment as `(start, payload_start, payload_end)`, up to the first
+/// all-zero or cut-short record header.
+pub fn record_spans(segment: &[u8]) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = records_start(segment);
+    while let Some(header) = segment.get(at..at + 24) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        if len == 0 || at + 24 + len > segment.len() {
+            break;
+        }
+        out.push((at, at + 24, at + 24 + len));
+        at += 24 + len;
+    }
+    out
+}
+
+/// Where a log segment's records end: the rest is zeros written ahead of them.
+pub fn records_end(segment: &[u8]) -> usize {
+    record_spans(segment)
+        .last()
+        .map_or(records_start(segment), |r| r.2)
+}
+
+/// Encryption with `passphrase` and the tests' fast Argon2 parameters.
+pub fn encryption(passphrase: &str) -> sessiondb::Encryption {
+    sessiondb::Encryption {
+        passphrase: sessiondb::Passphrase::new(passphrase),
+        kdf: sessiondb::KdfParams::insecure_for_tests(),
+    }
+}
+
+/// Options of an encrypted store (see [`encryption`]).
+pub fn encrypted(passphrase: &str) -> sessiondb::Options {
+    sessiondb::Options {
+        encryption: Some(encryption(passphrase)),
+        ..sessiondb::Options::default()
+    }
+}
+
+/// Rewrites index rows directly with redb, as an attacker with the file would.
+pub fn tamper(index: &std::path::Path, f: impl FnOnce(&redb::WriteTransaction)) {
+    let db = redb::Database::open(index).unwrap();
+    let txn = db.begin_write().unwrap();
+    f(&txn);
+    txn.commit().unwrap();
+}
+
+/// The stored bytes of every row of `table` in the index file at `index`.
+pub fn rows<K: redb::Key + 'static>(
+    index: &std::path::Path,
+    table: redb::TableDefinition<K, &'static [u8]>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use redb::{ReadableDatabase, ReadableTable};
+    let db = redb::Database::open(index).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(table).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|e| {
+            let (k, v) = e.unwrap();
+            (
+                K::as_bytes(&k.value()).as_ref().to_vec(),
+                v.value().to_vec(),
+            )
+        })
+        .collect()
+}
+
+/// A number from the environment variable `name`, or `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The phase hook of a child process its parent kills: prints each phase (`PHASE name`)
+/// and, the `after`-th time it reaches `pause`, prints `PAUSED name` and parks for ever,
+/// waiting for the kill.
+pub fn pausing_hook(pause: Option<String>, after: u64) -> sessiondb::PhaseHook {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let seen = AtomicU64::new(0);
+    sessiondb::PhaseHook(std::sync::Arc::new(move |phase: sessiondb::Phase| {
+        let name = format!("{phase:?}");
+        println!("PHASE {name}");
+        if pause.as_deref() == Some(name.as_str())
+            && seen.fetch_add(1, Ordering::SeqCst) + 1 >= after
+        {
+            println!("PAUSED {name}");
+            let _ = std::io::stdout().flush();
+            loop {
+                std::thread::park();
+            }
+        }
+    }))
+}

@@ -1,6 +1,5 @@
-//! The I/O seam of the log: a small file-system trait with a real implementation and an
-//! in-memory one that keeps a live and a durable image, so tests can cut the power, tear
-//! writes, slow down or fail syncs without mocking any of our own logic.
+//! The in-memory file system of the tests: a live and a durable image of every file (and
+//! of the index, through a redb backend), power cuts, torn pages, failing or held syncs.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,136 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// A file of the log, addressed by offset.
-#[allow(clippy::len_without_is_empty)] // a file length, not a collection
-pub trait LogFile: Send + Sync {
-    /// Current length in bytes.
-    fn len(&self) -> io::Result<u64>;
-    /// Reads exactly `buf.len()` bytes at `offset`.
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
-    /// Writes all of `buf` at `offset`.
-    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()>;
-    /// Truncates or extends (with zeros) to `len`.
-    fn set_len(&self, len: u64) -> io::Result<()>;
-    /// Makes everything written so far durable (fdatasync; `F_FULLFSYNC` on macOS).
-    fn sync_data(&self) -> io::Result<()>;
-}
-
-/// The file-system operations the log needs.
-pub trait FileSystem: Send + Sync + fmt::Debug {
-    /// Creates a directory and its parents.
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
-    /// Names of the entries of a directory.
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// Creates a new file (0600); fails if it exists.
-    fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
-    /// Opens an existing file.
-    fn open(&self, path: &Path, writable: bool) -> io::Result<Box<dyn LogFile>>;
-    /// Removes a file.
-    fn remove(&self, path: &Path) -> io::Result<()>;
-    /// Renames a file over another in the same directory, atomically.
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
-    /// Makes the directory's entries (creations, removals) durable.
-    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-
-    /// A redb backend for the index file at `path` (created if missing and `create`), and
-    /// whether it was created; `None` lets the store use the real file.
-    fn index_backend(&self, _path: &Path, _create: bool) -> io::Result<Option<IndexBackend>> {
-        Ok(None)
-    }
-}
-
-/// A redb storage backend and whether its file was just created.
-pub type IndexBackend = (Box<dyn redb::StorageBackend>, bool);
-
-/// The real file system.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RealFs;
-
-struct RealFile(std::fs::File);
-
-impl LogFile for RealFile {
-    fn len(&self) -> io::Result<u64> {
-        Ok(self.0.metadata()?.len())
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        self.0.read_exact_at(buf, offset)
-    }
-    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        self.0.write_all_at(buf, offset)
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        sync_file(&self.0)
-    }
-}
-
-/// fdatasync, or `F_FULLFSYNC` on macOS where fsync does not reach the platter.
-pub(crate) fn sync_file(file: &std::fs::File) -> io::Result<()> {
-    #[cfg(target_os = "macos")]
-    {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: fcntl on a descriptor we own, with an integer command and no pointers.
-        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_FULLFSYNC) };
-        if rc == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-    #[cfg(not(target_os = "macos"))]
-    {
-        file.sync_data()
-    }
-}
-
-impl FileSystem for RealFs {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(dir)? {
-            if let Ok(name) = entry?.file_name().into_string() {
-                names.push(name);
-            }
-        }
-        Ok(names)
-    }
-    fn create_new(&self, path: &Path) -> io::Result<Box<dyn LogFile>> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)?;
-        Ok(Box::new(RealFile(f)))
-    }
-    fn open(&self, path: &Path, writable: bool) -> io::Result<Box<dyn LogFile>> {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(writable)
-            .open(path)?;
-        Ok(Box::new(RealFile(f)))
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        std::fs::remove_file(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        std::fs::rename(from, to)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        sync_file(&std::fs::File::open(dir)?)
-    }
-}
+use super::{FileSystem, IndexBackend, LogFile};
 
 /// A hook run before every sync (or write) of [`MemFs`]: it may block (a gate) or fail.
 pub type IoHook = Arc<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
@@ -157,15 +27,61 @@ type Node = Arc<Mutex<MemData>>;
 struct MemState {
     live_names: BTreeMap<PathBuf, Node>,
     durable_names: BTreeMap<PathBuf, Node>,
+    /// Directory renames, exchanges and removals not yet durable: applied to the durable
+    /// names when their parent is synced.
+    dir_ops: Vec<DirOp>,
     syncs: u64,
     sync_hook: Option<IoHook>,
     write_hook: Option<IoHook>,
 }
 
+/// A renamed, exchanged or removed directory: the files it moved (by identity, as they were
+/// when it happened), made durable when the parent directory is synced. Directories hold
+/// files only.
+struct DirOp {
+    parent: PathBuf,
+    /// (old path, new path or `None` when removed, the file).
+    moves: Vec<(PathBuf, Option<PathBuf>, Node)>,
+}
+
+impl DirOp {
+    /// The files of `names` in `dir`, to go to `to` (`None`: removed).
+    fn moves(
+        names: &BTreeMap<PathBuf, Node>,
+        dir: &Path,
+        to: Option<&Path>,
+    ) -> Vec<(PathBuf, Option<PathBuf>, Node)> {
+        names
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .filter_map(|(p, node)| {
+                let new = match to {
+                    Some(to) => Some(to.join(p.file_name()?)),
+                    None => None,
+                };
+                Some((p.clone(), new, node.clone()))
+            })
+            .collect()
+    }
+
+    /// Applies the moves to a name map: only the files still there as they were.
+    fn apply(&self, names: &mut BTreeMap<PathBuf, Node>) {
+        let mut moved = Vec::new();
+        for (from, to, node) in &self.moves {
+            if names.get(from).is_some_and(|n| Arc::ptr_eq(n, node)) {
+                names.remove(from);
+                moved.extend(to.clone().map(|to| (to, node.clone())));
+            }
+        }
+        names.extend(moved);
+    }
+}
+
 /// An in-memory file system with a live and a durable image.
 ///
 /// A write reaches the durable image only when its file is synced; a created or removed file's
-/// directory entry only when its directory is synced. [`MemFs::power_cut`] returns the image a
+/// directory entry only when its directory is synced; a renamed, exchanged or removed
+/// directory only when its parent is synced. Directories hold files only. [`MemFs::power_cut`] returns the image a
 /// machine would boot with.
 #[derive(Clone, Default)]
 pub struct MemFs {
@@ -286,6 +202,22 @@ impl MemFs {
         MemFs {
             state: Arc::new(Mutex::new(out)),
         }
+    }
+
+    /// Moves (or removes, `None`) the files of each directory at once.
+    fn dir_op(&self, dir: &Path, moves: &[(&Path, Option<&Path>)]) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        let moves = moves
+            .iter()
+            .flat_map(|(from, to)| DirOp::moves(&st.live_names, from, *to))
+            .collect();
+        let op = DirOp {
+            parent: dir.parent().unwrap_or(Path::new("")).to_owned(),
+            moves,
+        };
+        op.apply(&mut st.live_names);
+        st.dir_ops.push(op);
+        Ok(())
     }
 
     fn node(&self, path: &Path) -> io::Result<(Node, Option<IoHook>, Option<IoHook>)> {
@@ -415,8 +347,25 @@ impl FileSystem for MemFs {
         Ok(Some((Box::new(backend), !exists)))
     }
 
+    fn exchange_dirs(&self, a: &Path, b: &Path) -> io::Result<()> {
+        self.dir_op(a, &[(a, Some(b)), (b, Some(a))])
+    }
+    fn rename_dir(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.dir_op(from, &[(from, Some(to))])
+    }
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.dir_op(dir, &[(dir, None)])
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut st = lock(&self.state);
+        let ops = std::mem::take(&mut st.dir_ops);
+        let (now, later): (Vec<DirOp>, Vec<DirOp>) =
+            ops.into_iter().partition(|op| op.parent == dir);
+        st.dir_ops = later;
+        for op in &now {
+            op.apply(&mut st.durable_names);
+        }
         let in_dir = |p: &PathBuf| p.parent() == Some(dir);
         st.durable_names.retain(|p, _| !in_dir(p));
         let live: Vec<(PathBuf, Node)> = st
