@@ -159,8 +159,11 @@ fn after_the_upgrade_a_value_sealed_before_it_is_refused() {
         .unwrap()
         .close()
         .unwrap();
-    // The fixture's own (pre-upgrade) row of DC 2, back into the upgraded index.
-    let old = common::rows(&fixture.join("index.redb"), DCS);
+    // The fixture's own (pre-upgrade) row of DC 2, back into the upgraded index; read from
+    // a second copy, since redb writes to a file it opens.
+    let pristine = dir.path().join("pristine.session");
+    common::copy_dir(&fixture, &pristine);
+    let old = common::rows(&pristine.join("index.redb"), DCS);
     let (key, value) = old
         .into_iter()
         .find(|(k, _)| k.ends_with(&2i32.to_le_bytes()))

@@ -39,6 +39,10 @@ pub struct TargetArgs {
     /// The DC to export for single-DC formats (default: the home DC).
     #[arg(long)]
     dc: Option<i32>,
+    /// The exported DC's address (IP:PORT, [IPv6]:PORT), when Telegram's own table (used for
+    /// a session that holds no address) is not wanted.
+    #[arg(long, value_name = "IP:PORT")]
+    dc_address: Option<std::net::SocketAddr>,
 }
 
 impl TargetArgs {
@@ -48,6 +52,7 @@ impl TargetArgs {
             is_bot: self.bot,
             user_id: self.user_id,
             dc: self.dc,
+            dc_address: self.dc_address,
         }
     }
 }
@@ -123,6 +128,8 @@ fn print_notes(p: &Portable) {
 
 fn write_target(p: &Portable, output: &str, t: &TargetArgs) -> Result<String> {
     let options = t.options();
+    let p = &p.for_export(&options)?;
+    print_notes(p);
     if !t.to.is_string() {
         if output == "-" {
             return Err(Error::InvalidArgument(format!(

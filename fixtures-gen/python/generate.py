@@ -6,7 +6,7 @@ in the virtualenv that holds the matching library version (see README.md and reg
 
     python generate.py telethon           # Telethon 1.x SQLiteSession -> telethon-<major.minor>.session
     python generate.py telethon-strings   # Telethon StringSession    -> telethon-ipv4.string, telethon-ipv6.string
-    python generate.py pyrogram           # Pyrogram FileStorage/MemoryStorage -> pyrogram-<version>.session + strings
+    python generate.py pyrogram           # Pyrogram FileStorage/MemoryStorage -> pyrogram-<version>.session + strings (2.x: also a test-mode bot string)
     python generate.py pyrogram-migrated  # Pyrogram 2.x opens a copy of pyrogram-1.4.16.session (adds api_id last)
     python generate.py gramjs             # node + npm `telegram` (GramJS) -> gramjs-ipv4.string, gramjs-ipv6.string
 
@@ -244,14 +244,15 @@ def pyrogram_tl_objects(raw):
     return users + chats
 
 
-async def _pyro_fill(storage, pyrogram, raw, major, user_id, peers=True):
+async def _pyro_fill(storage, pyrogram, raw, major, user_id, peers=True, test_mode=False,
+                     is_bot=False):
     await storage.dc_id(DC_ID)
     if major >= 2:
         await storage.api_id(API_ID)
-    await storage.test_mode(False)
+    await storage.test_mode(test_mode)
     await storage.auth_key(AUTH_KEY)
     await storage.user_id(user_id)
-    await storage.is_bot(False)
+    await storage.is_bot(is_bot)
     if peers:
         # The library's own User/Chat/Channel -> peers-row conversion.
         stub = pytypes.SimpleNamespace(storage=storage)
@@ -322,6 +323,12 @@ def gen_pyrogram(out, readback):
             await ms.open()
             await _pyro_fill(ms, pyrogram, raw, major, SELF_ID, peers=False)
             strings["pyrogram-2.string"] = await ms.export_session_string()
+            # A test-mode bot: its key belongs to Telegram's test DCs only.
+            ms = MemoryStorage(":memory:")
+            await ms.open()
+            await _pyro_fill(ms, pyrogram, raw, major, SELF_ID, peers=False, test_mode=True,
+                             is_bot=True)
+            strings["pyrogram-2-test.string"] = await ms.export_session_string()
         else:
             for fname, uid in (("pyrogram-1-uid32.string", SELF_ID),
                                ("pyrogram-1-uid64.string", SELF_ID_64)):

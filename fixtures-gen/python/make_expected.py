@@ -281,8 +281,9 @@ def pyrogram_string(path, rb, rb_v2=None):
              is_bot=is_bot)
     n = path.name
     want_uid = G.SELF_ID_64 if "uid64" in n else G.SELF_ID
-    check(dc == G.DC_ID and key == G.AUTH_KEY and uid == want_uid and not test_mode and not is_bot,
-          f"{n}: fields")
+    test = "-test" in n  # the test-mode bot string
+    check(dc == G.DC_ID and key == G.AUTH_KEY and uid == want_uid and test_mode == test
+          and is_bot == test, f"{n}: fields")
     check(api_id == (G.API_ID if len(raw) == 271 else None), f"{n}: api_id")
     for src, r in (("own", rb), ("pyrogram 2.x", rb_v2 or {})):
         if not r:
@@ -313,8 +314,8 @@ def main():
                                    load_readback(rbd, f"{name}.read-by-gramjs"))
     for name in ("gramjs-ipv4.string", "gramjs-ipv6.string"):
         fx[name] = gramjs_string(out / name, load_readback(rbd, name))
-    fx["pyrogram-2.string"] = pyrogram_string(out / "pyrogram-2.string",
-                                              load_readback(rbd, "pyrogram-2.string"))
+    for name in ("pyrogram-2.string", "pyrogram-2-test.string"):
+        fx[name] = pyrogram_string(out / name, load_readback(rbd, name))
     for name in ("pyrogram-1-uid32.string", "pyrogram-1-uid64.string"):
         fx[name] = pyrogram_string(out / name, load_readback(rbd, name),
                                    load_readback(rbd, f"{name}.read-by-2.0.106"))

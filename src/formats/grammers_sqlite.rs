@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::sqlite::{self, auth_key, for_each_row, int, int32};
-use super::{Format, Portable, bad, dc_at};
+use super::{ExportOptions, Format, Portable, bad, dc_at};
 use crate::error::Result;
 use crate::model::{Peer, PeerKind, UpdateState};
 
@@ -103,8 +103,9 @@ fn peer(id: i64, hash: Option<i64>, subtype: Option<i64>) -> Peer {
     peer
 }
 
-fn subtype(peer: &Peer) -> Option<i64> {
-    let own = if peer.is_self == Some(true) { SELF } else { 0 };
+/// The subtype bits; `own` says whether the peer is the logged-in user.
+fn subtype(peer: &Peer, own: bool) -> Option<i64> {
+    let own = if own { SELF } else { 0 };
     match peer.kind {
         PeerKind::Bot => Some(BOT | own),
         PeerKind::User | PeerKind::UserUnknown => (own != 0).then_some(own),
@@ -116,7 +117,13 @@ fn subtype(peer: &Peer) -> Option<i64> {
     }
 }
 
-pub(crate) fn export(p: &Portable, path: &Path) -> Result<()> {
+/// Writes a grammers-session file. grammers finds the logged-in user by the `peer_info` row
+/// with the self bit: exactly one such row is written, for the session's user (or
+/// `--user-id`), even when that user is not among the cached peers.
+pub(crate) fn export(p: &Portable, path: &Path, options: &ExportOptions) -> Result<()> {
+    let held = p.session.user.as_ref();
+    let me = options.user_id.or(held.map(|u| u.id));
+    let me_bot = options.is_bot.or(held.map(|u| u.bot)).unwrap_or(false);
     let mut conn = sqlite::create(path, F)?;
     let tx = conn.transaction().map_err(sqlite::err(F))?;
     tx.execute_batch(
@@ -138,12 +145,8 @@ pub(crate) fn export(p: &Portable, path: &Path) -> Result<()> {
             .map_err(&e)?;
     }
     for dc in &p.session.dcs {
-        // grammers needs both addresses; a missing one comes from Telegram's known table.
-        let known = super::known_dc(dc.id);
-        let (Some(v4), Some(v6)) = (
-            dc.ipv4.or(known.map(|k| k.0)),
-            dc.ipv6.or(known.map(|k| k.1)),
-        ) else {
+        // grammers needs both addresses; a missing one comes from Telegram's table.
+        let (Some(v4), Some(v6)) = super::dc_table::both(dc, p.session.app.test_mode) else {
             return Err(crate::Error::MissingField {
                 format: F.name().into(),
                 field: format!("IPv4 and IPv6 addresses of DC {}", dc.id),
@@ -167,8 +170,16 @@ pub(crate) fn export(p: &Portable, path: &Path) -> Result<()> {
             } else {
                 peer.access_hash
             };
+            // Without a known user, the source's own self mark stands.
+            let own = me.map_or(peer.is_self == Some(true), |id| id == peer.id);
             insert
-                .execute(rusqlite::params![peer.id, hash, subtype(peer)])
+                .execute(rusqlite::params![peer.id, hash, subtype(peer, own)])
+                .map_err(&e)?;
+        }
+        if let Some(id) = me.filter(|id| !p.peers.iter().any(|peer| peer.id == *id)) {
+            let bits = SELF | if me_bot { BOT } else { 0 };
+            insert
+                .execute(rusqlite::params![id, None::<i64>, bits])
                 .map_err(&e)?;
         }
     }

@@ -35,16 +35,6 @@ const STATIC: u8 = 16;
 /// Flags that describe a DC's main address and so survive an import.
 const KEPT_FLAGS: u8 = TCPO_ONLY | STATIC;
 
-/// layer-client's own bootstrap table (`default_dc_addresses`), used on export for a
-/// production DC whose address the session does not hold: layer uses it the same way.
-const BOOTSTRAP: [(i32, &str); 5] = [
-    (1, "149.154.175.53:443"),
-    (2, "149.154.167.51:443"),
-    (3, "149.154.175.100:443"),
-    (4, "149.154.167.91:443"),
-    (5, "91.108.56.130:443"),
-];
-
 /// Whether the first bytes look like a layer-client session: version, a small home DC
 /// and, when present, a first DC entry with a small id and a 0/1 key marker.
 pub(crate) fn looks_like(head: &[u8]) -> bool {
@@ -326,7 +316,7 @@ pub(crate) fn encode(p: &Portable) -> Result<Vec<u8>> {
         let (addr, v6) = match (dc.ipv4, dc.ipv6) {
             (Some(a), _) => (a.to_string(), false),
             (None, Some(a)) => (format!("[{}]:{}", a.ip(), a.port()), true),
-            (None, None) => (fallback_addr(dc.id, s.app.test_mode)?, false),
+            (None, None) => return Err(no_address(dc.id)),
         };
         b.extend_from_slice(&dc.id.to_le_bytes());
         match &dc.auth_key {
@@ -376,16 +366,13 @@ fn bare_peer(peer: &Peer) -> Option<(i64, i64, bool)> {
     (bare > 0).then_some((bare, hash, true))
 }
 
-fn fallback_addr(id: i32, test_mode: bool) -> Result<String> {
-    BOOTSTRAP
-        .iter()
-        .find(|(d, _)| *d == id && !test_mode)
-        .map(|(_, a)| a.to_string())
-        .ok_or_else(|| Error::MissingField {
-            format: Format::Layer.name().into(),
-            field: format!("address of DC {id}"),
-            flag: "an import from a format that stores DC addresses".into(),
-        })
+/// A DC that neither the session nor Telegram's table has an address for.
+fn no_address(id: i32) -> Error {
+    Error::MissingField {
+        format: Format::Layer.name().into(),
+        field: format!("address of DC {id}"),
+        flag: "--dc-address".into(),
+    }
 }
 
 /// Bounds-checked little-endian reader.

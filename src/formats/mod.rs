@@ -6,6 +6,7 @@
 //! the import had to guess or recover. Decoders bound every length before allocating and
 //! return [`Error::Format`] on bad input, never panic.
 
+mod dc_table;
 mod grammers_sqlite;
 mod layer;
 mod pyrogram;
@@ -144,6 +145,19 @@ impl Portable {
     }
 }
 
+impl Portable {
+    /// The session as an export writes it: the exported DC at `options.dc_address` if given,
+    /// every DC without an address at Telegram's (test DCs for a test-mode session), and no
+    /// test-mode key at a production address; each change noted. Exports call it
+    /// themselves; call it first to show its notes.
+    pub fn for_export(&self, options: &ExportOptions) -> Result<Portable> {
+        let mut p = self.clone();
+        p.notes.clear();
+        dc_table::complete_export(&mut p, options)?;
+        Ok(p)
+    }
+}
+
 /// Options an export may need that the source does not hold.
 #[derive(Clone, Debug, Default)]
 pub struct ExportOptions {
@@ -155,6 +169,8 @@ pub struct ExportOptions {
     pub user_id: Option<i64>,
     /// DC to export for single-DC formats (default: the home DC).
     pub dc: Option<i32>,
+    /// The exported DC's address, overriding the session's and Telegram's table.
+    pub dc_address: Option<std::net::SocketAddr>,
 }
 
 /// Identifies a session file by its content (SQLite tables or layer's header).
@@ -184,8 +200,15 @@ fn read_head(path: &Path) -> Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Imports a session file; `format` overrides detection.
+/// Imports a session file; `format` overrides detection. A DC without an address gets
+/// Telegram's (production or test, as the session is), with a note.
 pub fn import_file(path: &Path, format: Option<Format>) -> Result<Portable> {
+    let mut p = import_file_as_is(path, format)?;
+    dc_table::complete_import(&mut p);
+    Ok(p)
+}
+
+fn import_file_as_is(path: &Path, format: Option<Format>) -> Result<Portable> {
     let format = match format {
         Some(f) => f,
         None => detect_file(path)?,
@@ -204,16 +227,19 @@ pub fn import_file(path: &Path, format: Option<Format>) -> Result<Portable> {
     }
 }
 
-/// Imports a session string; `format` overrides detection.
+/// Imports a session string; `format` overrides detection. Addresses as [`import_file`].
 pub fn import_string(text: &str, format: Option<Format>) -> Result<Portable> {
     let format = match format {
         Some(f) => f,
         None => detect_string(text)?,
     };
-    strings::decode(text.trim(), format)
+    let mut p = strings::decode(text.trim(), format)?;
+    dc_table::complete_import(&mut p);
+    Ok(p)
 }
 
-/// Exports to a new session file at `path` (refuses to overwrite one).
+/// Exports to a new session file at `path` (refuses to overwrite one), from
+/// [`Portable::for_export`].
 pub fn export_file(
     portable: &Portable,
     format: Format,
@@ -223,11 +249,12 @@ pub fn export_file(
     if path.exists() {
         return Err(crate::paths::already_exists(path));
     }
+    let portable = &portable.for_export(options)?;
     match format {
         Format::TelethonV1 => telethon::export_v1(portable, path, options),
-        Format::TelethonV2 => telethon::export_v2(portable, path),
+        Format::TelethonV2 => telethon::export_v2(portable, path, options),
         Format::Pyrogram => pyrogram::export(portable, path, options),
-        Format::Grammers => grammers_sqlite::export(portable, path),
+        Format::Grammers => grammers_sqlite::export(portable, path, options),
         Format::Layer => {
             let bytes = layer::encode(portable)?;
             crate::paths::write_private_file(path, &bytes)
@@ -244,7 +271,7 @@ pub fn export_string(
     format: Format,
     options: &ExportOptions,
 ) -> Result<String> {
-    strings::encode(portable, format, options)
+    strings::encode(&portable.for_export(options)?, format, options)
 }
 
 /// Writes a new file readable only by its owner (0600), synced: for session strings, which
@@ -334,18 +361,4 @@ pub(crate) fn dc_addr(dc: &crate::model::DataCenter) -> Option<std::net::SocketA
     dc.ipv4
         .map(std::net::SocketAddr::V4)
         .or(dc.ipv6.map(std::net::SocketAddr::V6))
-}
-
-/// Telegram's production DC addresses (public, from `help.getConfig`), for formats that
-/// need an address a source did not store.
-pub(crate) fn known_dc(id: i32) -> Option<(std::net::SocketAddrV4, std::net::SocketAddrV6)> {
-    let (v4, v6): (&str, &str) = match id {
-        1 => ("149.154.175.53:443", "[2001:b28:f23d:f001::a]:443"),
-        2 => ("149.154.167.41:443", "[2001:67c:4e8:f002::a]:443"),
-        3 => ("149.154.175.100:443", "[2001:b28:f23d:f003::a]:443"),
-        4 => ("149.154.167.92:443", "[2001:67c:4e8:f004::a]:443"),
-        5 => ("91.108.56.104:443", "[2001:b28:f23f:f005::a]:443"),
-        _ => return None,
-    };
-    Some((v4.parse().ok()?, v6.parse().ok()?))
 }

@@ -91,14 +91,7 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
             "{unknown_types} peer(s) of unknown type, kind taken from the id"
         ));
     }
-    // Pyrogram keeps no address: use Telegram's, so other formats can connect.
-    let test = p.session.app.test_mode;
-    for dc in &mut p.session.dcs {
-        if let Some((v4, v6)) = super::known_dc(dc.id).filter(|_| !test) {
-            dc.ipv4 = Some(v4);
-            dc.ipv6 = Some(v6);
-        }
-    }
+    // Pyrogram keeps no address: import_file fills in Telegram's from the one table.
     if let (Some(user), Some(me)) = (
         p.session.user.as_mut(),
         p.peers.iter().find(|peer| peer.is_self == Some(true)),

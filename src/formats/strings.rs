@@ -392,9 +392,7 @@ fn export_addr(format: Format, dc: &DataCenter) -> Result<(IpAddr, u16)> {
     Err(Error::MissingField {
         format: format.name().into(),
         field: format!("address of DC {}", dc.id),
-        flag: "an import from a format that stores DC addresses (Telethon, GramJS, \
-               Telethon v2, grammers, layer)"
-            .into(),
+        flag: "--dc-address".into(),
     })
 }
 

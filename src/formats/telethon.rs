@@ -106,7 +106,7 @@ pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> R
     let addr = dc_addr(dc).ok_or_else(|| Error::MissingField {
         format: V1.name().into(),
         field: format!("address of DC {}", dc.id),
-        flag: "--dc (a DC with an address)".into(),
+        flag: "--dc-address".into(),
     })?;
     let mut conn = sqlite::create(path, V1)?;
     let e = sqlite::err(V1);
@@ -239,7 +239,10 @@ pub(crate) fn import_v2(path: &Path) -> Result<Portable> {
 }
 
 /// Writes a version-10 file; addresses as `ip:port` without brackets, as Telethon 2 does.
-pub(crate) fn export_v2(p: &Portable, path: &Path) -> Result<()> {
+/// The `user` row is what tells Telethon 2 its home DC and that it is logged in: refused,
+/// naming the flag, when neither the session nor the options give it.
+pub(crate) fn export_v2(p: &Portable, path: &Path, options: &ExportOptions) -> Result<()> {
+    let user = logged_in_user(p, options)?;
     let mut conn = sqlite::create(path, V2)?;
     let e = sqlite::err(V2);
     let tx = conn.transaction().map_err(&e)?;
@@ -265,13 +268,11 @@ pub(crate) fn export_v2(p: &Portable, path: &Path) -> Result<()> {
         )
         .map_err(&e)?;
     }
-    if let Some(u) = &p.session.user {
-        tx.execute(
-            "INSERT INTO user VALUES (?1, ?2, ?3, ?4)",
-            params![u.id, u.dc, u.bot, u.username],
-        )
-        .map_err(&e)?;
-    }
+    tx.execute(
+        "INSERT INTO user VALUES (?1, ?2, ?3, ?4)",
+        params![user.id, user.dc, user.bot, user.username],
+    )
+    .map_err(&e)?;
     sqlite::write_update_state(
         &tx,
         V2,
@@ -280,4 +281,34 @@ pub(crate) fn export_v2(p: &Portable, path: &Path) -> Result<()> {
         "INSERT INTO channelstate VALUES (?1, ?2)",
     )?;
     tx.commit().map_err(&e)
+}
+
+/// The logged-in user as the session holds it, overridden by `--user-id`, `--bot`, `--dc`.
+fn logged_in_user(p: &Portable, options: &ExportOptions) -> Result<User> {
+    let missing = |field: &str, flag: &str| Error::MissingField {
+        format: V2.name().into(),
+        field: field.into(),
+        flag: flag.into(),
+    };
+    let held = p.session.user.as_ref();
+    let id = options
+        .user_id
+        .or(held.map(|u| u.id))
+        .ok_or_else(|| missing("logged-in user id", "--user-id"))?;
+    let bot = options
+        .is_bot
+        .or(held.map(|u| u.bot))
+        .ok_or_else(|| missing("is_bot", "--bot"))?;
+    let dc = options
+        .dc
+        .or(p.session.home_dc)
+        .or(held.map(|u| u.dc).filter(|&d| d != 0))
+        .ok_or_else(|| missing("home DC", "--dc"))?;
+    let username = held.filter(|u| u.id == id).and_then(|u| u.username.clone());
+    Ok(User {
+        id,
+        dc,
+        bot,
+        username,
+    })
 }
