@@ -324,6 +324,30 @@ impl Account {
         })
     }
 
+    /// Replaces the whole account (session and cached peers, every old peer gone) with one
+    /// durable record, then checkpoints as [`Account::save`] does: a crash leaves the old
+    /// account or the new one, never a mix. Peers keep their dates, as in
+    /// [`Account::restore_peers`]. The whole batch must fit in one record (16 MiB, about
+    /// 100,000 peers); a larger one is refused and nothing changes.
+    pub fn replace(&self, session: &Session, peers: &[Peer]) -> Result<()> {
+        let engine = self.engine()?;
+        let mut ops = vec![Op::DeleteAccount {
+            account: self.acc(),
+        }];
+        ops.extend(crate::save::save_ops(&self.name, session)?);
+        if engine.config().cache_peers && !peers.is_empty() {
+            let now = unix_now();
+            let batch: Result<Vec<Peer>> =
+                peers.iter().map(|p| normalize_peer(p, now, true)).collect();
+            ops.push(Op::CachePeers {
+                account: self.acc(),
+                peers: batch?,
+            });
+        }
+        engine.submit(ops, true).wait()?;
+        engine.control(Control::Checkpoint).wait().map(drop)
+    }
+
     /// Caches a batch of peers as one log record, with the store's peer durability.
     pub fn cache_peers(&self, peers: &[Peer]) -> Result<()> {
         self.cache_peers_async(peers, None).wait().map(drop)
@@ -345,6 +369,34 @@ impl Account {
         peers: &[Peer],
         durability: Option<Durability>,
     ) -> Pending<u64> {
+        self.write_peers(peers, durability, false)
+    }
+
+    /// Caches peers copied from another session (an import, a copy, a move): each keeps its
+    /// `updated_at`, so pruning by age and the most-recently-written order see the source's
+    /// times. A peer without one (0), or with one after now, gets the write time.
+    pub fn restore_peers(&self, peers: &[Peer], durability: Durability) -> Result<()> {
+        self.restore_peers_async(peers, Some(durability))
+            .wait()
+            .map(drop)
+    }
+
+    /// [`Account::restore_peers`] without blocking; `None` uses the store's peer durability.
+    /// Cancel safety: see [`Account::cache_peers_async`].
+    pub fn restore_peers_async(
+        &self,
+        peers: &[Peer],
+        durability: Option<Durability>,
+    ) -> Pending<u64> {
+        self.write_peers(peers, durability, true)
+    }
+
+    fn write_peers(
+        &self,
+        peers: &[Peer],
+        durability: Option<Durability>,
+        keep_dates: bool,
+    ) -> Pending<u64> {
         let engine = match self.engine() {
             Ok(e) => e,
             Err(e) => return Pending::ready(Err(e)),
@@ -353,10 +405,11 @@ impl Account {
         if !config.cache_peers || peers.is_empty() {
             return Pending::ready(Ok(0));
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let batch: Result<Vec<Peer>> = peers.iter().map(|p| normalize_peer(p, now)).collect();
+        let now = unix_now();
+        let batch: Result<Vec<Peer>> = peers
+            .iter()
+            .map(|p| normalize_peer(p, now, keep_dates))
+            .collect();
         let batch = match batch {
             Ok(b) => b,
             Err(e) => return Pending::ready(Err(e)),
@@ -420,8 +473,15 @@ impl Account {
     }
 }
 
-/// Lowercases usernames, keeps phone digits, stamps the write time.
-pub(crate) fn normalize_peer(p: &Peer, now: i64) -> Result<Peer> {
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Lowercases usernames, keeps phone digits, stamps the write time `now` (unless
+/// `keep_date` and the peer has a date of its own no later than `now`).
+pub(crate) fn normalize_peer(p: &Peer, now: i64, keep_date: bool) -> Result<Peer> {
     let mut p = p.clone();
     let mut names = Vec::with_capacity(p.usernames.len());
     for n in &p.usernames {
@@ -440,6 +500,8 @@ pub(crate) fn normalize_peer(p: &Peer, now: i64) -> Result<Peer> {
             "peer names are at most 1024 bytes".into(),
         ));
     }
-    p.updated_at = now;
+    if !(keep_date && (1..=now).contains(&p.updated_at)) {
+        p.updated_at = now;
+    }
     Ok(p)
 }

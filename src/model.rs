@@ -344,7 +344,8 @@ pub struct Peer {
     pub name: Option<String>,
     /// Whether this is the logged-in user; `None` when unknown.
     pub is_self: Option<bool>,
-    /// Unix seconds when the store last wrote this peer (set by the store).
+    /// Unix seconds when the store last wrote this peer (set by the store; a copy or an
+    /// import keeps the source's, see `Account::restore_peers`).
     pub updated_at: i64,
 }
 

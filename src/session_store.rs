@@ -96,6 +96,14 @@ pub trait SessionStore: Send + Sync {
         peers: &'a [Peer],
         durability: Option<Durability>,
     ) -> BoxFuture<'a, ()>;
+    /// Caches peers copied from another session, each keeping its `updated_at` (see
+    /// [`crate::Account::restore_peers`]).
+    fn restore_peers<'a>(
+        &'a self,
+        account: &'a str,
+        peers: &'a [Peer],
+        durability: Option<Durability>,
+    ) -> BoxFuture<'a, ()>;
     /// A peer by marked id.
     fn peer<'a>(&'a self, account: &'a str, id: i64) -> BoxFuture<'a, Option<Peer>>;
     /// A peer by username.
@@ -225,6 +233,14 @@ impl<S: AccountSource> SessionStore for S {
         durability: Option<Durability>,
     ) -> BoxFuture<'a, ()> {
         write(self, account, |a| a.cache_peers_async(peers, durability))
+    }
+    fn restore_peers<'a>(
+        &'a self,
+        account: &'a str,
+        peers: &'a [Peer],
+        durability: Option<Durability>,
+    ) -> BoxFuture<'a, ()> {
+        write(self, account, |a| a.restore_peers_async(peers, durability))
     }
     fn peer<'a>(&'a self, account: &'a str, id: i64) -> BoxFuture<'a, Option<Peer>> {
         read(self, account, move |a| a.peer(id))

@@ -25,7 +25,7 @@ pub struct TransferReport {
 /// the copy: the loaded sessions, the peer counts and the self user must be equal.
 /// The destination account must not exist yet: nothing is overwritten.
 ///
-/// Peers' `updated_at` becomes the copy's time (the destination stamps every write).
+/// Peers keep their `updated_at` (pruning by age acts on the source's times).
 pub async fn copy_account(
     from: &dyn SessionStore,
     to: &dyn SessionStore,
@@ -47,13 +47,13 @@ pub async fn copy_account(
         let page: Vec<Peer> = from.peers(account, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
-        to.cache_peers(account, &page, Some(Durability::Durable))
+        to.restore_peers(account, &page, Some(Durability::Durable))
             .await?;
     }
     // The self user is the last peer written as self: write the source's last.
     let me = from.self_user(account).await?;
     if let Some(me) = &me {
-        to.cache_peers(account, std::slice::from_ref(me), Some(Durability::Durable))
+        to.restore_peers(account, std::slice::from_ref(me), Some(Durability::Durable))
             .await?;
     }
     let peers = from.peer_count(account).await?;

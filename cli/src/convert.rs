@@ -65,7 +65,8 @@ pub struct ImportArgs {
     store: String,
     #[command(flatten)]
     account: AccountArg,
-    /// Replace the account's session if it already has one.
+    /// Replace the account if it already holds a session: its session and every cached peer,
+    /// in one atomic write.
     #[arg(long)]
     replace: bool,
     /// Create the store encrypted with a new passphrase (the store must not exist yet).
@@ -192,9 +193,14 @@ pub fn import(a: &ImportArgs) -> Result<Outcome> {
             "account {name:?} already holds a session; pass --replace to overwrite it, or --account to import into another"
         )));
     }
-    let bar = progress(portable.peers.len() as u64);
-    portable.write_to(&account, |n| bar.set_position(n as u64))?;
-    bar.finish_and_clear();
+    if a.replace {
+        // The old session and every old peer go in the same record the new ones come in.
+        account.replace(&portable.session, &portable.peers)?;
+    } else {
+        let bar = progress(portable.peers.len() as u64);
+        portable.write_to(&account, |n| bar.set_position(n as u64))?;
+        bar.finish_and_clear();
+    }
     store.close()?;
     println!(
         "imported into {} account {name:?}: {}",

@@ -210,3 +210,62 @@ fn convert_between_formats_and_refuse_ambiguity() {
     let (code, _, _) = run(&["convert", s(&telethon), "-", "--to", "nonsense"]);
     assert_eq!(code, 2, "usage error");
 }
+
+#[test]
+fn import_replace_replaces_the_whole_account_and_keeps_peer_dates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("bot");
+    let (code, out, err) = run(&["import", s(&fixture("telethon-1.45.session")), s(&store)]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Telethon's entities.date of Bob (REAL 1700000123.5) is kept, not the import time.
+    let (code, out, _) = run(&["peers", s(&store), "--id", "5000000001", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("peers --json");
+    assert_eq!(v[0]["updated_at"], 1_700_000_123);
+
+    // A Pyrogram string holds no peers: after --replace the account holds none either.
+    let string = std::fs::read_to_string(fixture("pyrogram-2-test.string")).expect("fixture");
+    let (code, out, err) = run_with(&["import", "-", s(&store), "--replace"], Some(&string));
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = run(&["inspect", s(&store), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("inspect --json");
+    assert_eq!(v["session"]["peers"], 0, "no old peer stays: {out}");
+    assert_eq!(v["session"]["update_state"], serde_json::Value::Null);
+    assert_eq!(
+        v["session"]["channel_pts"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(v["session"]["user"]["bot"], true);
+}
+
+#[test]
+fn pyrogram_to_telethon_in_one_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("bot.session");
+    let pyro = fixture("pyrogram-2.0.106.session");
+    let (code, out, err) = run(&["convert", s(&pyro), s(&out_path), "--to", "telethon"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(
+            "note: DC 2 had no address: using Telegram's production address 149.154.167.51:443"
+        ),
+        "{err}"
+    );
+    let back = sessiondb::formats::import_file(&out_path, None).expect("our export reads back");
+    let dc = &back.session.dcs[0];
+    assert_eq!(dc.ipv4, "149.154.167.51:443".parse().ok());
+    // --dc-address overrides the table.
+    let other = dir.path().join("other.session");
+    let (code, _, err) = run(&[
+        "convert",
+        s(&pyro),
+        s(&other),
+        "--to",
+        "telethon",
+        "--dc-address",
+        "10.1.2.3:8443",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let back = sessiondb::formats::import_file(&other, None).expect("read back");
+    assert_eq!(back.session.dcs[0].ipv4, "10.1.2.3:8443".parse().ok());
+}

@@ -131,13 +131,13 @@ impl Portable {
         })
     }
 
-    /// Writes the session (replacing the account's) and caches the peers, durably;
-    /// `progress` hears how many peers are written so far.
+    /// Writes the session (replacing the account's) and caches the peers, durably, each
+    /// keeping its date from the source; `progress` hears how many peers are written so far.
     pub fn write_to(&self, account: &Account, mut progress: impl FnMut(usize)) -> Result<()> {
         account.save(&self.session)?;
         let mut done = 0;
         for chunk in self.peers.chunks(5_000) {
-            account.cache_peers_with(chunk, crate::store::Durability::Durable)?;
+            account.restore_peers(chunk, crate::store::Durability::Durable)?;
             done += chunk.len();
             progress(done);
         }

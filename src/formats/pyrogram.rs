@@ -57,8 +57,6 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
         }
         Ok(())
     })?;
-    p.notes
-        .push("Pyrogram stores no DC address: Telegram's known address is used".into());
     if p.session.app.api_id.is_none() {
         p.notes.push(
             "no api_id in this file (Pyrogram 1.x): pass --api-id when exporting to Pyrogram 2"

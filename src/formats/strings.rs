@@ -344,9 +344,6 @@ fn decode_pyrogram(text: &str, mode: Mode) -> Result<Portable> {
     });
     p.session.app.api_id = api_id;
     p.session.app.test_mode = test_mode;
-    p.notes.push(format!(
-        "Pyrogram strings hold no address for DC {dc_id}: the address is unknown"
-    ));
     if !has_api_id {
         p.notes
             .push("old (1.x) Pyrogram string: it holds no api_id".to_string());

@@ -133,7 +133,7 @@ impl PgBackend {
     /// Caches a batch of peers, fenced by `lease`, in one transaction of a fixed number of
     /// statements whatever the batch size.
     pub async fn cache_peers(&mut self, lease: &Lease, peers: &[Peer]) -> Result<()> {
-        let plan = peers::cache(&lease.account, peers)?;
+        let plan = peers::cache(&lease.account, peers, false)?;
         self.fenced(lease, plan).await
     }
 

@@ -40,14 +40,14 @@ fn kind_of(code: i16) -> Result<PeerKind> {
 
 /// Normalises a batch (as the embedded store does) and keeps the last version of each id,
 /// and each username and phone on the last peer that has it, in batch order.
-fn prepare(peers: &[Peer]) -> Result<Vec<Peer>> {
+fn prepare(peers: &[Peer], keep_dates: bool) -> Result<Vec<Peer>> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let mut last: BTreeMap<i64, usize> = BTreeMap::new();
     let mut batch = Vec::with_capacity(peers.len());
     for p in peers {
-        let p = crate::account::normalize_peer(p, now)?;
+        let p = crate::account::normalize_peer(p, now, keep_dates)?;
         last.insert(p.id, batch.len());
         batch.push(p);
     }
@@ -123,8 +123,9 @@ const REMOVE_PEER: [&str; 3] = [
 ];
 
 /// The plan that caches a batch: a fixed number of statements whatever its size.
-pub(super) fn cache(account: &str, peers: &[Peer]) -> Result<Plan> {
-    let batch = prepare(peers)?;
+/// `keep_dates`: a copy's peers keep their `updated_at` (see `Account::restore_peers`).
+pub(super) fn cache(account: &str, peers: &[Peer], keep_dates: bool) -> Result<Plan> {
+    let batch = prepare(peers, keep_dates)?;
     let mut plan = Plan::default();
     if batch.is_empty() {
         return Ok(plan);

@@ -351,7 +351,16 @@ impl SessionStore for PgStore {
         peers: &'a [Peer],
         _durability: Option<Durability>,
     ) -> BoxFuture<'a, ()> {
-        self.write(account, peers::cache(account, peers))
+        self.write(account, peers::cache(account, peers, false))
+    }
+    /// As `cache_peers`, each peer keeping its `updated_at`.
+    fn restore_peers<'a>(
+        &'a self,
+        account: &'a str,
+        peers: &'a [Peer],
+        _durability: Option<Durability>,
+    ) -> BoxFuture<'a, ()> {
+        self.write(account, peers::cache(account, peers, true))
     }
     fn peer<'a>(&'a self, account: &'a str, id: i64) -> BoxFuture<'a, Option<Peer>> {
         read!(self, account, |r| async move {
