@@ -43,6 +43,10 @@ pub struct TargetArgs {
     /// a session that holds no address) is not wanted.
     #[arg(long, value_name = "IP:PORT")]
     dc_address: Option<std::net::SocketAddr>,
+    /// The Telethon schema to write: 8 (Telethon 1.43 and later, default) or 7 (Telethon
+    /// 1.42 and older, which cannot open 8).
+    #[arg(long, value_name = "7|8")]
+    telethon_schema: Option<u8>,
 }
 
 impl TargetArgs {
@@ -53,6 +57,7 @@ impl TargetArgs {
             user_id: self.user_id,
             dc: self.dc,
             dc_address: self.dc_address,
+            telethon_schema: self.telethon_schema,
         }
     }
 }

@@ -171,6 +171,9 @@ pub struct ExportOptions {
     pub dc: Option<i32>,
     /// The exported DC's address, overriding the session's and Telegram's table.
     pub dc_address: Option<std::net::SocketAddr>,
+    /// The Telethon 1.x schema to write: 8 (Telethon 1.43 and later, the default) or 7
+    /// (Telethon 1.42 and older cannot open 8; Telethon 1.45 upgrades 7 on open).
+    pub telethon_schema: Option<u8>,
 }
 
 /// Identifies a session file by its content (SQLite tables or layer's header).

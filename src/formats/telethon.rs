@@ -100,8 +100,15 @@ pub(crate) fn import_v1(path: &Path) -> Result<Portable> {
     Ok(p)
 }
 
-/// Writes a schema-8 file as Telethon 1.45 does: one `sessions` row for the exported DC.
+/// Writes a schema-8 file as Telethon 1.45 does, or a schema-7 one as Telethon 1.42 does
+/// (no `tmp_auth_key`): one `sessions` row for the exported DC.
 pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> Result<()> {
+    let schema = options.telethon_schema.unwrap_or(8);
+    if !matches!(schema, 7 | 8) {
+        return Err(Error::InvalidArgument(format!(
+            "Telethon schema {schema}: 7 (Telethon 1.42 and older) or 8 (1.43 and later)"
+        )));
+    }
     let dc = super::export_dc(p, V1, options)?;
     let addr = dc_addr(dc).ok_or_else(|| Error::MissingField {
         format: V1.name().into(),
@@ -111,41 +118,49 @@ pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> R
     let mut conn = sqlite::create(path, V1)?;
     let e = sqlite::err(V1);
     let tx = conn.transaction().map_err(&e)?;
-    tx.execute_batch(
+    // Tables in Telethon's own order; schema 7 lacks `tmp_auth_key`.
+    let tmp_key_column = if schema == 8 {
+        ", tmp_auth_key blob"
+    } else {
+        ""
+    };
+    tx.execute_batch(&format!(
         "CREATE TABLE version (version integer primary key);
          CREATE TABLE sessions (dc_id integer primary key, server_address text, port integer,
-             auth_key blob, takeout_id integer, tmp_auth_key blob);
+             auth_key blob, takeout_id integer{tmp_key_column});
          CREATE TABLE entities (id integer primary key, hash integer not null, username text,
              phone integer, name text, date integer);
          CREATE TABLE sent_files (md5_digest blob, file_size integer, type integer, id integer,
              hash integer, primary key(md5_digest, file_size, type));
          CREATE TABLE update_state (id integer primary key, pts integer, qts integer,
              date integer, seq integer);
-         INSERT INTO version VALUES (8);",
-    )
+         INSERT INTO version VALUES ({schema});"
+    ))
     .map_err(&e)?;
     let key = dc.auth_key.as_ref().map(|k| k.as_bytes().to_vec());
-    tx.execute(
-        "INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            dc.id,
-            addr.ip().to_string(),
-            addr.port(),
-            key,
-            p.session.app.takeout_id,
-            Vec::<u8>::new()
-        ],
-    )
-    .map_err(&e)?;
+    let ip = addr.ip().to_string();
+    let port = addr.port();
+    let tmp_key: &[u8] = &[]; // Telethon 1.45 writes an empty blob, not NULL
+    let mut row: Vec<&dyn rusqlite::ToSql> =
+        vec![&dc.id, &ip, &port, &key, &p.session.app.takeout_id];
+    let mut sql = String::from("INSERT INTO sessions VALUES (?1, ?2, ?3, ?4, ?5");
+    if schema == 8 {
+        row.push(&tmp_key);
+        sql.push_str(", ?6");
+    }
+    sql.push(')');
+    tx.execute(&sql, &row[..]).map_err(&e)?;
     {
         let mut insert = tx
             .prepare("INSERT OR REPLACE INTO entities VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             .map_err(&e)?;
-        if let Some(user) = &p.session.user {
+        // The id-0 row is how Telethon's client knows its own id.
+        let me = options.user_id.or(p.session.user.as_ref().map(|u| u.id));
+        if let Some(me) = me {
             insert
                 .execute(params![
                     0,
-                    user.id,
+                    me,
                     None::<String>,
                     None::<i64>,
                     None::<String>,
