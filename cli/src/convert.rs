@@ -1,7 +1,8 @@
 //! `import`, `export` and `convert`: sessions in and out of other libraries' formats.
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,7 +15,7 @@ use crate::{AccountArg, Outcome};
 pub struct SourceArgs {
     /// A session file, a session string, or `-` to read a string from stdin (keeps it out of
     /// the process list).
-    input: String,
+    input: OsString,
     /// The input's format, when detection is not wanted or the input is ambiguous
     /// (telethon, telethon-v2, telethon-string, gramjs-string, pyrogram, pyrogram-string,
     /// grammers, layer).
@@ -67,7 +68,7 @@ pub struct ImportArgs {
     #[command(flatten)]
     source: SourceArgs,
     /// The store to import into (created if missing).
-    store: String,
+    store: PathBuf,
     #[command(flatten)]
     account: AccountArg,
     /// Replace the account if it already holds a session: its session and every cached peer,
@@ -83,9 +84,9 @@ pub struct ImportArgs {
 
 #[derive(Args)]
 pub struct ExportArgs {
-    store: String,
+    store: PathBuf,
     /// The file to write, or `-` to print a string format.
-    output: String,
+    output: PathBuf,
     #[command(flatten)]
     account: AccountArg,
     #[command(flatten)]
@@ -97,7 +98,7 @@ pub struct ConvertArgs {
     #[command(flatten)]
     source: SourceArgs,
     /// The file to write, or `-` to print a string format.
-    output: String,
+    output: PathBuf,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -110,18 +111,19 @@ fn read_source(s: &SourceArgs) -> Result<Portable> {
             .map_err(|e| Error::InvalidArgument(format!("reading stdin: {e}")))?;
         return formats::import_string(&text, s.from);
     }
+    // Any path, UTF-8 or not; a string is text.
     let path = Path::new(&s.input);
-    let is_file = path.is_file();
-    match s.from {
-        Some(f) if f.is_string() => formats::import_string(&s.input, Some(f)),
-        Some(f) => formats::import_file(path, Some(f)),
-        None if is_file => formats::import_file(path, None),
-        None if s.input.len() > 200 && !s.input.contains('/') => {
-            formats::import_string(&s.input, None)
+    let text = s.input.to_str();
+    match (s.from, text) {
+        (Some(f), Some(text)) if f.is_string() => formats::import_string(text, Some(f)),
+        (Some(f), _) => formats::import_file(path, Some(f)),
+        (None, _) if path.is_file() => formats::import_file(path, None),
+        (None, Some(text)) if text.len() > 200 && !text.contains('/') => {
+            formats::import_string(text, None)
         }
-        None => Err(Error::InvalidArgument(format!(
+        _ => Err(Error::InvalidArgument(format!(
             "{} is not a file (and does not look like a session string)",
-            s.input
+            path.display()
         ))),
     }
 }
@@ -132,27 +134,32 @@ fn print_notes(p: &Portable) {
     }
 }
 
-fn write_target(p: &Portable, output: &str, t: &TargetArgs) -> Result<String> {
+fn write_target(p: &Portable, output: &Path, t: &TargetArgs) -> Result<String> {
+    let stdout = output == Path::new("-");
     let options = t.options();
     let p = &p.for_export(&options)?;
     print_notes(p);
     if !t.to.is_string() {
-        if output == "-" {
+        if stdout {
             return Err(Error::InvalidArgument(format!(
                 "{} is a file format: give a file name, not -",
                 t.to
             )));
         }
-        formats::export_file(p, t.to, Path::new(output), &options)?;
-        return Ok(format!("wrote {} session {output}", t.to));
+        formats::export_file(p, t.to, output, &options)?;
+        return Ok(format!("wrote {} session {}", t.to, output.display()));
     }
     let text = formats::export_string(p, t.to, &options)?;
-    if output == "-" {
+    if stdout {
         println!("{text}");
         return Ok(format!("printed a {} session string", t.to));
     }
-    formats::write_private(Path::new(output), format!("{text}\n").as_bytes())?;
-    Ok(format!("wrote a {} session string to {output}", t.to))
+    formats::write_private(output, format!("{text}\n").as_bytes())?;
+    Ok(format!(
+        "wrote a {} session string to {}",
+        t.to,
+        output.display()
+    ))
 }
 
 fn summary(p: &Portable) -> String {
@@ -173,10 +180,10 @@ pub fn import(a: &ImportArgs) -> Result<Outcome> {
     let portable = read_source(&a.source)?;
     print_notes(&portable);
     let store = if a.encrypt {
-        if sessiondb::store_dir(a.store.as_ref()).exists() {
+        if sessiondb::store_dir(&a.store).exists() {
             return Err(Error::InvalidArgument(format!(
                 "--encrypt creates a new store, and {} exists; import into a new path",
-                a.store
+                a.store.display()
             )));
         }
         let options = sessiondb::Options {
@@ -209,7 +216,7 @@ pub fn import(a: &ImportArgs) -> Result<Outcome> {
     store.close()?;
     println!(
         "imported into {} account {name:?}: {}",
-        a.store,
+        a.store.display(),
         summary(&portable)
     );
     Ok(Outcome::Ok)

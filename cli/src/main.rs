@@ -19,6 +19,8 @@ mod transfer;
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -42,7 +44,7 @@ enum Command {
     },
     /// What an account holds: DCs, user, update state, app fields, peer counts.
     Inspect {
-        store: String,
+        store: PathBuf,
         #[command(flatten)]
         account: AccountArg,
         /// Also print auth keys (hex), salts and access hashes.
@@ -53,25 +55,25 @@ enum Command {
     },
     /// Sizes, counts, log length, last checkpoint.
     Stats {
-        store: String,
+        store: PathBuf,
         #[arg(long)]
         json: bool,
     },
     /// Read everything back and check it.
     Verify {
-        store: String,
+        store: PathBuf,
         #[arg(long)]
         json: bool,
     },
     /// Look up cached peers by id, username or phone, or list them.
     Peers(read::PeersArgs),
     /// Write a consistent copy of the store to <dest>.session/ (works beside a writer).
-    Backup { store: String, dest: String },
+    Backup { store: PathBuf, dest: PathBuf },
     /// Remove cached peers by age or count (not beside a writer; `compact` gives the space back).
     Prune(read::PruneArgs),
     /// Rewrite the store into fresh files to give space back (not beside a writer).
     Compact {
-        store: String,
+        store: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -79,7 +81,7 @@ enum Command {
     /// key (old key files, as in earlier backups, still open with the old passphrase);
     /// with --rotate every value is re-encrypted under a new data key.
     Rekey {
-        store: String,
+        store: PathBuf,
         /// Rotate the data key: a new key and store id, every value and record re-encrypted
         /// (offline, like compact). What a leaked passphrase or key file calls for.
         #[arg(long)]
@@ -104,12 +106,12 @@ enum Command {
 enum AccountsAction {
     /// List the accounts.
     List {
-        store: String,
+        store: PathBuf,
         #[arg(long)]
         json: bool,
     },
     /// Delete an account and everything it holds (not beside a writer).
-    Delete { store: String, account: String },
+    Delete { store: PathBuf, account: String },
 }
 
 #[derive(Args, Clone)]

@@ -39,7 +39,7 @@ pub fn set_source(args: PassphraseArgs) {
 }
 
 /// `base` with the store's passphrase if the store is encrypted.
-pub fn options(store: &str, base: Options) -> Result<Options> {
+pub fn options(store: &std::path::Path, base: Options) -> Result<Options> {
     if !sessiondb::is_encrypted(store) {
         return Ok(base);
     }
@@ -47,7 +47,7 @@ pub fn options(store: &str, base: Options) -> Result<Options> {
     let passphrase = obtain(
         source.passphrase_file.as_ref(),
         "SESSIONDB_PASSPHRASE",
-        &format!("passphrase for {store}: "),
+        &format!("passphrase for {}: ", store.display()),
         false,
     )?;
     Ok(Options {

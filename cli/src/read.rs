@@ -1,13 +1,15 @@
 //! Commands that read a store (read-only opens, beside a running bot), plus the two that
 //! rewrite it whole: `backup` and `compact`, and `accounts delete`.
 
+use std::path::{Path, PathBuf};
+
 use clap::Args;
 use serde_json::{Value, json};
 use sessiondb::{DataCenter, Options, Peer, Result, Session, Store};
 
 use crate::{AccountArg, Outcome, passphrase, print_json};
 
-fn open(store: &str) -> Result<Store> {
+fn open(store: &Path) -> Result<Store> {
     let options = Options {
         cache_size: 16 << 20,
         ..Options::default()
@@ -16,30 +18,31 @@ fn open(store: &str) -> Result<Store> {
 }
 
 /// Opens `store` for writing (with its passphrase if it is encrypted), creating it if new.
-pub fn open_writer(store: &str) -> Result<Store> {
+pub fn open_writer(store: &Path) -> Result<Store> {
     Store::open_with(store, passphrase::options(store, Options::default())?)
 }
 
 /// Refuses a path where no store is: a command that changes a store never creates one
 /// (`compact typo` must not make `typo.session/` and report success).
-pub fn existing(store: &str) -> Result<()> {
+pub fn existing(store: &Path) -> Result<()> {
     let dir = sessiondb::store_dir(std::path::Path::new(store));
     if dir.is_dir() {
         return Ok(());
     }
     Err(sessiondb::Error::InvalidArgument(format!(
-        "no store at {store} (looked for {})",
+        "no store at {} (looked for {})",
+        store.display(),
         dir.display()
     )))
 }
 
 /// Opens an existing store for writing.
-fn open_existing_writer(store: &str) -> Result<Store> {
+fn open_existing_writer(store: &Path) -> Result<Store> {
     existing(store)?;
     open_writer(store)
 }
 
-pub fn accounts(store: &str, json: bool) -> Result<Outcome> {
+pub fn accounts(store: &Path, json: bool) -> Result<Outcome> {
     let names = open(store)?.accounts()?;
     if json {
         print_json(&json!(names));
@@ -49,7 +52,7 @@ pub fn accounts(store: &str, json: bool) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn delete_account(store: &str, account: &str) -> Result<Outcome> {
+pub fn delete_account(store: &Path, account: &str) -> Result<Outcome> {
     let store = open_existing_writer(store)?;
     if !store.accounts()?.iter().any(|a| a == account) {
         eprintln!("account {account:?} does not exist");
@@ -103,7 +106,7 @@ fn session_json(s: &Session, peers: u64, secrets: bool) -> Value {
     })
 }
 
-pub fn inspect(store: &str, account: &str, secrets: bool, as_json: bool) -> Result<Outcome> {
+pub fn inspect(store: &Path, account: &str, secrets: bool, as_json: bool) -> Result<Outcome> {
     let store = open(store)?;
     let acc = store.account(account)?;
     let Some(session) = acc.session()? else {
@@ -164,7 +167,7 @@ pub fn inspect(store: &str, account: &str, secrets: bool, as_json: bool) -> Resu
     Ok(Outcome::Ok)
 }
 
-pub fn stats(store: &str, as_json: bool) -> Result<Outcome> {
+pub fn stats(store: &Path, as_json: bool) -> Result<Outcome> {
     let store = open(store)?;
     let s = store.stats()?;
     if as_json {
@@ -200,7 +203,7 @@ pub fn stats(store: &str, as_json: bool) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn verify(store: &str, as_json: bool) -> Result<Outcome> {
+pub fn verify(store: &Path, as_json: bool) -> Result<Outcome> {
     let r = open(store)?.verify()?;
     let outcome = if r.is_ok() {
         Outcome::Ok
@@ -244,7 +247,7 @@ pub fn verify(store: &str, as_json: bool) -> Result<Outcome> {
 #[derive(Args)]
 #[group(id = "query", required = true, multiple = false)]
 pub struct PeersArgs {
-    store: String,
+    store: PathBuf,
     #[command(flatten)]
     account: AccountArg,
     /// Marked id (user +id, chat -id, channel -(10^12 + id)).
@@ -334,7 +337,7 @@ pub fn peers(a: &PeersArgs) -> Result<Outcome> {
     })
 }
 
-pub fn backup(store: &str, dest: &str) -> Result<Outcome> {
+pub fn backup(store: &Path, dest: &Path) -> Result<Outcome> {
     let report = open(store)?.backup(dest)?;
     println!(
         "backup written to {}: {} accounts, {} peers",
@@ -345,7 +348,7 @@ pub fn backup(store: &str, dest: &str) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn compact(store: &str, as_json: bool) -> Result<Outcome> {
+pub fn compact(store: &Path, as_json: bool) -> Result<Outcome> {
     existing(store)?;
     let r = sessiondb::compact_with(store, passphrase::options(store, Options::default())?)?;
     if as_json {
@@ -366,7 +369,7 @@ pub fn compact(store: &str, as_json: bool) -> Result<Outcome> {
 
 #[derive(Args)]
 pub struct PruneArgs {
-    store: String,
+    store: PathBuf,
     #[command(flatten)]
     account: AccountArg,
     /// Keep at most this many peers (the most recently written).
@@ -405,11 +408,12 @@ pub fn prune(a: &PruneArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn rekey(store: &str, rotate: bool, new: &passphrase::NewKeyArgs) -> Result<Outcome> {
+pub fn rekey(store: &Path, rotate: bool, new: &passphrase::NewKeyArgs) -> Result<Outcome> {
     if !sessiondb::is_encrypted(store) {
         return Err(sessiondb::Error::InvalidArgument(format!(
-            "{store} is not encrypted (encryption is chosen when a store is created: \
-             `sessiondb import --encrypt`)"
+            "{} is not encrypted (encryption is chosen when a store is created: \
+             `sessiondb import --encrypt`)",
+            store.display()
         )));
     }
     // Ask for everything before taking the writer's lock: a running bot waits meanwhile.
@@ -418,9 +422,10 @@ pub fn rekey(store: &str, rotate: bool, new: &passphrase::NewKeyArgs) -> Result<
     if rotate {
         sessiondb::rotate(store, options, &new)?;
         println!(
-            "rotated {store}: a new data key, every value re-encrypted; only the new \
+            "rotated {}: a new data key, every value re-encrypted; only the new \
              passphrase opens it, and no older key file (as in earlier backups) opens \
-             anything it holds now or later"
+             anything it holds now or later",
+            store.display()
         );
         return Ok(Outcome::Ok);
     }
@@ -428,10 +433,11 @@ pub fn rekey(store: &str, rotate: bool, new: &passphrase::NewKeyArgs) -> Result<
     writer.rekey(&new)?;
     writer.close()?;
     println!(
-        "rekeyed {store}: the new passphrase opens it and the old one no longer opens this \
+        "rekeyed {}: the new passphrase opens it and the old one no longer opens this \
          key file; the data key is unchanged, so an older copy of the key file (as in \
          earlier backups) still opens with the old passphrase and decrypts this store's \
-         data; after a leak use `rekey --rotate`"
+         data; after a leak use `rekey --rotate`",
+        store.display()
     );
     Ok(Outcome::Ok)
 }

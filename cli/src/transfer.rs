@@ -2,6 +2,8 @@
 //! database (`postgres://…`, or `pg:` then a key=value connection string). The copy is
 //! checked against the source before `move` deletes the source's account.
 
+use std::ffi::OsString;
+use std::path::Path;
 use std::sync::Arc;
 
 use clap::Args;
@@ -13,9 +15,9 @@ use crate::{AccountArg, Outcome, print_json, read};
 #[derive(Args)]
 pub struct TransferArgs {
     /// Where the account is: a store path, `postgres://…`, or `pg:host=… dbname=…`.
-    pub from: String,
+    pub from: OsString,
     /// Where it goes (same forms). The account must not exist there yet.
-    pub to: String,
+    pub to: OsString,
     #[command(flatten)]
     pub account: AccountArg,
     /// The worker name this tool holds PostgreSQL leases under while it copies.
@@ -26,7 +28,8 @@ pub struct TransferArgs {
 }
 
 /// A PostgreSQL connection string, if `place` names a database rather than a store.
-fn database(place: &str) -> Option<&str> {
+fn database(place: &OsString) -> Option<&str> {
+    let place = place.to_str()?;
     if place.starts_with("postgres://") || place.starts_with("postgresql://") {
         Some(place)
     } else {
@@ -34,9 +37,9 @@ fn database(place: &str) -> Option<&str> {
     }
 }
 
-async fn open(place: &str, worker: &str) -> Result<Arc<dyn SessionStore>> {
+async fn open(place: &OsString, worker: &str) -> Result<Arc<dyn SessionStore>> {
     match database(place) {
-        None => Ok(Arc::new(read::open_writer(place)?)),
+        None => Ok(Arc::new(read::open_writer(Path::new(place))?)),
         #[cfg(feature = "postgres")]
         Some(url) => Ok(Arc::new(sessiondb::PgStore::connect(url, worker).await?)),
         #[cfg(not(feature = "postgres"))]
@@ -51,11 +54,11 @@ async fn open(place: &str, worker: &str) -> Result<Arc<dyn SessionStore>> {
 }
 
 /// Where a place is, for messages: never a connection string (it may hold a password).
-fn shown(place: &str) -> &str {
+fn shown(place: &OsString) -> String {
     if database(place).is_some() {
-        "PostgreSQL"
+        "PostgreSQL".into()
     } else {
-        place
+        Path::new(place).display().to_string()
     }
 }
 

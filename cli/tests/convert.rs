@@ -269,3 +269,54 @@ fn pyrogram_to_telethon_in_one_command() {
     let back = sessiondb::formats::import_file(&other, None).expect("read back");
     assert_eq!(back.session.dcs[0].ipv4, "10.1.2.3:8443".parse().ok());
 }
+
+#[test]
+fn paths_that_are_not_utf8_work_everywhere() {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStrExt;
+    let run_os = |args: &[&OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sessiondb"))
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = |stem: &[u8]| dir.path().join(OsStr::from_bytes(stem));
+    let session = name(b"caf\xe9.session");
+    std::fs::copy(fixture("telethon-1.45.session"), &session).expect("copy");
+    let store = name(b"st\xffre");
+    let os = |p: &Path| OsString::from(p.as_os_str());
+    let (session_arg, store_arg) = (os(&session), os(&store));
+    let (code, err) = run_os(&[OsStr::new("import"), &session_arg, &store_arg]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = run_os(&[OsStr::new("inspect"), &store_arg]);
+    assert_eq!(code, 0, "{err}");
+    let out = os(&name(b"out\xfe.session"));
+    let (code, err) = run_os(&[
+        OsStr::new("export"),
+        &store_arg,
+        &out,
+        OsStr::new("--to"),
+        OsStr::new("telethon"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let back = sessiondb::formats::import_file(Path::new(&out), None).expect("read back");
+    assert_eq!(back.session.home_dc, Some(2));
+    let (code, err) = run_os(&[OsStr::new("verify"), &store_arg]);
+    assert_eq!(code, 0, "{err}");
+    // A missing one is an error naming it, on one line, not a usage error.
+    let missing = os(&name(b"gone\xff.session"));
+    let (code, err) = run_os(&[
+        OsStr::new("convert"),
+        &missing,
+        &out,
+        OsStr::new("--to"),
+        OsStr::new("layer"),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
