@@ -118,14 +118,26 @@ fn read_source(s: &SourceArgs) -> Result<Portable> {
         (Some(f), Some(text)) if f.is_string() => formats::import_string(text, Some(f)),
         (Some(f), _) => formats::import_file(path, Some(f)),
         (None, _) if path.is_file() => formats::import_file(path, None),
-        (None, Some(text)) if text.len() > 200 && !text.contains('/') => {
-            formats::import_string(text, None)
-        }
+        (None, Some(text)) if looks_like_a_string(text) => formats::import_string(text, None),
+        // Never echo a long input: it may be a session string, which is a password.
+        _ if s.input.len() > 200 => Err(Error::InvalidArgument(format!(
+            "the input ({} bytes) is neither a file nor a session string",
+            s.input.len()
+        ))),
         _ => Err(Error::InvalidArgument(format!(
             "{} is not a file (and does not look like a session string)",
             path.display()
         ))),
     }
+}
+
+/// Long base64 text (GramJS strings hold `/` and `+`, so a slash does not make a path).
+fn looks_like_a_string(text: &str) -> bool {
+    text.trim().len() > 200
+        && text
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+/-_=".contains(c))
 }
 
 fn print_notes(p: &Portable) {

@@ -320,3 +320,43 @@ fn paths_that_are_not_utf8_work_everywhere() {
     assert_eq!(code, 3, "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn bad_inputs_name_the_file_and_the_likely_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out.session");
+    // A truncated Pyrogram file, and SQLite's magic followed by junk: the path and SQLite
+    // are named, never a library the file did not come from.
+    let pyro = std::fs::read(fixture("pyrogram-2.0.106.session")).expect("fixture");
+    let truncated = dir.path().join("truncated.session");
+    std::fs::write(&truncated, &pyro[..3000]).expect("write");
+    let junk = dir.path().join("junk.session");
+    let mut bytes = b"SQLite format 3\0".to_vec();
+    bytes.extend((0..4000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    std::fs::write(&junk, bytes).expect("write");
+    for bad in [&truncated, &junk] {
+        let (code, _, err) = run(&["convert", s(bad), s(&out), "--to", "layer"]);
+        assert_eq!(code, 3, "{err}");
+        assert!(err.contains(s(bad)) && err.contains("SQLite"), "{err}");
+        assert!(!err.contains("telethon"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    assert!(!out.exists(), "nothing left behind");
+
+    // A failed detection leads with the format the string most looks like.
+    for (name, likely) in [
+        ("telethon-ipv4.string", "telethon-string"),
+        ("pyrogram-2.string", "pyrogram-string"),
+        ("gramjs-ipv4.string", "gramjs-string"),
+    ] {
+        let text = std::fs::read_to_string(fixture(name)).expect("fixture");
+        let cut = &text.trim()[..text.trim().len() - 7];
+        let (code, _, err) = run(&["convert", cut, s(&out), "--to", "layer"]);
+        assert_eq!(code, 3, "{err}");
+        assert!(
+            err.contains(&format!("most like {likely}, but")),
+            "{name}: {err}"
+        );
+        assert!(!err.contains(&cut[10..60]), "{name}: the string is echoed");
+    }
+}

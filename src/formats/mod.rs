@@ -206,9 +206,22 @@ fn read_head(path: &Path) -> Result<Vec<u8>> {
 /// Imports a session file; `format` overrides detection. A DC without an address gets
 /// Telegram's (production or test, as the session is), with a note.
 pub fn import_file(path: &Path, format: Option<Format>) -> Result<Portable> {
-    let mut p = import_file_as_is(path, format)?;
+    let mut p = import_file_as_is(path, format).map_err(|e| naming(e, path))?;
     dc_table::complete_import(&mut p);
     Ok(p)
+}
+
+/// A format error that does not say which file, made to say it.
+fn naming(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Format { format, reason } if !reason.contains(&*path.to_string_lossy()) => {
+            Error::Format {
+                format,
+                reason: format!("{}: {reason}", path.display()),
+            }
+        }
+        e => e,
+    }
 }
 
 fn import_file_as_is(path: &Path, format: Option<Format>) -> Result<Portable> {

@@ -30,22 +30,25 @@ pub(crate) fn err(format: Format) -> impl Fn(rusqlite::Error) -> Error {
 }
 
 /// Table names of a database.
-pub(crate) fn tables(conn: &Connection, format: Format) -> Result<BTreeSet<String>> {
-    let mut stmt = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .map_err(err(format))?;
-    let names = stmt
-        .query_map([], |row| row.get::<_, String>(0))
-        .map_err(err(format))?
-        .collect::<std::result::Result<BTreeSet<_>, _>>()
-        .map_err(err(format))?;
-    Ok(names)
+fn table_names(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
+    let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
+    names.collect()
 }
 
 /// Identifies a SQLite session file by its tables.
 pub(crate) fn detect(path: &Path) -> Result<Format> {
-    let conn = open_read(path, Format::TelethonV1)?;
-    let t = tables(&conn, Format::TelethonV1)?;
+    // Which library wrote it is not known yet: errors name SQLite and the path.
+    let damaged = |e: rusqlite::Error| Error::Format {
+        format: "sqlite".into(),
+        reason: format!(
+            "{} is a damaged or truncated SQLite file: {e}",
+            path.display()
+        ),
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(damaged)?;
+    let t = table_names(&conn).map_err(damaged)?;
     let has = |names: &[&str]| names.iter().all(|n| t.contains(*n));
     let found = if has(&["sessions", "entities", "version"]) {
         Format::TelethonV1

@@ -65,27 +65,67 @@ enum Mode {
 pub fn detect_string(text: &str) -> Result<Format> {
     let text = compact(text);
     let mut found = Vec::new();
-    let mut reasons = Vec::new();
+    let mut failed = Vec::new();
     for f in CANDIDATES {
         match decode_mode(&text, f, Mode::Detect) {
             Ok(_) => found.push(f),
-            Err(e) => reasons.push(reason_of(&e)),
+            Err(e) => failed.push((unlikeness(&text, f), f, e)),
         }
     }
     match found.as_slice() {
         [one] => Ok(*one),
-        [] => Err(Error::Format {
-            format: "unknown".into(),
-            reason: format!(
-                "not a known session string ({} characters): {}",
-                text.len(),
-                reasons.join("; ")
-            ),
-        }),
+        [] => {
+            // The most likely format and why it is not that first, the others after.
+            failed.sort_by_key(|(unlike, _, _)| *unlike);
+            let mut failed = failed.into_iter();
+            let (likely, first) = failed.next().map_or_else(Default::default, |(_, f, e)| {
+                let reason = match e {
+                    Error::Format { reason, .. } => reason,
+                    e => e.to_string(),
+                };
+                (f.name().to_string(), reason)
+            });
+            let rest: Vec<String> = failed.map(|(_, _, e)| reason_of(&e)).collect();
+            Err(Error::Format {
+                format: "unknown".into(),
+                reason: format!(
+                    "not a known session string ({} characters); most like {likely}, but {first}; \
+                     also {}",
+                    text.len(),
+                    rest.join("; ")
+                ),
+            })
+        }
         many => Err(Error::AmbiguousFormat {
             candidates: many.iter().map(|f| f.name().to_string()).collect(),
         }),
     }
+}
+
+/// How unlike a string of `format` the text looks, by its prefix, alphabet and length (0:
+/// alike), to lead a failed detection with the format the user most likely has.
+fn unlikeness(text: &str, format: Format) -> usize {
+    let (prefixed, url_safe, lengths): (bool, bool, &[usize]) = match format {
+        Format::TelethonString => (true, true, &[353, 369]),
+        Format::GramjsString => (true, false, &[357, 369, 401]),
+        _ => (false, true, &[351, 356, 362]),
+    };
+    let mut score = lengths
+        .iter()
+        .map(|&n| n.abs_diff(text.len()))
+        .min()
+        .unwrap_or(0);
+    // Telethon and GramJS strings start with their version '1'; a Pyrogram string with the
+    // DC id's first six bits, which are zero: 'A'.
+    if !text.starts_with(if prefixed { '1' } else { 'A' }) {
+        score += 1000;
+    }
+    let standard_only = text.contains(['+', '/']);
+    let url_only = text.contains(['-', '_']);
+    if (url_safe && standard_only) || (!url_safe && url_only) {
+        score += 1000;
+    }
+    score
 }
 
 pub(crate) fn decode(text: &str, format: Format) -> Result<Portable> {
