@@ -58,6 +58,19 @@ impl Account {
         }
     }
 
+    /// A handle on `name`, refusing a new account whose name breaks
+    /// [`crate::model::validate_new_account`] (an existing one keeps its name).
+    pub(crate) fn checked(engine: Weak<dyn Engine>, name: &str) -> Result<Account> {
+        crate::model::validate_account(name)?;
+        let account = Account::new(engine, name.to_owned());
+        if let Err(e) = crate::model::validate_new_account(name)
+            && !account.exists()?
+        {
+            return Err(e);
+        }
+        Ok(account)
+    }
+
     fn acc(&self) -> String {
         self.name.clone()
     }
@@ -210,7 +223,7 @@ impl Account {
     /// [`Account::set_user`] without blocking. Cancel safety: see [`Account::set_dc_async`].
     pub fn set_user_async(&self, user: Option<User>) -> Pending<u64> {
         if let Some(name) = user.as_ref().and_then(|u| u.username.as_deref())
-            && let Err(e) = normalize_username(name)
+            && let Err(e) = crate::model::normalize_stored_username(name)
         {
             return Pending::ready(Err(e));
         }
@@ -485,7 +498,12 @@ pub(crate) fn normalize_peer(p: &Peer, now: i64, keep_date: bool) -> Result<Peer
     let mut p = p.clone();
     let mut names = Vec::with_capacity(p.usernames.len());
     for n in &p.usernames {
-        let n = normalize_username(n)?;
+        // A copy carries what its source stored; a live write takes Telegram's alphabet.
+        let n = if keep_date {
+            crate::model::normalize_stored_username(n)?
+        } else {
+            normalize_username(n)?
+        };
         if !names.contains(&n) {
             names.push(n);
         }

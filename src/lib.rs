@@ -84,7 +84,7 @@ pub use memory::MemoryStore;
 pub use model::{
     AUTH_KEY_LEN, AppFields, AuthKey, DEFAULT_ACCOUNT, DataCenter, MAX_ACCOUNT_NAME_LEN, Peer,
     PeerKind, Session, UpdateState, UpdateStateChange, User, normalize_phone, normalize_username,
-    validate_account,
+    validate_account, validate_new_account,
 };
 pub use options::AutoPrune;
 pub use paths::store_dir;

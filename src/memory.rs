@@ -11,7 +11,7 @@ use crate::apply::apply_batch;
 use crate::completion::Pending;
 use crate::engine::{self, Control, Engine, EngineConfig};
 use crate::error::Result;
-use crate::model::{DEFAULT_ACCOUNT, validate_account};
+use crate::model::DEFAULT_ACCOUNT;
 use crate::op::Op;
 use crate::overlay::Overlay;
 use crate::store::Durability;
@@ -96,8 +96,7 @@ impl MemoryStore {
 
     /// A handle on a named account.
     pub fn account(&self, name: &str) -> Result<Account> {
-        validate_account(name)?;
-        Ok(Account::new(self.engine(), name.to_owned()))
+        Account::checked(self.engine(), name)
     }
 
     /// The accounts that exist, sorted.
@@ -107,8 +106,9 @@ impl MemoryStore {
 
     /// Creates an account (idempotent).
     pub fn create_account(&self, name: &str) -> Result<Account> {
+        let account = self.account(name)?;
         engine::create_account(self.inner.as_ref(), name).wait()?;
-        self.account(name)
+        Ok(account)
     }
 
     /// Per-account figures (the disk figures are 0).

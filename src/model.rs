@@ -388,13 +388,61 @@ pub fn validate_account(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// ASCII-lowercases a username and strips a leading `@`; rejects empty or over-long ones.
+/// The rule for a new account's name: [`validate_account`], and no invisible formatting
+/// (bidi controls, zero-width characters) and no whitespace around it, so that a name
+/// cannot pass for another in `accounts list`. An account named before this rule still
+/// opens under its name.
+pub fn validate_new_account(name: &str) -> Result<()> {
+    validate_account(name)?;
+    if name.chars().any(is_invisible_format) {
+        return Err(Error::InvalidArgument(format!(
+            "account name {name:?}: no bidi controls or zero-width characters"
+        )));
+    }
+    if name.trim() != name {
+        return Err(Error::InvalidArgument(format!(
+            "account name {name:?}: no whitespace around a name"
+        )));
+    }
+    Ok(())
+}
+
+/// Unicode format characters (category Cf) that reorder or hide text: the bidi controls,
+/// zero-width characters, the soft hyphen and the byte order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// Lowercases a username and strips one optional leading `@`; refuses anything but
+/// Telegram's alphabet (ASCII letters, digits, `_`), and more than 64 of them.
 pub fn normalize_username(name: &str) -> Result<String> {
-    let name = name.strip_prefix('@').unwrap_or(name);
-    if name.is_empty() || name.len() > 64 {
+    let bare = name.strip_prefix('@').unwrap_or(name);
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    if bare.is_empty() || bare.len() > 64 || !bare.bytes().all(alphabet) {
+        return Err(Error::InvalidArgument(format!(
+            "username {name:?}: usernames are 1 to 64 letters, digits and underscores, with \
+             one optional leading @"
+        )));
+    }
+    Ok(bare.to_ascii_lowercase())
+}
+
+/// The rule usernames were stored under before [`normalize_username`] took Telegram's
+/// alphabet only: 1 to 64 bytes after one `@`. For copies of stored data (a copy, a move,
+/// a saved session's own user), which must not fail on what a store already holds.
+pub(crate) fn normalize_stored_username(name: &str) -> Result<String> {
+    let bare = name.strip_prefix('@').unwrap_or(name);
+    if bare.is_empty() || bare.len() > 64 {
         return Err(Error::InvalidArgument("usernames are 1 to 64 bytes".into()));
     }
-    Ok(name.to_ascii_lowercase())
+    Ok(bare.to_ascii_lowercase())
 }
 
 /// Keeps only the digits of a phone number; rejects one without digits.

@@ -35,7 +35,7 @@ pub(crate) fn check(session: &Session) -> Result<Vec<i32>> {
         ids.push(dc.id);
     }
     if let Some(name) = session.user.as_ref().and_then(|u| u.username.as_deref()) {
-        crate::model::normalize_username(name)?;
+        crate::model::normalize_stored_username(name)?;
     }
     Ok(ids)
 }

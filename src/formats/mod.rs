@@ -207,8 +207,36 @@ fn read_head(path: &Path) -> Result<Vec<u8>> {
 /// Telegram's (production or test, as the session is), with a note.
 pub fn import_file(path: &Path, format: Option<Format>) -> Result<Portable> {
     let mut p = import_file_as_is(path, format).map_err(|e| naming(e, path))?;
-    dc_table::complete_import(&mut p);
+    complete_import(&mut p);
     Ok(p)
+}
+
+/// What every import does after decoding: addresses from the table, and usernames outside
+/// Telegram's alphabet dropped (the peer kept), each noted.
+fn complete_import(p: &mut Portable) {
+    dc_table::complete_import(p);
+    let valid = |n: &String| crate::model::normalize_username(n).is_ok();
+    let mut dropped = Vec::new();
+    for peer in &mut p.peers {
+        dropped.extend(peer.usernames.iter().filter(|n| !valid(n)).cloned());
+        peer.usernames.retain(valid);
+    }
+    if let Some(user) = &mut p.session.user
+        && let Some(name) = user.username.take_if(|n| !valid(n))
+    {
+        dropped.push(name);
+    }
+    if !dropped.is_empty() {
+        p.notes.push(format!(
+            "{} username(s) outside Telegram's alphabet dropped (their peers kept): {}",
+            dropped.len(),
+            dropped
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
 }
 
 /// A format error that does not say which file, made to say it.
@@ -250,7 +278,7 @@ pub fn import_string(text: &str, format: Option<Format>) -> Result<Portable> {
         None => detect_string(text)?,
     };
     let mut p = strings::decode(text.trim(), format)?;
-    dc_table::complete_import(&mut p);
+    complete_import(&mut p);
     Ok(p)
 }
 

@@ -37,6 +37,19 @@ pub(super) async fn acquire(
     ttl: Duration,
 ) -> Result<Lease> {
     crate::model::validate_account(account)?;
+    if let Err(e) = crate::model::validate_new_account(account) {
+        // A name from before the stricter rule still opens; a new one must pass it.
+        let held = client
+            .query_opt(
+                "SELECT 1 FROM sessiondb_sessions WHERE account = $1",
+                &[&account],
+            )
+            .await
+            .map_err(server)?;
+        if held.is_none() {
+            return Err(e);
+        }
+    }
     let ms = millis(ttl)?;
     let row = client
         .query_opt(

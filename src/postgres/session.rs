@@ -10,10 +10,7 @@ use tokio_postgres::Client;
 use super::plan::{Plan, Prepared, params};
 use super::server;
 use crate::error::{Error, Result};
-use crate::model::{
-    AppFields, AuthKey, DataCenter, Session, UpdateState, UpdateStateChange, User,
-    normalize_username,
-};
+use crate::model::{AppFields, AuthKey, DataCenter, Session, UpdateState, UpdateStateChange, User};
 use crate::stats::AccountStats;
 
 pub(super) const REGISTER: &str =
@@ -97,7 +94,7 @@ fn user_step(plan: &mut Plan, account: &str, user: Option<&User>) -> Result<()> 
     match user {
         Some(u) => {
             let name = match u.username.as_deref() {
-                Some(n) => Some(normalize_username(n).map(|_| n.to_owned())?),
+                Some(n) => Some(crate::model::normalize_stored_username(n).map(|_| n.to_owned())?),
                 None => None,
             };
             plan.push(UPSERT_USER, params![account, u.id, u.dc, u.bot, name]);

@@ -15,7 +15,7 @@ use crate::completion::{Pending, completion};
 use crate::engine::{Control, Engine, EngineConfig};
 use crate::error::{Error, Result};
 use crate::index_io::IndexIoCounts;
-use crate::model::{DEFAULT_ACCOUNT, validate_account};
+use crate::model::DEFAULT_ACCOUNT;
 use crate::op::Op;
 pub use crate::options::{Durability, Options, RecoveryReport};
 use crate::stats::Stats;
@@ -137,16 +137,17 @@ impl Store {
         Account::new(self.engine(), DEFAULT_ACCOUNT.to_owned())
     }
 
-    /// A handle on a named account (it exists once something is written to it).
+    /// A handle on a named account (it exists once something is written to it). A new
+    /// account's name must pass [`crate::validate_new_account`].
     pub fn account(&self, name: &str) -> Result<Account> {
-        validate_account(name)?;
-        Ok(Account::new(self.engine(), name.to_owned()))
+        Account::checked(self.engine(), name)
     }
 
     /// Creates an account durably (idempotent) and returns its handle.
     pub fn create_account(&self, name: &str) -> Result<Account> {
+        let account = self.account(name)?;
         crate::engine::create_account(self.inner()?.as_ref(), name).wait()?;
-        self.account(name)
+        Ok(account)
     }
 
     /// The accounts that exist, sorted.
