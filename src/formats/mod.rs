@@ -340,28 +340,44 @@ pub(crate) fn export_dc<'a>(
     let id = options
         .dc
         .or(s.home_dc)
-        .ok_or_else(|| Error::MissingField {
-            format: format.name().into(),
-            field: "home DC".into(),
-            flag: "--dc".into(),
-        })?;
+        .ok_or_else(|| missing(format, "home DC", "--dc"))?;
     let dc = s
         .dcs
         .iter()
         .find(|d| d.id == id)
-        .ok_or_else(|| Error::MissingField {
-            format: format.name().into(),
-            field: format!("DC {id}"),
-            flag: "--dc".into(),
-        })?;
+        .ok_or_else(|| missing(format, &format!("DC {id}"), "--dc"))?;
     if dc.auth_key.is_none() {
-        return Err(Error::MissingField {
-            format: format.name().into(),
-            field: format!("auth key of DC {id}"),
-            flag: "--dc".into(),
-        });
+        return Err(missing(format, &format!("auth key of DC {id}"), "--dc"));
     }
     Ok(dc)
+}
+
+/// An export refused for a value the target needs, naming the flag that supplies it.
+pub(crate) fn missing(format: Format, field: &str, flag: &str) -> Error {
+    Error::MissingField {
+        format: format.name().into(),
+        field: field.into(),
+        flag: flag.into(),
+    }
+}
+
+/// The logged-in user's id and bot flag, `--user-id` and `--bot` over the session's;
+/// refused, naming the flag, when neither has one.
+pub(crate) fn user_and_bot(
+    p: &Portable,
+    format: Format,
+    options: &ExportOptions,
+) -> Result<(i64, bool)> {
+    let held = p.session.user.as_ref();
+    let id = options
+        .user_id
+        .or(held.map(|u| u.id))
+        .ok_or_else(|| missing(format, "logged-in user id", "--user-id"))?;
+    let bot = options
+        .is_bot
+        .or(held.map(|u| u.bot))
+        .ok_or_else(|| missing(format, "is_bot", "--bot"))?;
+    Ok((id, bot))
 }
 
 /// A decoding error naming the format.

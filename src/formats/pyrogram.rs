@@ -7,7 +7,7 @@ use rusqlite::params;
 
 use super::sqlite::{self, auth_key, for_each_row, int, int32, text};
 use super::{ExportOptions, Format, Portable, bad, dc_at};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Peer, PeerKind, User};
 
 const F: Format = Format::Pyrogram;
@@ -167,25 +167,13 @@ pub(crate) struct Required {
 }
 
 pub(crate) fn required(p: &Portable, options: &ExportOptions) -> Result<Required> {
-    let missing = |field: &str, flag: &str| Error::MissingField {
-        format: F.name().into(),
-        field: field.into(),
-        flag: flag.into(),
-    };
+    let missing = |field: &str, flag: &str| super::missing(F, field, flag);
     let dc = super::export_dc(p, F, options)?;
     let api_id = options
         .api_id
         .or(p.session.app.api_id)
         .ok_or_else(|| missing("api_id", "--api-id"))?;
-    let user = p.session.user.as_ref();
-    let user_id = options
-        .user_id
-        .or(user.map(|u| u.id))
-        .ok_or_else(|| missing("logged-in user id", "--user-id"))?;
-    let is_bot = options
-        .is_bot
-        .or(user.map(|u| u.bot))
-        .ok_or_else(|| missing("is_bot", "--bot"))?;
+    let (user_id, is_bot) = super::user_and_bot(p, F, options)?;
     let key = dc
         .auth_key
         .as_ref()

@@ -469,32 +469,19 @@ fn encode_pyrogram(p: &Portable, options: &ExportOptions) -> Result<String> {
     let dc = export_dc(p, f, options)?;
     let s = &p.session;
     // The same rules and flags as the Pyrogram file export: options override the session.
-    let missing = |field: &str, flag: &str| Error::MissingField {
-        format: f.name().into(),
-        field: field.into(),
-        flag: flag.into(),
-    };
     let api_id = options
         .api_id
         .or(s.app.api_id)
-        .ok_or_else(|| missing("api_id", "--api-id"))?;
+        .ok_or_else(|| super::missing(f, "api_id", "--api-id"))?;
     let api_id = u32::try_from(api_id)
         .ok()
         .filter(|&v| v != 0)
         .ok_or_else(|| Error::InvalidArgument(format!("api_id {api_id} is not valid")))?;
-    let user = s.user.as_ref();
-    let user_id = options
-        .user_id
-        .or(user.map(|u| u.id))
-        .ok_or_else(|| missing("logged-in user id", "--user-id"))?;
+    let (user_id, is_bot) = super::user_and_bot(p, f, options)?;
     let user_id = u64::try_from(user_id)
         .ok()
         .filter(|&v| v != 0)
         .ok_or_else(|| Error::InvalidArgument(format!("user id {user_id} is not a user id")))?;
-    let is_bot = options
-        .is_bot
-        .or(user.map(|u| u.bot))
-        .ok_or_else(|| missing("is_bot", "--bot"))?;
     let mut b = Zeroizing::new(Vec::with_capacity(PYRO_V2));
     b.push(dc_byte(f, dc.id)?);
     b.extend_from_slice(&api_id.to_be_bytes());

@@ -300,25 +300,13 @@ pub(crate) fn export_v2(p: &Portable, path: &Path, options: &ExportOptions) -> R
 
 /// The logged-in user as the session holds it, overridden by `--user-id`, `--bot`, `--dc`.
 fn logged_in_user(p: &Portable, options: &ExportOptions) -> Result<User> {
-    let missing = |field: &str, flag: &str| Error::MissingField {
-        format: V2.name().into(),
-        field: field.into(),
-        flag: flag.into(),
-    };
+    let (id, bot) = super::user_and_bot(p, V2, options)?;
     let held = p.session.user.as_ref();
-    let id = options
-        .user_id
-        .or(held.map(|u| u.id))
-        .ok_or_else(|| missing("logged-in user id", "--user-id"))?;
-    let bot = options
-        .is_bot
-        .or(held.map(|u| u.bot))
-        .ok_or_else(|| missing("is_bot", "--bot"))?;
     let dc = options
         .dc
         .or(p.session.home_dc)
         .or(held.map(|u| u.dc).filter(|&d| d != 0))
-        .ok_or_else(|| missing("home DC", "--dc"))?;
+        .ok_or_else(|| super::missing(V2, "home DC", "--dc"))?;
     let username = held.filter(|u| u.id == id).and_then(|u| u.username.clone());
     Ok(User {
         id,
