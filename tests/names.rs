@@ -3,6 +3,8 @@
 //! outside Telegram's alphabet. An imported session keeps a peer whose username breaks the
 //! rule, drops that name and says so.
 
+mod common;
+
 use sessiondb::{Error, MemoryStore, Peer, PeerKind, Store};
 
 const SPOOFS: [&str; 7] = [
@@ -107,4 +109,27 @@ fn an_import_drops_a_bad_username_and_keeps_its_peer() {
     let store = Store::open(dir.path().join("s")).unwrap();
     p.write_to(&store.default_account(), |_| {}).unwrap();
     assert!(store.default_account().peer(222_333_444).unwrap().is_some());
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_the_same_new_names() {
+    use sessiondb::SessionStore;
+    let Some(url) = common::pg::url() else { return };
+    let pg = sessiondb::PgStore::connect(&url, "names").await.unwrap();
+    for name in SPOOFS {
+        let r = pg.acquire(name).await.map(drop);
+        assert!(
+            matches!(r, Err(Error::InvalidArgument(_))),
+            "{name:?}: {r:?}"
+        );
+        let r = pg.save(name, &common::session(1)).await;
+        assert!(
+            matches!(r, Err(Error::InvalidArgument(_))),
+            "{name:?}: {r:?}"
+        );
+    }
+    let fine = common::pg::fresh("name ok");
+    pg.save(&fine, &common::session(1)).await.unwrap();
+    pg.close().await.unwrap();
 }

@@ -1,6 +1,6 @@
 //! Moving an account between backends: file store ↔ memory store, and file store ↔
 //! PostgreSQL ↔ a new file store (with `SESSIONDB_PG_URL`). Everything must arrive: the
-//! session, every peer with its usernames and phone, the self user.
+//! session, every peer with its usernames, phone and date, the self user.
 
 mod common;
 
@@ -25,13 +25,17 @@ fn peers() -> Vec<Peer> {
     let mut min = Peer::new(6000, PeerKind::Bot, Some(99));
     min.min = true;
     all.push(min);
+    // Dates from the past, as an import brings them: a copy keeps each.
+    for (i, p) in all.iter_mut().enumerate() {
+        p.updated_at = 1_600_000_000 + i as i64;
+    }
     all
 }
 
 async fn fill(s: &dyn SessionStore, account: &str) {
     s.save(account, &session(3)).await.unwrap();
     for batch in peers().chunks(200) {
-        s.cache_peers(account, batch, Some(Durability::Durable))
+        s.restore_peers(account, batch, Some(Durability::Durable))
             .await
             .unwrap();
     }
@@ -50,6 +54,7 @@ async fn check(s: &dyn SessionStore, account: &str) {
     assert_eq!(got.len(), want.len());
     for (w, g) in want.iter().zip(&got) {
         assert!(same_peer(w, g), "peer {} differs", w.id);
+        assert_eq!(w.updated_at, g.updated_at, "peer {}: its date", w.id);
     }
     assert_eq!(
         s.self_user(account).await.unwrap().map(|p| p.id),
