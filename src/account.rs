@@ -357,7 +357,16 @@ impl Account {
                 peers: batch?,
             });
         }
-        engine.submit(ops, true).wait()?;
+        let n = peers.len();
+        engine.submit(ops, true).wait().map_err(|e| match e {
+            Error::InvalidArgument(m) if m.starts_with("batch encodes") => {
+                Error::InvalidArgument(format!(
+                    "{m}: {n} peers do not fit one atomic replace; import into a new account \
+                     and delete the old one instead"
+                ))
+            }
+            e => e,
+        })?;
         engine.control(Control::Checkpoint).wait().map(drop)
     }
 

@@ -124,6 +124,29 @@ fn copies_and_imports_keep_peer_dates() {
     );
 }
 
+#[test]
+fn a_replace_too_big_for_one_record_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("big")).unwrap();
+    let acc = store.default_account();
+    let (s1, p1) = generation(1);
+    acc.replace(&s1, &p1).unwrap();
+    let (s2, _) = generation(2);
+    let huge: Vec<Peer> = (0..17_000)
+        .map(|i| {
+            let mut p = Peer::new(2_000_000 + i, PeerKind::User, Some(2));
+            p.name = Some("n".repeat(1000));
+            p
+        })
+        .collect();
+    let r = acc.replace(&s2, &huge);
+    assert!(
+        matches!(&r, Err(sessiondb::Error::InvalidArgument(m)) if m.contains("new account")),
+        "{r:?}"
+    );
+    assert_eq!(held(&store, 0), 1, "the old account, whole");
+}
+
 fn options(pause: Option<String>, after: u64) -> Options {
     Options {
         checkpoint_records: 3,
