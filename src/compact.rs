@@ -8,11 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
 use crate::backup::{CopyKeys, remove_dir};
 use crate::error::{Error, Result};
-use crate::io::{FileSystem, RealFs};
+use crate::io::FileSystem;
 use crate::paths::store_dir;
 use crate::phase::Phase;
 use crate::store::Store;
@@ -81,10 +79,10 @@ pub(crate) fn rewrite(
 ) -> Result<CompactReport> {
     let dir = store_dir(path);
     let copy = sibling(&dir, suffix);
-    let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+    let fs = options.file_system();
     remove_dir(fs.as_ref(), &copy)?;
     remove_dir(fs.as_ref(), &crate::backup::partial_dir(&copy))?;
-    let hook = options.phase_hook.clone();
+    let hook = options.hook();
     let store = Store::open_with(&dir, options)?;
     store.checkpoint()?;
     let bytes_before = dir_bytes(fs.as_ref(), &dir);

@@ -27,6 +27,7 @@
 mod account;
 mod apply;
 mod backup;
+mod blocking;
 mod codec;
 mod commit;
 mod compact;
@@ -44,7 +45,11 @@ pub mod fuzzing;
 mod grammers;
 mod index;
 mod index_io;
+/// Test seam (feature `testing`): the file-system trait and `MemFs`, which cuts the power.
+#[cfg(feature = "testing")]
 pub mod io;
+#[cfg(not(feature = "testing"))]
+mod io;
 mod log;
 mod memory;
 mod model;
@@ -78,7 +83,7 @@ pub use crypto::{
 pub use error::{Error, Result};
 #[cfg(feature = "grammers")]
 pub use grammers::GrammersSession;
-pub use index_io::{IndexIo, IndexIoCounts};
+pub use index_io::IndexIoCounts;
 pub use log::recovery::RecoveryMode;
 pub use memory::MemoryStore;
 pub use model::{
@@ -88,6 +93,7 @@ pub use model::{
 };
 pub use options::AutoPrune;
 pub use paths::store_dir;
+#[cfg(feature = "testing")]
 pub use phase::{Phase, PhaseHook};
 #[cfg(feature = "postgres")]
 pub use postgres::{Lease, PgBackend, PgOptions, PgStore};

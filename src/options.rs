@@ -22,8 +22,8 @@ pub struct Options {
     /// What to do with a damaged log. Default: [`RecoveryMode::TornTail`].
     pub recovery: RecoveryMode,
     /// redb page-cache size in bytes, an upper bound filled only by pages read (redb's own
-    /// default is 1 GiB). Default: 256 MiB, which holds a 1M-peer index: at 64 MiB a lookup
-    /// by id at 1M peers took 1.73 µs (p99 13 µs, misses go to pread), at 256 MiB 1.49 µs.
+    /// default is 1 GiB). Default: 256 MiB, which holds a 1M-peer index (what smaller caches
+    /// cost: `benches/SCALE.md`).
     pub cache_size: usize,
     /// Checkpoint automatically once the log holds this many bytes. Default: 8 MiB.
     pub checkpoint_log_bytes: u64,
@@ -35,10 +35,14 @@ pub struct Options {
     pub peer_durability: Durability,
     /// Whether peers are cached at all (Telethon's `save_entities`). Default: `true`.
     pub cache_peers: bool,
-    /// The file system the log (and, if it offers one, the index) goes through: tests use
-    /// [`MemFs`](crate::io::MemFs) to cut the power and inject faults. Default: the real one.
+    /// Test seam (feature `testing`): the file system the log (and, if it offers one, the
+    /// index) goes through; tests use [`MemFs`](crate::io::MemFs) to cut the power and
+    /// inject faults. Default: the real one.
+    #[cfg(feature = "testing")]
     pub fs: Option<Arc<dyn FileSystem>>,
-    /// Called at each [`Phase`](crate::Phase) of the pipeline (crash tests). Default: none.
+    /// Test seam (feature `testing`): called at each [`Phase`](crate::Phase) of the
+    /// pipeline (crash tests). Default: none.
+    #[cfg(feature = "testing")]
     pub phase_hook: Option<crate::PhaseHook>,
     /// Prune every account's peer cache automatically in the background. Default: never.
     pub auto_prune: Option<AutoPrune>,
@@ -74,10 +78,53 @@ impl Default for Options {
             segment_bytes: 16 << 20,
             peer_durability: Durability::Buffered,
             cache_peers: true,
+            #[cfg(feature = "testing")]
             fs: None,
+            #[cfg(feature = "testing")]
             phase_hook: None,
             auto_prune: None,
             encryption: None,
+        }
+    }
+}
+
+impl Options {
+    /// The file system the store goes through: a test's, or the real one.
+    pub(crate) fn file_system(&self) -> Arc<dyn FileSystem> {
+        #[cfg(feature = "testing")]
+        if let Some(fs) = &self.fs {
+            return fs.clone();
+        }
+        Arc::new(crate::io::RealFs)
+    }
+
+    /// Whether a test's file system stands in for the real one.
+    pub(crate) fn has_test_fs(&self) -> bool {
+        #[cfg(feature = "testing")]
+        return self.fs.is_some();
+        #[cfg(not(feature = "testing"))]
+        false
+    }
+
+    /// The phase hook of a crash test, if any.
+    pub(crate) fn hook(&self) -> Option<crate::phase::PhaseHook> {
+        #[cfg(feature = "testing")]
+        return self.phase_hook.clone();
+        #[cfg(not(feature = "testing"))]
+        None
+    }
+
+    /// These options going through `fs` (a copy made in the store's own file system).
+    pub(crate) fn through(self, fs: &Arc<dyn FileSystem>) -> Options {
+        #[cfg(feature = "testing")]
+        return Options {
+            fs: Some(fs.clone()),
+            ..self
+        };
+        #[cfg(not(feature = "testing"))]
+        {
+            let _ = fs; // always the real file system
+            self
         }
     }
 }

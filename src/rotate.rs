@@ -28,10 +28,7 @@ pub fn rotate(
     new: &crate::Encryption,
 ) -> Result<CompactReport> {
     let dir = crate::paths::store_dir(path.as_ref());
-    let fs = options
-        .fs
-        .clone()
-        .unwrap_or_else(|| std::sync::Arc::new(crate::io::RealFs));
+    let fs = options.file_system();
     if !crate::crypto::keyfile::exists(fs.as_ref(), &dir).unwrap_or(false) {
         return Err(Error::InvalidArgument(format!(
             "{} is not encrypted: there is no key to rotate",

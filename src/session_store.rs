@@ -12,7 +12,7 @@ use std::pin::Pin;
 use crate::account::Account;
 use crate::completion::Pending;
 use crate::engine::Control;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::memory::MemoryStore;
 use crate::model::{
     AppFields, DEFAULT_ACCOUNT, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User,
@@ -149,9 +149,7 @@ where
     Box::pin(async move {
         let acc = acc?;
         if offload {
-            tokio::task::spawn_blocking(move || f(&acc))
-                .await
-                .map_err(|e| Error::io("running a read", std::io::Error::other(e.to_string())))?
+            crate::blocking::off_runtime("running a read", move || f(&acc)).await
         } else {
             f(&acc)
         }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{DEFAULT_ACCOUNT, Session, validate_account};
 use crate::session_store::SessionStore;
 use crate::store::{Options, Store};
@@ -72,9 +72,7 @@ impl Storage {
             return Ok(b.clone());
         }
         let open = self.open.clone();
-        let opened = tokio::task::spawn_blocking(move || open())
-            .await
-            .map_err(|e| Error::io("opening", std::io::Error::other(e.to_string())))??;
+        let opened = crate::blocking::off_runtime("opening", move || open()).await?;
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         // Another load may have opened it meanwhile: keep that one.
         Ok(current.get_or_insert(opened).clone())

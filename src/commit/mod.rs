@@ -158,7 +158,7 @@ impl Shared {
             log_bytes: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             thresholds,
-            phase_hook: options.and_then(|o| o.phase_hook.clone()),
+            phase_hook: options.and_then(crate::Options::hook),
             cache_size: options.map_or(0, |o| o.cache_size),
             index_io,
             codec,

@@ -144,6 +144,14 @@ impl FileSystem for RealFs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         sync_file(&std::fs::File::open(dir)?)
     }
+    #[cfg(not(target_os = "linux"))]
+    fn exchange_dirs(&self, _: &Path, _: &Path) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "swapping two directories in one step needs Linux's renameat2(RENAME_EXCHANGE)",
+        ))
+    }
+    #[cfg(target_os = "linux")]
     fn exchange_dirs(&self, a: &Path, b: &Path) -> io::Result<()> {
         use std::os::unix::ffi::OsStrExt;
         let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
@@ -174,6 +182,8 @@ impl FileSystem for RealFs {
     }
 }
 
+#[cfg(feature = "testing")]
 mod mem;
 
+#[cfg(feature = "testing")]
 pub use mem::{IoHook, MEM_PAGE, MemFs};

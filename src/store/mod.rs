@@ -110,6 +110,8 @@ pub struct Store {
     dir: PathBuf,
     read_only: bool,
     recovery: RecoveryReport,
+    /// One rekey at a time on this store (the lock file keeps other processes out).
+    rekeying: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -170,6 +172,7 @@ impl Store {
             inner: std::sync::Mutex::new(Some(Arc::new(inner))),
             dir,
             recovery,
+            rekeying: std::sync::Mutex::new(()),
         };
         if let Some(auto) = auto {
             match crate::prune::AutoPruner::spawn(store.engine(), auto) {
@@ -295,7 +298,6 @@ impl Store {
     /// still opens with the old passphrase, and its data key decrypts everything written
     /// after the rekey too. After a passphrase leaked, use [`rotate`](crate::rotate).
     pub fn rekey(&self, new: &crate::Encryption) -> Result<()> {
-        static REKEY: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let inner = self.inner()?;
         inner.writable()?;
         let shared = &inner.shared;
@@ -305,7 +307,7 @@ impl Store {
                 self.dir.display()
             ))
         })?;
-        let _one_at_a_time = REKEY.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.rekeying.lock().unwrap_or_else(|p| p.into_inner());
         let (fs, hook) = (shared.fs.as_ref(), shared.phase_hook());
         crate::crypto::keyfile::rekey(fs, &self.dir, keys, new, hook)
     }
@@ -362,12 +364,12 @@ impl Store {
         Box::pin(async move {
             let Some(inner) = inner else { return Ok(()) };
             let result = inner.stop(true).await.map(drop);
-            tokio::task::spawn_blocking(move || {
+            crate::blocking::off_runtime("closing", move || {
                 drop(inner);
                 drop(pruner);
+                Ok(())
             })
-            .await
-            .map_err(|e| Error::io("closing", std::io::Error::other(e.to_string())))?;
+            .await?;
             result
         })
     }

@@ -53,9 +53,9 @@ impl Store {
         paths::secure(&dir, true)?;
         let lock = paths::open_private(&dir.join(LOCK_FILE), true)?;
         paths::take_lock(&lock, &dir)?;
-        let hook = &options.phase_hook;
+        let hook = &options.hook();
         crate::phase::reach(hook, Phase::OpenLocked);
-        let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+        let fs = options.file_system();
         fs.create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let index_path = dir.join(INDEX_FILE);
@@ -100,9 +100,9 @@ impl Store {
         if created || new_index {
             // The lock file is always real; the index lives wherever `fs` keeps it.
             let real = RealFs.sync_dir(&dir);
-            let other = match options.fs {
-                Some(_) => fs.sync_dir(&dir),
-                None => Ok(()),
+            let other = match options.has_test_fs() {
+                true => fs.sync_dir(&dir),
+                false => Ok(()),
             };
             real.and(other)
                 .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))?;
@@ -135,7 +135,7 @@ impl Store {
             rec.next_lsn,
             (rec.segments, rec.segment_bytes),
             options.segment_bytes.min(1 << 20),
-            options.phase_hook.clone(),
+            options.hook(),
             codec.keys().cloned().zip(codec.lineage().copied()),
         )
         .map_err(|e| Error::io(format!("starting a log segment in {}", dir.display()), e))?;
@@ -174,7 +174,7 @@ impl Store {
     fn read_only(path: &Path, mut options: Options) -> Result<Store> {
         let dir = paths::store_dir(path);
         paths::check_store_path(&dir)?;
-        let fs: Arc<dyn FileSystem> = options.fs.clone().unwrap_or_else(|| Arc::new(RealFs));
+        let fs = options.file_system();
         let listed = fs.list(&dir).unwrap_or_default();
         let ours = |n: &String| n == INDEX_FILE || crate::log::parse_segment_name(n).is_some();
         // An empty directory is a creation killed before its first file: an empty store.

@@ -1,5 +1,5 @@
 //! A reference model of one store, written independently of the engine: plain maps and the
-//! rules of DESIGN.md (update-state groups, the holder written last keeps a username or
+//! rules of docs/design.md (update-state groups, the holder written last keeps a username or
 //! phone, a `min` hash never replaces a full one), and a random operation generator.
 #![allow(dead_code)]
 
