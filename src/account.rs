@@ -12,7 +12,7 @@ use crate::model::{
     normalize_username,
 };
 use crate::op::Op;
-use crate::store::Durability;
+use crate::options::Durability;
 use crate::view::View;
 
 /// A cheap, cloneable handle on one account of an open store.
@@ -349,7 +349,7 @@ impl Account {
         }];
         ops.extend(crate::save::save_ops(&self.name, session)?);
         if engine.config().cache_peers && !peers.is_empty() {
-            let now = unix_now();
+            let now = crate::model::unix_now();
             let batch: Result<Vec<Peer>> =
                 peers.iter().map(|p| normalize_peer(p, now, true)).collect();
             ops.push(Op::CachePeers {
@@ -427,7 +427,7 @@ impl Account {
         if !config.cache_peers || peers.is_empty() {
             return Pending::ready(Ok(0));
         }
-        let now = unix_now();
+        let now = crate::model::unix_now();
         let batch: Result<Vec<Peer>> = peers
             .iter()
             .map(|p| normalize_peer(p, now, keep_dates))
@@ -444,13 +444,6 @@ impl Account {
             }],
             durable,
         )
-    }
-
-    /// Removes peers by age and/or keeps only the most recently written ones, never the self
-    /// user or a channel whose pts is stored. Runs in small batches beside writers; removals
-    /// are buffered (a crash may bring some back, which only costs cache space).
-    pub fn prune(&self, policy: &crate::prune::PrunePolicy) -> Result<crate::prune::PruneReport> {
-        crate::prune::prune(self, policy)
     }
 
     /// Removes one cached peer (and its username and phone entries).
@@ -493,12 +486,6 @@ impl Account {
             Err(e) => Pending::ready(Err(e)),
         }
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Lowercases usernames, keeps phone digits, stamps the write time `now` (unless

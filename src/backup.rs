@@ -8,11 +8,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::commit::{Shared, Snapshot};
+use crate::core::Core;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::op::Op;
 use crate::paths::store_dir;
 use crate::save::{save_ops, session_of};
-use crate::store::Store;
 
 /// What [`Store::backup`](crate::Store::backup) wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,7 +87,8 @@ pub(crate) fn backup(shared: &Shared, dest: &Path, with: CopyKeys<'_>) -> Result
             Some(std::sync::Arc::new(keys))
         }
     };
-    let out = Store::open_inner(&partial, options, keys)?;
+    let out = std::sync::Arc::new(Core::open_writer(&partial, options, keys)?.core);
+    let engine: std::sync::Weak<dyn Engine> = std::sync::Arc::downgrade(&out) as _;
     let mut report = BackupReport {
         path: dest.clone(),
         accounts: 0,
@@ -98,7 +100,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path, with: CopyKeys<'_>) -> Result
             let Some(session) = session_of(&view, &name)? else {
                 continue;
             };
-            let account = out.account(&name)?;
+            let account = crate::account::Account::new(engine.clone(), name.clone());
             account.submit(save_ops(&name, &session)?, false).wait()?;
             let self_id = view.self_peer_id(&name)?;
             let mut self_peer = None;
@@ -128,7 +130,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path, with: CopyKeys<'_>) -> Result
         }
         Ok(())
     })?;
-    out.close()?;
+    out.stop(true).wait()?;
     drop(out);
     crate::index::compact_file(fs, &partial.join(crate::paths::INDEX_FILE))?;
     fs.rename_dir(&partial, &dest).map_err(|e| {

@@ -248,8 +248,8 @@ impl ValueCodec {
     }
 
     /// The keys the log is read and written with.
-    pub fn log_keys(&self) -> Option<crate::log::frame::LogKeys<'_>> {
-        self.0.as_ref().map(|s| crate::log::frame::LogKeys {
+    pub fn log_keys(&self) -> Option<crate::crypto::LogKeys<'_>> {
+        self.0.as_ref().map(|s| crate::crypto::LogKeys {
             keys: &s.keys,
             lineage: s.lineage.as_ref(),
         })

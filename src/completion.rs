@@ -1,6 +1,7 @@
 //! A one-shot completion that can be awaited from async code or waited on from sync code,
 //! without tying the sync path to any runtime.
 
+use crate::locks::Unpoisoned;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -21,7 +22,7 @@ struct Inner<T> {
 
 impl<T> Inner<T> {
     fn lock(&self) -> MutexGuard<'_, Slot<T>> {
-        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+        self.slot.lock().unpoisoned()
     }
 }
 
@@ -104,7 +105,7 @@ impl<T> Pending<T> {
                         slot.taken = true;
                         return v;
                     }
-                    slot = inner.ready.wait(slot).unwrap_or_else(|p| p.into_inner());
+                    slot = inner.ready.wait(slot).unpoisoned();
                 }
             }
             State::Chain(first, then) => {
@@ -181,3 +182,7 @@ impl<T> Future for Pending<T> {
         }
     }
 }
+
+/// A boxed, sendable future of a `Result`.
+pub type BoxFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 'a>>;

@@ -64,7 +64,7 @@ fn index_file(fs: &dyn FileSystem, path: &Path) -> Result<Option<Box<dyn redb::S
     if !names.iter().any(|n| n == INDEX_FILE) {
         return Ok(None);
     }
-    Ok(Some(crate::store::index_backend(fs, path, false)?.0))
+    Ok(Some(crate::index::io::index_backend(fs, path, false)?.0))
 }
 
 /// No segment, or only a first one (LSN 1) holding no valid record.

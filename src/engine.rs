@@ -6,7 +6,7 @@
 use crate::completion::Pending;
 use crate::error::{Error, Result};
 use crate::op::Op;
-use crate::store::Durability;
+use crate::options::Durability;
 use crate::view::View;
 
 /// Settings the calls consult.

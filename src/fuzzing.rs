@@ -13,7 +13,8 @@ use crate::log::frame::{
     read_record, valid_records_after,
 };
 use crate::model::{AppFields, DataCenter, Peer, UpdateState};
-use crate::store::{Options, Store};
+use crate::options::Options;
+use crate::store::Store;
 
 /// The fixed data key the encrypted fuzz inputs are sealed with (never a real store's).
 fn fuzz_keys() -> Option<crate::crypto::Keys> {

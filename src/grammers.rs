@@ -8,6 +8,7 @@
 //! Update-state and DC writes are durable and share group commits with concurrent writers;
 //! peer writes follow the store's peer durability (buffered by default: peers are a cache).
 
+use crate::locks::Unpoisoned;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::path::Path;
@@ -109,11 +110,11 @@ impl GrammersSession {
 
     fn cache(&self) -> std::sync::RwLockReadGuard<'_, DcCache> {
         // The cache holds plain values; a panic elsewhere cannot leave it half-written.
-        self.dcs.read().unwrap_or_else(|p| p.into_inner())
+        self.dcs.read().unpoisoned()
     }
 
     fn cache_mut(&self) -> std::sync::RwLockWriteGuard<'_, DcCache> {
-        self.dcs.write().unwrap_or_else(|p| p.into_inner())
+        self.dcs.write().unpoisoned()
     }
 }
 

@@ -32,6 +32,7 @@ mod codec;
 mod commit;
 mod compact;
 mod completion;
+mod core;
 mod creation;
 mod crypto;
 mod engine;
@@ -44,12 +45,12 @@ pub mod fuzzing;
 #[cfg(feature = "grammers")]
 mod grammers;
 mod index;
-mod index_io;
 /// Test seam (feature `testing`): the file-system trait and `MemFs`, which cuts the power.
 #[cfg(feature = "testing")]
 pub mod io;
 #[cfg(not(feature = "testing"))]
 mod io;
+mod locks;
 mod log;
 mod memory;
 mod model;
@@ -61,7 +62,6 @@ mod phase;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod prune;
-mod reclaim;
 mod rotate;
 mod save;
 mod session_store;
@@ -76,14 +76,14 @@ mod watermark;
 pub use account::Account;
 pub use backup::{BackupReport, partial_dir};
 pub use compact::{CompactReport, compact, compact_with};
-pub use completion::Pending;
+pub use completion::{BoxFuture, Pending};
 pub use crypto::{
     Encryption, KdfParams, MIN_KDF_ITERATIONS, MIN_KDF_MEMORY_KIB, Passphrase, is_encrypted,
 };
 pub use error::{Error, Result};
 #[cfg(feature = "grammers")]
 pub use grammers::GrammersSession;
-pub use index_io::IndexIoCounts;
+pub use index::io::IndexIoCounts;
 pub use log::recovery::RecoveryMode;
 pub use memory::MemoryStore;
 pub use model::{
@@ -92,6 +92,7 @@ pub use model::{
     validate_account, validate_new_account,
 };
 pub use options::AutoPrune;
+pub use options::{Durability, Options, RecoveryReport};
 pub use paths::store_dir;
 #[cfg(feature = "testing")]
 pub use phase::{Phase, PhaseHook};
@@ -99,10 +100,10 @@ pub use phase::{Phase, PhaseHook};
 pub use postgres::{Lease, PgBackend, PgOptions, PgStore};
 pub use prune::{PrunePolicy, PruneReport};
 pub use rotate::rotate;
-pub use session_store::{BoxFuture, SessionStore};
+pub use session_store::SessionStore;
 pub use stats::{AccountStats, Stats};
 pub use storage::Storage;
-pub use store::{Durability, Options, RecoveryReport, Store};
+pub use store::Store;
 pub use transfer::{TransferReport, copy_account, move_account};
 pub use verify::VerifyReport;
 pub use watermark::{Sequence, Ticket, TrackerOptions, UpdateTracker};

@@ -4,6 +4,7 @@
 //! writes and replay, so every rule (username moves, the min rule, `save` replacing DCs) is
 //! identical by construction. Nothing survives the process.
 
+use crate::locks::Unpoisoned;
 use std::sync::{Arc, RwLock};
 
 use crate::account::Account;
@@ -13,8 +14,8 @@ use crate::engine::{self, Control, Engine, EngineConfig};
 use crate::error::Result;
 use crate::model::DEFAULT_ACCOUNT;
 use crate::op::Op;
+use crate::options::Durability;
 use crate::overlay::Overlay;
-use crate::store::Durability;
 use crate::view::View;
 
 struct MemInner {
@@ -24,12 +25,12 @@ struct MemInner {
 
 impl Engine for MemInner {
     fn view_dyn(&self, f: &mut dyn FnMut(&View<'_>) -> Result<()>) -> Result<()> {
-        let overlay = self.overlay.read().unwrap_or_else(|p| p.into_inner());
+        let overlay = self.overlay.read().unpoisoned();
         f(&View::new(&overlay, None, None))
     }
 
     fn submit(&self, ops: Vec<Op>, _durable: bool) -> Pending<u64> {
-        let mut overlay = self.overlay.write().unwrap_or_else(|p| p.into_inner());
+        let mut overlay = self.overlay.write().unpoisoned();
         let lsn = overlay.last_lsn + 1;
         // With no index below, applying cannot fail on I/O; a failure leaves the batch out.
         let result = apply_batch(&mut overlay, None, None, lsn, ops).map(|()| lsn);
@@ -37,7 +38,7 @@ impl Engine for MemInner {
     }
 
     fn control(&self, _what: Control) -> Pending<u64> {
-        let overlay = self.overlay.read().unwrap_or_else(|p| p.into_inner());
+        let overlay = self.overlay.read().unpoisoned();
         Pending::ready(Ok(overlay.last_lsn))
     }
 
@@ -113,12 +114,7 @@ impl MemoryStore {
 
     /// Per-account figures (the disk figures are 0).
     pub fn stats(&self) -> Result<crate::Stats> {
-        let last_lsn = self
-            .inner
-            .overlay
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .last_lsn;
+        let last_lsn = self.inner.overlay.read().unpoisoned().last_lsn;
         Ok(crate::Stats {
             last_lsn,
             records_since_checkpoint: last_lsn,

@@ -388,6 +388,13 @@ pub fn validate_account(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Now, in Unix seconds (0 if the clock is before 1970): the time a peer write stamps.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The rule for a new account's name: [`validate_account`], and no invisible formatting
 /// (bidi controls, zero-width characters) and no whitespace around it, so that a name
 /// cannot pass for another in `accounts list`. An account named before this rule still

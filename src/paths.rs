@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 pub(crate) const LOCK_FILE: &str = "LOCK";
 /// Name of the redb index inside a store.
 pub(crate) const INDEX_FILE: &str = "index.redb";
+/// Name of an encrypted store's key file.
+pub(crate) const KEY_FILE: &str = "KEY";
 
 /// `bot` → `bot.session`; a path already ending in `.session` is kept.
 pub fn store_dir(path: &Path) -> PathBuf {
@@ -56,7 +58,7 @@ pub(crate) fn check_store_path(dir: &Path) -> Result<()> {
             import_hint: format!("sessiondb import {} <new store>", dir.display()),
         });
     }
-    let ours = [INDEX_FILE, LOCK_FILE, crate::crypto::keyfile::KEY_FILE]
+    let ours = [INDEX_FILE, LOCK_FILE, KEY_FILE]
         .iter()
         .any(|name| dir.join(name).exists());
     let empty = fs::read_dir(dir)
@@ -229,10 +231,7 @@ pub(crate) fn refuse_lost_index(fs: &dyn crate::io::FileSystem, dir: &Path) -> R
     if names.iter().any(|n| n == INDEX_FILE) {
         return Ok(());
     }
-    let first = names
-        .iter()
-        .filter_map(|n| crate::log::parse_segment_name(n))
-        .min();
+    let first = names.iter().filter_map(|n| parse_segment_name(n)).min();
     match first {
         Some(lsn) if lsn > 1 => Err(Error::Corrupt {
             file: dir.join(INDEX_FILE),
@@ -263,4 +262,19 @@ pub(crate) fn take_lock(lock: &std::fs::File, dir: &Path) -> Result<()> {
     Err(Error::Locked {
         path: dir.to_owned(),
     })
+}
+
+/// File name of the segment whose first record has `first_lsn`.
+pub(crate) fn segment_path(dir: &Path, first_lsn: u64) -> PathBuf {
+    dir.join(format!("{first_lsn:020}.log"))
+}
+
+/// The first LSN encoded in a segment file name, if `name` is one.
+pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".log")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // LSNs start at 1, so no segment is named 0.
+    digits.parse().ok().filter(|&lsn| lsn > 0)
 }

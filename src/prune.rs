@@ -5,6 +5,7 @@
 //! victims in small batches through the ordinary write path, one in flight at a time, so a
 //! writer waits at most for one batch to be applied, never for the whole prune.
 
+use crate::locks::Unpoisoned;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
@@ -94,7 +95,16 @@ fn size_cut(account: &Account, keep: &BTreeSet<i64>, max: u64) -> Result<Option<
     Ok(Some(*cut))
 }
 
-pub(crate) fn prune(account: &Account, policy: &PrunePolicy) -> Result<PruneReport> {
+impl Account {
+    /// Removes peers by age and/or keeps only the most recently written ones, never the self
+    /// user or a channel whose pts is stored. Runs in small batches beside writers; removals
+    /// are buffered (a crash may bring some back, which only costs cache space).
+    pub fn prune(&self, policy: &PrunePolicy) -> Result<PruneReport> {
+        prune(self, policy)
+    }
+}
+
+fn prune(account: &Account, policy: &PrunePolicy) -> Result<PruneReport> {
     if policy.written_before.is_none() && policy.max_peers.is_none() {
         return Err(Error::InvalidArgument(
             "a prune needs written_before or max_peers".into(),
@@ -179,7 +189,7 @@ impl AutoPruner {
     /// Tells the thread to stop after the current prune (if any).
     pub(crate) fn signal(&self) {
         let (flag, wake) = &*self.stop;
-        *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *flag.lock().unpoisoned() = true;
         wake.notify_all();
     }
 }
@@ -196,10 +206,10 @@ impl Drop for AutoPruner {
 /// Waits up to `every`; whether the pruner was told to stop.
 fn stopped(signal: &(Mutex<bool>, Condvar), every: std::time::Duration) -> bool {
     let (flag, wake) = signal;
-    let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
+    let guard = flag.lock().unpoisoned();
     let (guard, _) = wake
         .wait_timeout_while(guard, every, |stop| !*stop)
-        .unwrap_or_else(|p| p.into_inner());
+        .unpoisoned();
     *guard
 }
 
@@ -208,9 +218,7 @@ fn prune_all(engine: &Weak<dyn Engine>, auto: &AutoPrune) -> Result<()> {
         let strong = engine.upgrade().ok_or(Error::Closed)?;
         crate::engine::view(strong.as_ref(), |v| v.accounts())?
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = crate::model::unix_now();
     let mut reclaim = false;
     for name in names {
         let account = Account::new(engine.clone(), name);

@@ -6,9 +6,6 @@
 //! Dropping the future does not cancel the write: it may still land (and a durable one may
 //! still be synced). Reads are cancel-safe.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use crate::account::Account;
 use crate::completion::Pending;
 use crate::engine::Control;
@@ -17,11 +14,11 @@ use crate::memory::MemoryStore;
 use crate::model::{
     AppFields, DEFAULT_ACCOUNT, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User,
 };
+use crate::options::Durability;
 use crate::stats::Stats;
-use crate::store::{Durability, Store};
+use crate::store::Store;
 
-/// A boxed, sendable future of a `Result`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+pub use crate::completion::BoxFuture;
 
 mod sealed {
     use super::*;

@@ -2,7 +2,7 @@
 
 use crate::engine::{Engine, view};
 use crate::error::Result;
-use crate::index_io::IndexIoCounts;
+use crate::index::io::IndexIoCounts;
 
 /// Per-account figures.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

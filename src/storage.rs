@@ -1,13 +1,15 @@
 //! The Telethon-v2-style `Storage`: `load`, `save`, `close`, for one account, as a thin layer
 //! on any [`SessionStore`]. `load` after `close` reopens.
 
+use crate::locks::Unpoisoned;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
 use crate::model::{DEFAULT_ACCOUNT, Session, validate_account};
+use crate::options::Options;
 use crate::session_store::SessionStore;
-use crate::store::{Options, Store};
+use crate::store::Store;
 
 type Opener = Arc<dyn Fn() -> Result<Arc<dyn SessionStore>> + Send + Sync>;
 
@@ -63,17 +65,12 @@ impl Storage {
 
     /// The open backend; (re)opens it on a blocking thread when needed.
     async fn backend(&self) -> Result<Arc<dyn SessionStore>> {
-        if let Some(b) = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
+        if let Some(b) = self.current.lock().unpoisoned().as_ref() {
             return Ok(b.clone());
         }
         let open = self.open.clone();
         let opened = crate::blocking::off_runtime("opening", move || open()).await?;
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut current = self.current.lock().unpoisoned();
         // Another load may have opened it meanwhile: keep that one.
         Ok(current.get_or_insert(opened).clone())
     }
@@ -101,11 +98,7 @@ impl Storage {
     /// # Cancel safety
     /// Once called, the backend is closing even if the future is dropped.
     pub async fn close(&self) -> Result<()> {
-        let backend = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let backend = self.current.lock().unpoisoned().take();
         match backend {
             Some(b) => b.close().await,
             None => Ok(()),

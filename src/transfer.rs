@@ -4,8 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::model::Peer;
+use crate::options::Durability;
 use crate::session_store::SessionStore;
-use crate::store::Durability;
 
 /// Peers per batch while copying.
 const PAGE: usize = 1000;

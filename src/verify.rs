@@ -104,7 +104,7 @@ pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<Veri
 pub(crate) fn log(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
-    keys: Option<crate::log::frame::LogKeys<'_>>,
+    keys: Option<crate::crypto::LogKeys<'_>>,
     (checkpoint_lsn, stopped): (&dyn Fn() -> u64, bool),
     report: &mut VerifyReport,
 ) {

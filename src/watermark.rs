@@ -7,6 +7,7 @@
 //! learns when it is handled, and persists per sequence the highest value below which
 //! everything registered is handled — never more — through the store's group commit.
 
+use crate::locks::Unpoisoned;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -162,7 +163,7 @@ impl UpdateTracker {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unpoisoned()
     }
 
     /// Registers an update covering `(value - count, value]` of `sequence` (`count` is the
@@ -294,7 +295,7 @@ impl UpdateTracker {
         let flush = self.account.control_async(crate::engine::Control::Flush);
         let state = self.state.clone();
         Pending::chain(flush, move |lsn| {
-            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = state.lock().unpoisoned();
             state.settle();
             state.mark_persisted(&targets);
             Pending::ready(Ok(lsn))

@@ -34,7 +34,8 @@ pub(super) fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<Checkpoint
             tracing::info!(lsn, records, segments_deleted = deleted, "checkpoint");
         }
         if job.reclaim && result.is_ok() {
-            result = crate::index::guarded(index, || crate::reclaim::reclaim(shared)).map(|()| 0);
+            result = crate::index::guarded(index, || crate::commit::reclaim::reclaim(shared))
+                .map(|()| 0);
         }
         drop(writing);
         if let Err(e) = &result {

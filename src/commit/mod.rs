@@ -6,6 +6,7 @@
 //! starts a checkpoint when one is asked for or the log has grown past its threshold. The
 //! checkpoint thread folds the frozen overlay into redb while the writer goes on.
 
+use crate::locks::Unpoisoned;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -22,6 +23,7 @@ use crate::overlay::Overlay;
 use crate::phase::{Phase, PhaseHook, reach};
 
 mod checkpoint;
+pub(crate) mod reclaim;
 mod snapshot;
 
 use checkpoint::{CheckpointJob, checkpoint_thread};
@@ -69,7 +71,7 @@ pub(crate) struct Shared {
     /// The redb cache size, for an index rebuilt by a reclaim.
     pub cache_size: usize,
     /// What the index wrote and synced (kept across a reclaim's swap).
-    pub index_io: Arc<crate::index_io::IndexIo>,
+    pub index_io: Arc<crate::index::io::IndexIo>,
     /// Username hints, shared by every snapshot of the index.
     pub hints: Arc<crate::index::UsernameHints>,
     /// How the index stores values: sealed with an encrypted store's keys, or plain.
@@ -107,7 +109,7 @@ pub(crate) enum Request {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unpoisoned()
 }
 
 impl Shared {
@@ -116,7 +118,7 @@ impl Shared {
     pub fn new(
         dir: PathBuf,
         fs: Arc<dyn FileSystem>,
-        (index, index_io): (Index, Arc<crate::index_io::IndexIo>),
+        (index, index_io): (Index, Arc<crate::index::io::IndexIo>),
         (active, base): (Overlay, Arc<Base>),
         checkpoint_lsn: u64,
         options: Option<&crate::Options>,
@@ -188,11 +190,11 @@ impl Shared {
     }
 
     pub fn read_layers(&self) -> RwLockReadGuard<'_, Layers> {
-        self.layers.read().unwrap_or_else(|p| p.into_inner())
+        self.layers.read().unpoisoned()
     }
 
     pub(crate) fn write_layers(&self) -> RwLockWriteGuard<'_, Layers> {
-        self.layers.write().unwrap_or_else(|p| p.into_inner())
+        self.layers.write().unpoisoned()
     }
 
     /// The first I/O failure, if the store is latched.
@@ -329,11 +331,7 @@ impl Writer {
             let requests = {
                 let mut q = lock(&self.shared.queue);
                 while q.requests.is_empty() && !q.stopped && !self.deferred_ready() {
-                    q = self
-                        .shared
-                        .queue_ready
-                        .wait(q)
-                        .unwrap_or_else(|p| p.into_inner());
+                    q = self.shared.queue_ready.wait(q).unpoisoned();
                 }
                 if q.requests.is_empty() && q.stopped {
                     // Stopped by a panicking sibling thread: nothing will come.
@@ -520,11 +518,7 @@ impl Writer {
     fn wait_checkpoint_idle(&self) {
         let mut busy = lock(&self.shared.checkpoint_busy);
         while *busy {
-            busy = self
-                .shared
-                .checkpoint_done
-                .wait(busy)
-                .unwrap_or_else(|p| p.into_inner());
+            busy = self.shared.checkpoint_done.wait(busy).unpoisoned();
         }
     }
 

@@ -22,8 +22,7 @@ use crate::error::{Error, Result};
 use crate::io::FileSystem;
 use crate::phase::{Phase, PhaseHook, reach};
 
-/// Name of the key file inside a store.
-pub(crate) const KEY_FILE: &str = "KEY";
+pub(crate) use crate::paths::KEY_FILE;
 /// Name of a rekey's new key file before it is renamed over `KEY`.
 const KEY_TMP: &str = "KEY.tmp";
 const MAGIC: &[u8; 8] = b"SESSDBKY";

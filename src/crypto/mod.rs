@@ -10,6 +10,7 @@
 
 pub(crate) mod keyfile;
 
+use crate::locks::Unpoisoned;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -318,16 +319,11 @@ impl Keys {
 
     /// The key values sealed under `salt` open with (derived once, then kept).
     fn opening_key(&self, salt: [u8; SALT_LEN]) -> Option<Arc<Cipher>> {
-        if let Some(k) = self
-            .opening
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&salt)
-        {
+        if let Some(k) = self.opening.read().unpoisoned().get(&salt) {
             return Some(k.clone());
         }
         let k = Arc::new(sealing_key(&self.values, &salt).ok()?);
-        let mut map = self.opening.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.opening.write().unpoisoned();
         // A bound for a damaged or hostile file full of distinct salts.
         if map.len() >= MAX_OPENING_KEYS {
             map.clear();
@@ -491,7 +487,7 @@ pub(crate) fn unlock(
                 .list(dir)
                 .map_err(|err| Error::io(format!("listing {}", dir.display()), err))?;
             let is_new = !names.iter().any(|n| {
-                n == crate::paths::INDEX_FILE || crate::log::parse_segment_name(n).is_some()
+                n == crate::paths::INDEX_FILE || crate::paths::parse_segment_name(n).is_some()
             });
             if create && is_new {
                 Ok(Some(std::sync::Arc::new(keyfile::create(fs, dir, e)?)))
@@ -575,4 +571,12 @@ mod tests {
             assert!(weak.below_floor(), "{weak:?}");
         }
     }
+}
+
+/// An encrypted store's keys, as the log reads and writes with them: bound to the store's
+/// lineage (`None` for a store whose index predates lineages, format 2 or older).
+#[derive(Clone, Copy)]
+pub(crate) struct LogKeys<'a> {
+    pub keys: &'a Keys,
+    pub lineage: Option<&'a Lineage>,
 }

@@ -137,7 +137,7 @@ impl Portable {
         account.save(&self.session)?;
         let mut done = 0;
         for chunk in self.peers.chunks(5_000) {
-            account.restore_peers(chunk, crate::store::Durability::Durable)?;
+            account.restore_peers(chunk, crate::options::Durability::Durable)?;
             done += chunk.len();
             progress(done);
         }

@@ -4,6 +4,7 @@
 //! opening a transaction per read (a read transaction of a multi-process redb costs
 //! file-lock syscalls).
 
+use crate::locks::Unpoisoned;
 use std::collections::HashMap;
 
 use std::sync::Arc;
@@ -281,13 +282,13 @@ pub(crate) mod read {
 
     pub fn session(base: &Base, account: &str) -> Result<SessionRecord> {
         keyed(base, account, |n| {
-            let cached = base.session_rows.read().unwrap_or_else(|p| p.into_inner());
+            let cached = base.session_rows.read().unpoisoned();
             if let Some(row) = cached.get(&n) {
                 return Ok(row.clone());
             }
             drop(cached);
             let row: SessionRecord = get(base, &base.sessions, n, "sessions")?.unwrap_or_default();
-            let mut cache = base.session_rows.write().unwrap_or_else(|p| p.into_inner());
+            let mut cache = base.session_rows.write().unpoisoned();
             cache.insert(n, row.clone());
             Ok(row)
         })

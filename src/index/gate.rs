@@ -9,6 +9,7 @@
 //! sync, as redb orders its own writes — and from then on everything passes through. A
 //! read-only open after a crash never releases it: redb repairs in memory.
 
+use crate::locks::Unpoisoned;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,7 +66,7 @@ impl Gate {
 
 impl Shared {
     fn held(&self) -> MutexGuard<'_, Held> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+        self.held.lock().unpoisoned()
     }
 
     /// The file's bytes at `offset` as redb last wrote them (zeros past the file's end).

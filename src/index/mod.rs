@@ -8,10 +8,12 @@ mod base;
 mod fold;
 mod gate;
 mod hints;
+pub(crate) mod io;
 pub(crate) mod meta;
 pub(crate) mod reader;
 mod upgrade;
 
+use crate::locks::Unpoisoned;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -156,7 +158,7 @@ impl Index {
     pub fn read(&self) -> Result<Pinned> {
         Ok(match self {
             Index::Writer(db) => {
-                let db = db.read().unwrap_or_else(|p| p.into_inner()).clone();
+                let db = db.read().unpoisoned().clone();
                 Pinned {
                     txn: db.begin_read()?,
                     _db: Some(db),
@@ -216,7 +218,7 @@ impl Index {
         let Index::Writer(db) = self else {
             return Err(Error::ReadOnly);
         };
-        let db = db.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let db = db.read().unpoisoned().clone();
         upgrade::run(&db, old, path, (recovered, hints))
     }
 
@@ -232,7 +234,7 @@ impl Index {
         let Index::Writer(db) = self else {
             return Err(Error::ReadOnly);
         };
-        let mut txn = db.read().unwrap_or_else(|p| p.into_inner()).begin_write()?;
+        let mut txn = db.read().unpoisoned().begin_write()?;
         txn.set_quick_repair(true);
         fold_into(&txn, overlay, codec, hints)?;
         before_commit();
@@ -251,7 +253,7 @@ impl Index {
         };
         let src = self.read()?;
         let src = &src.txn;
-        let dst = dst.read().unwrap_or_else(|p| p.into_inner());
+        let dst = dst.read().unpoisoned();
         let txn = dst.begin_write()?;
         copy(src, &txn, META)?;
         copy(src, &txn, ACCOUNTS)?;
@@ -271,11 +273,8 @@ impl Index {
     pub fn replace_with(&self, other: Index) -> Result<()> {
         match (self, other) {
             (Index::Writer(mine), Index::Writer(theirs)) => {
-                let theirs = theirs.into_inner().unwrap_or_else(|p| p.into_inner());
-                let old = std::mem::replace(
-                    &mut *mine.write().unwrap_or_else(|p| p.into_inner()),
-                    theirs,
-                );
+                let theirs = theirs.into_inner().unpoisoned();
+                let old = std::mem::replace(&mut *mine.write().unpoisoned(), theirs);
                 // Closing may sync the old file: not under the lock snapshots are taken with.
                 drop(old);
                 Ok(())
@@ -306,10 +305,10 @@ fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
 pub(crate) fn compact_file(fs: &dyn crate::io::FileSystem, path: &Path) -> Result<()> {
     guarded(path, || {
         // Opened for writing (`create`: the file is there, nothing is created).
-        let (backend, _) = crate::store::index_backend(fs, path, true)?;
-        let io = Arc::new(crate::index_io::IndexIo::default());
+        let (backend, _) = crate::index::io::index_backend(fs, path, true)?;
+        let io = Arc::new(crate::index::io::IndexIo::default());
         let mut db = redb::Builder::new()
-            .create_with_backend(crate::index_io::CountingBackend::new(backend, io))
+            .create_with_backend(crate::index::io::CountingBackend::new(backend, io))
             .map_err(|e| open_error(e, path))?;
         while db
             .compact()

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::{Gate, Index};
 use crate::error::{Error, Result};
-use crate::index_io::{CountingBackend, IndexIo};
+use crate::index::io::{CountingBackend, IndexIo};
 use crate::io::FileSystem;
 use crate::paths::LOCK_FILE;
 
@@ -34,13 +34,13 @@ pub(crate) fn open(
         return Ok((Index::open_writer(empty, cache, &path, keys)?, None));
     }
     for _ in 0..400 {
-        let (backend, _) = crate::store::index_backend(fs, &path, false)?;
+        let (backend, _) = crate::index::io::index_backend(fs, &path, false)?;
         let counted = CountingBackend::new(backend, io.clone());
         if let Some(index) = Index::open_reader(counted, cache, &path)? {
             return Ok((index, None));
         }
         if let Some(lock) = lock_shared(dir)? {
-            let (backend, _) = crate::store::index_backend(fs, &path, false)?;
+            let (backend, _) = crate::index::io::index_backend(fs, &path, false)?;
             let (gated, _never_released) = Gate::new(backend, true);
             let counted = CountingBackend::new(Box::new(gated), io.clone());
             let index = Index::open_writer(counted, cache, &path, keys)?;
@@ -59,7 +59,7 @@ pub(crate) fn open(
 /// sure no writer changes the file meanwhile. `Some(problem)` if it failed.
 pub(crate) fn integrity(fs: &dyn FileSystem, path: &Path) -> Result<Option<String>> {
     super::guarded(path, || {
-        let (backend, _) = crate::store::index_backend(fs, path, false)?;
+        let (backend, _) = crate::index::io::index_backend(fs, path, false)?;
         let (gated, _never_released) = Gate::new(backend, true);
         let mut b = redb::Builder::new();
         b.set_cache_size(16 << 20)

@@ -1,6 +1,7 @@
 //! The in-memory file system of the tests: a live and a durable image of every file (and
 //! of the index, through a redb backend), power cuts, torn pages, failing or held syncs.
 
+use crate::locks::Unpoisoned;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
@@ -96,7 +97,7 @@ impl fmt::Debug for MemFs {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding this lock leaves plain bytes behind: still usable for tests.
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unpoisoned()
 }
 
 fn not_found(path: &Path) -> io::Error {

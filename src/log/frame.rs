@@ -8,7 +8,7 @@
 //! Record: `len u32 | crc u32 | lsn u64 | horizon u64 | payload[len]`, crc over
 //! `len ‖ lsn ‖ horizon ‖ payload`; payload = `version u8 | postcard(Vec<Op>)`.
 
-use crate::crypto::{Keys, Lineage, Place};
+use crate::crypto::Place;
 use crate::error::{Error, Result};
 use crate::op::Op;
 
@@ -136,13 +136,7 @@ pub(crate) fn encode_payload(ops: &[Op]) -> Result<zeroize::Zeroizing<Vec<u8>>> 
     Ok(out)
 }
 
-/// An encrypted store's keys, as the log reads and writes with them: bound to the store's
-/// lineage (`None` for a store whose index predates lineages, format 2 or older).
-#[derive(Clone, Copy)]
-pub(crate) struct LogKeys<'a> {
-    pub keys: &'a Keys,
-    pub lineage: Option<&'a Lineage>,
-}
+pub(crate) use crate::crypto::LogKeys;
 
 /// The plaintext of a record's payload: as stored, or opened with an encrypted store's keys
 /// (`Err` if it fails authentication: damaged, moved, sealed with another key or for another

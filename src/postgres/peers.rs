@@ -41,9 +41,7 @@ fn kind_of(code: i16) -> Result<PeerKind> {
 /// Normalises a batch (as the embedded store does) and keeps the last version of each id,
 /// and each username and phone on the last peer that has it, in batch order.
 fn prepare(peers: &[Peer], keep_dates: bool) -> Result<Vec<Peer>> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = crate::model::unix_now();
     let mut last: BTreeMap<i64, usize> = BTreeMap::new();
     let mut batch = Vec::with_capacity(peers.len());
     for p in peers {

@@ -23,9 +23,9 @@ use crate::error::{Error, Result};
 use crate::model::{
     AppFields, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User, validate_account,
 };
+use crate::options::Durability;
 use crate::session_store::{BoxFuture, SessionStore};
 use crate::stats::Stats;
-use crate::store::Durability;
 
 /// How a [`PgStore`] holds its leases.
 #[derive(Clone, Debug)]

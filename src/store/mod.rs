@@ -2,108 +2,25 @@
 
 mod open;
 
-pub(crate) use open::index_backend;
-
+use crate::locks::Unpoisoned;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
 
 use crate::account::Account;
-use crate::commit::{self, Request, Shared};
-use crate::completion::{Pending, completion};
-use crate::engine::{Control, Engine, EngineConfig};
+use crate::core::{Core, Opened};
+use crate::engine::{Control, Engine};
 use crate::error::{Error, Result};
-use crate::index_io::IndexIoCounts;
+use crate::index::io::IndexIoCounts;
 use crate::model::DEFAULT_ACCOUNT;
-use crate::op::Op;
-pub use crate::options::{Durability, Options, RecoveryReport};
+use crate::options::RecoveryReport;
 use crate::stats::Stats;
-use crate::view::View;
-
-/// The open store. Account handles hold it weakly; dropping it stops the writer (flushing
-/// buffered writes, no checkpoint), closes redb and releases the lock.
-pub(crate) struct Inner {
-    pub(crate) shared: Arc<Shared>,
-    /// Read-only opens keep the snapshot they opened.
-    read_only: bool,
-    options: Options,
-    writer: std::sync::Mutex<Option<JoinHandle<()>>>,
-    _lock: Option<std::fs::File>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let _ = self.stop(false).wait();
-        self.join_writer();
-        self.shared.hints.stop();
-    }
-}
-
-impl Inner {
-    /// Asks the writer to stop (after a checkpoint if `checkpoint`).
-    fn stop(&self, checkpoint: bool) -> Pending<u64> {
-        if self.read_only {
-            return Pending::ready(Ok(0));
-        }
-        let (done, pending) = completion();
-        self.shared.submit(Request::Stop { checkpoint, done });
-        pending
-    }
-
-    fn join_writer(&self) {
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(w) = writer {
-            let _ = w.join();
-        }
-    }
-
-    fn writable(&self) -> Result<()> {
-        if self.read_only {
-            return Err(Error::ReadOnly);
-        }
-        Ok(())
-    }
-}
-
-impl Engine for Inner {
-    fn view_dyn(&self, f: &mut dyn FnMut(&View<'_>) -> Result<()>) -> Result<()> {
-        commit::with_view(&self.shared, f)
-    }
-
-    fn submit(&self, ops: Vec<Op>, durable: bool) -> Pending<u64> {
-        match self.writable() {
-            Ok(()) => self.shared.write(ops, durable),
-            Err(e) => Pending::ready(Err(e)),
-        }
-    }
-
-    fn control(&self, what: Control) -> Pending<u64> {
-        if let Err(e) = self.writable() {
-            return Pending::ready(Err(e));
-        }
-        let (done, pending) = completion();
-        self.shared.submit(match what {
-            Control::Flush => Request::Flush(done),
-            Control::Checkpoint => Request::Checkpoint(done),
-            Control::Reclaim => Request::Reclaim(done),
-        });
-        pending
-    }
-
-    fn config(&self) -> EngineConfig {
-        EngineConfig {
-            cache_peers: self.options.cache_peers,
-            peer_durability: self.options.peer_durability,
-        }
-    }
-}
 
 /// An open sessiondb store: one directory, many accounts, one writer process.
 ///
 /// Dropping a store flushes buffered writes but does not checkpoint; [`Store::close`] does.
 pub struct Store {
-    inner: std::sync::Mutex<Option<Arc<Inner>>>,
+    inner: std::sync::Mutex<Option<Arc<Core>>>,
     /// Declared after `inner`: once the store is gone a running prune fails fast with
     /// `Closed`, so joining its thread does not wait for the whole prune.
     auto_prune: std::sync::Mutex<Option<crate::prune::AutoPruner>>,
@@ -164,11 +81,16 @@ impl Store {
             .map(drop)
     }
 
-    fn wrap(inner: Inner, dir: PathBuf, recovery: RecoveryReport) -> Store {
-        let auto = inner.options.auto_prune.filter(|_| !inner.read_only);
+    fn wrap(opened: Opened) -> Store {
+        let Opened {
+            core: inner,
+            dir,
+            recovery,
+        } = opened;
+        let auto = inner.options().auto_prune.filter(|_| !inner.is_read_only());
         let store = Store {
             auto_prune: std::sync::Mutex::new(None),
-            read_only: inner.read_only,
+            read_only: inner.is_read_only(),
             inner: std::sync::Mutex::new(Some(Arc::new(inner))),
             dir,
             recovery,
@@ -176,21 +98,15 @@ impl Store {
         };
         if let Some(auto) = auto {
             match crate::prune::AutoPruner::spawn(store.engine(), auto) {
-                Ok(pruner) => {
-                    *store.auto_prune.lock().unwrap_or_else(|p| p.into_inner()) = Some(pruner)
-                }
+                Ok(pruner) => *store.auto_prune.lock().unpoisoned() = Some(pruner),
                 Err(e) => tracing::warn!(error = %e, "could not start the automatic pruner"),
             }
         }
         store
     }
 
-    fn inner(&self) -> Result<Arc<Inner>> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or(Error::Closed)
+    fn inner(&self) -> Result<Arc<Core>> {
+        self.inner.lock().unpoisoned().clone().ok_or(Error::Closed)
     }
 
     fn engine(&self) -> std::sync::Weak<dyn Engine> {
@@ -199,7 +115,7 @@ impl Store {
                 let weak: std::sync::Weak<dyn Engine> = Arc::downgrade(&inner) as _;
                 weak
             }
-            Err(_) => std::sync::Weak::<Inner>::new() as _,
+            Err(_) => std::sync::Weak::<Core>::new() as _,
         }
     }
 
@@ -217,7 +133,7 @@ impl Store {
     /// The LSN of the last checkpoint.
     pub fn checkpoint_lsn(&self) -> u64 {
         self.inner()
-            .map_or(0, |i| i.shared.checkpoint_lsn.load(Ordering::Relaxed))
+            .map_or(0, |i| i.shared().checkpoint_lsn.load(Ordering::Relaxed))
     }
 
     /// Gives back the disk space the index no longer uses, while writers go on: checkpoints,
@@ -227,22 +143,22 @@ impl Store {
     /// meanwhile, wait until it is done (the writes queued behind them do not).
     pub fn reclaim(&self) -> Result<(u64, u64)> {
         let inner = self.inner()?;
-        let before = inner.shared.index_io.counts().file_len;
+        let before = inner.shared().index_io.counts().file_len;
         inner.control(Control::Reclaim).wait()?;
-        Ok((before, inner.shared.index_io.counts().file_len))
+        Ok((before, inner.shared().index_io.counts().file_len))
     }
 
     /// What the index has written and synced since the store was opened.
     pub fn index_io(&self) -> IndexIoCounts {
         self.inner()
-            .map(|i| i.shared.index_io.counts())
+            .map(|i| i.shared().index_io.counts())
             .unwrap_or_default()
     }
 
     /// Sizes, counts, log length, last checkpoint, and per-account figures.
     pub fn stats(&self) -> Result<Stats> {
         let inner = self.inner()?;
-        let shared = &inner.shared;
+        let shared = inner.shared();
         let (last_lsn, records) = {
             let layers = shared.read_layers();
             let frozen = layers.frozen.as_deref();
@@ -257,8 +173,8 @@ impl Store {
             checkpoint_lsn,
             last_lsn: last_lsn.max(checkpoint_lsn),
             records_since_checkpoint: records,
-            index_file_bytes: inner.shared.index_io.counts().file_len,
-            index_io: inner.shared.index_io.counts(),
+            index_file_bytes: inner.shared().index_io.counts().file_len,
+            index_io: inner.shared().index_io.counts(),
             accounts: crate::stats::account_stats(inner.as_ref())?,
         })
     }
@@ -267,7 +183,7 @@ impl Store {
     /// username and phone indexes, and reports what it checked and every problem found.
     /// Runs beside writers: it reads one consistent snapshot, and the log as it is.
     pub fn verify(&self) -> Result<crate::VerifyReport> {
-        crate::verify::store(&self.inner()?.shared, &self.dir, self.read_only)
+        crate::verify::store(self.inner()?.shared(), &self.dir, self.read_only)
     }
 
     /// Writes a consistent copy of the whole store to `dest` (`x` → `x.session/`) while
@@ -283,12 +199,12 @@ impl Store {
         dest: &Path,
         keys: crate::backup::CopyKeys<'_>,
     ) -> Result<crate::BackupReport> {
-        crate::backup::backup(&self.inner()?.shared, dest, keys)
+        crate::backup::backup(self.inner()?.shared(), dest, keys)
     }
 
     /// Whether the store is encrypted (see [`Options::encryption`]).
     pub fn is_encrypted(&self) -> Result<bool> {
-        Ok(self.inner()?.shared.keys().is_some())
+        Ok(self.inner()?.shared().keys().is_some())
     }
 
     /// Wraps the store's data key under a new passphrase (and Argon2id parameters): one
@@ -300,14 +216,14 @@ impl Store {
     pub fn rekey(&self, new: &crate::Encryption) -> Result<()> {
         let inner = self.inner()?;
         inner.writable()?;
-        let shared = &inner.shared;
+        let shared = inner.shared();
         let keys = shared.keys().ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "{} is not encrypted: it was created without a passphrase",
                 self.dir.display()
             ))
         })?;
-        let _one_at_a_time = self.rekeying.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.rekeying.lock().unpoisoned();
         let (fs, hook) = (shared.fs.as_ref(), shared.phase_hook());
         crate::crypto::keyfile::rekey(fs, &self.dir, keys, new, hook)
     }
@@ -315,7 +231,7 @@ impl Store {
     /// `Ok` while the store accepts writes; `Error::Latched` after an I/O failure (reopen
     /// it), `Error::Closed` after close.
     pub fn health(&self) -> Result<()> {
-        match self.inner()?.shared.latched() {
+        match self.inner()?.shared().latched() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -324,7 +240,7 @@ impl Store {
     /// Bytes currently in the log.
     pub fn log_bytes(&self) -> u64 {
         self.inner()
-            .map_or(0, |i| i.shared.log_bytes.load(Ordering::Relaxed))
+            .map_or(0, |i| i.shared().log_bytes.load(Ordering::Relaxed))
     }
 
     /// Checkpoints, syncs and closes the store, releasing the lock. Later calls on it (or
@@ -342,11 +258,7 @@ impl Store {
 
     /// Takes the automatic pruner, already told to stop (joined when dropped).
     fn take_pruner(&self) -> Option<crate::prune::AutoPruner> {
-        let pruner = self
-            .auto_prune
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let pruner = self.auto_prune.lock().unpoisoned().take();
         if let Some(p) = &pruner {
             p.signal();
         }
@@ -358,7 +270,7 @@ impl Store {
     ///
     /// # Cancel safety
     /// Once called, the store is closing whether or not the future is polled to the end.
-    pub fn close_async(&self) -> crate::BoxFuture<'_, ()> {
+    pub fn close_async(&self) -> crate::completion::BoxFuture<'_, ()> {
         let pruner = self.take_pruner();
         let inner = self.take_inner();
         Box::pin(async move {
@@ -375,14 +287,15 @@ impl Store {
     }
 
     /// Takes the open store out, so that dropping it closes everything.
-    fn take_inner(&self) -> Option<Arc<Inner>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
+    fn take_inner(&self) -> Option<Arc<Core>> {
+        self.inner.lock().unpoisoned().take()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::Options;
 
     /// The passphrase is gone (wiped) once the store is unlocked, for writing and reading.
     #[test]
@@ -397,8 +310,8 @@ mod tests {
             ..Options::default()
         };
         let kept = |store: &Store| {
-            let inner = store.inner.lock().unwrap_or_else(|p| p.into_inner());
-            inner.as_ref().map(|i| i.options.encryption.is_some())
+            let inner = store.inner.lock().unpoisoned();
+            inner.as_ref().map(|i| i.options().encryption.is_some())
         };
         let store = Store::open_with(&path, options())?;
         assert_eq!(kept(&store), Some(false));

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::commit::Shared;
+use super::Shared;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::paths::INDEX_FILE;
@@ -33,8 +33,8 @@ pub(crate) fn remove_leftover(fs: &dyn crate::io::FileSystem, dir: &Path) -> Res
 
 /// Opens (creating if missing) an index file for writing.
 fn open(shared: &Shared, path: &Path) -> Result<Index> {
-    let (backend, _) = crate::store::index_backend(shared.fs.as_ref(), path, true)?;
-    let counted = crate::index_io::CountingBackend::new(backend, shared.index_io.clone());
+    let (backend, _) = crate::index::io::index_backend(shared.fs.as_ref(), path, true)?;
+    let counted = crate::index::io::CountingBackend::new(backend, shared.index_io.clone());
     Index::open_writer(counted, shared.cache_size, path, shared.codec.keys())
 }
 

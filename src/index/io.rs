@@ -1,12 +1,36 @@
-//! A redb storage backend that counts what the index writes and syncs, so tests can assert
-//! that a checkpoint's cost follows the number of changes, not the size of the store, and
+//! The index file's redb backend: the file system's own or the real file, wrapped in a
+//! backend that counts what the index writes and syncs, so tests can assert that a
+//! checkpoint's cost follows the number of changes, not the size of the store, and
 //! `stats()` can report write amplification.
 
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::path::Path;
+
 use redb::{BackendError, StorageBackend};
+
+use crate::error::{Error, Result};
+use crate::io::FileSystem;
+
+/// The index's redb backend: the file system's own, or the real file (created 0600).
+pub(crate) fn index_backend(
+    fs: &dyn FileSystem,
+    path: &Path,
+    create: bool,
+) -> Result<(Box<dyn redb::StorageBackend>, bool)> {
+    let ctx = || format!("opening {}", path.display());
+    if let Some(found) = fs
+        .index_backend(path, create)
+        .map_err(|e| Error::io(ctx(), e))?
+    {
+        return Ok(found);
+    }
+    let created = !path.exists();
+    let file = crate::paths::open_private(path, create)?;
+    Ok((Box::new(redb::backends::FileBackend::new(file)?), created))
+}
 
 /// Counters of index I/O since the store was opened.
 #[derive(Debug, Default)]
