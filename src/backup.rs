@@ -28,9 +28,9 @@ pub struct BackupReport {
 
 /// Copies the key file of an encrypted store into the (new) backup directory, 0600, synced.
 fn copy_key_file(shared: &Shared, partial: &Path) -> Result<()> {
-    let fs = shared.fs.as_ref();
+    let fs = shared.fs().as_ref();
     let bytes =
-        crate::crypto::keyfile::read(fs, &shared.dir.join(crate::crypto::keyfile::KEY_FILE))?;
+        crate::crypto::keyfile::read(fs, &shared.dir().join(crate::crypto::keyfile::KEY_FILE))?;
     crate::crypto::keyfile::write_bytes(fs, partial, &bytes)
 }
 
@@ -64,7 +64,7 @@ pub(crate) enum CopyKeys<'a> {
 
 pub(crate) fn backup(shared: &Shared, dest: &Path, with: CopyKeys<'_>) -> Result<BackupReport> {
     let dest = store_dir(dest);
-    let fs = shared.fs.as_ref();
+    let fs = shared.fs().as_ref();
     if exists(fs, &dest) {
         return Err(crate::paths::already_exists(&dest));
     }
@@ -73,7 +73,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path, with: CopyKeys<'_>) -> Result
     let snapshot = Snapshot::of(shared);
     let view = snapshot.view();
     // The copy lives in the store's file system too.
-    let options = crate::Options::default().through(&shared.fs);
+    let options = crate::Options::default().through(&shared.fs());
     crate::paths::create_dir(&partial)?;
     let keys = match (shared.keys(), with) {
         (None, CopyKeys::Same) => None,

@@ -5,8 +5,6 @@ use std::path::Path;
 
 use std::sync::Arc;
 
-use std::sync::atomic::Ordering;
-
 use crate::commit::{Shared, Snapshot};
 use crate::error::Result;
 use crate::io::FileSystem;
@@ -55,8 +53,8 @@ impl VerifyReport {
 /// every stored value's checksum, and the data read back through one snapshot.
 pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    let keys = shared.codec.log_keys();
-    let checkpoint_lsn = || shared.checkpoint_lsn.load(Ordering::Relaxed);
+    let keys = shared.codec().log_keys();
+    let checkpoint_lsn = || shared.checkpoint_lsn();
     let path = shared.index_path();
     // A store no writer holds: its log is what it is, and redb may check the file.
     let unwritten = if read_only {
@@ -65,7 +63,7 @@ pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<Veri
         None
     };
     log(
-        &shared.fs,
+        &shared.fs(),
         dir,
         keys,
         (&checkpoint_lsn, unwritten.is_some()),
@@ -75,16 +73,16 @@ pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<Veri
     // or (read-only) no writer process.
     let integrity = if read_only {
         // A store whose creation never finished is read through an empty in-memory index.
-        let empty = crate::creation::never_finished(shared.fs.as_ref(), dir)?;
+        let empty = crate::creation::never_finished(shared.fs().as_ref(), dir)?;
         match &unwritten {
             Some(_held) if !empty => {
-                Some(crate::index::reader::integrity(shared.fs.as_ref(), path)?)
+                Some(crate::index::reader::integrity(shared.fs().as_ref(), path)?)
             }
             _ => None,
         }
     } else {
         let _paused = shared.pause_checkpoints();
-        Some(crate::index::reader::integrity(shared.fs.as_ref(), path)?)
+        Some(crate::index::reader::integrity(shared.fs().as_ref(), path)?)
     };
     let snapshot = Snapshot::of(shared);
     crate::index::guarded(path, || {

@@ -54,28 +54,28 @@ impl Shared {
 
 /// State shared by the store handles and the two threads.
 pub(crate) struct Shared {
-    pub dir: PathBuf,
-    pub fs: Arc<dyn FileSystem>,
-    pub index: Index,
-    pub layers: RwLock<Layers>,
+    dir: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    index: Index,
+    layers: RwLock<Layers>,
     queue: Mutex<Queue>,
     queue_ready: Condvar,
     latch: Mutex<Option<String>>,
     checkpoint_busy: Mutex<bool>,
     checkpoint_done: Condvar,
-    pub checkpoint_lsn: AtomicU64,
-    pub log_bytes: AtomicU64,
-    pub syncs: AtomicU64,
+    checkpoint_lsn: AtomicU64,
+    log_bytes: AtomicU64,
+    syncs: AtomicU64,
     thresholds: Thresholds,
     phase_hook: Option<PhaseHook>,
     /// The redb cache size, for an index rebuilt by a reclaim.
-    pub cache_size: usize,
+    cache_size: usize,
     /// What the index wrote and synced (kept across a reclaim's swap).
-    pub index_io: Arc<crate::index::io::IndexIo>,
+    index_io: Arc<crate::index::io::IndexIo>,
     /// Username hints, shared by every snapshot of the index.
-    pub hints: Arc<crate::index::UsernameHints>,
+    hints: Arc<crate::index::UsernameHints>,
     /// How the index stores values: sealed with an encrypted store's keys, or plain.
-    pub codec: crate::codec::ValueCodec,
+    codec: crate::codec::ValueCodec,
     /// Held by the checkpoint thread while it writes the index, and by `verify` while redb
     /// checks the file.
     index_writes: Mutex<()>,
@@ -167,6 +167,46 @@ impl Shared {
             hints,
             index_writes: Mutex::new(()),
         }
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The file system the store goes through.
+    pub fn fs(&self) -> &Arc<dyn FileSystem> {
+        &self.fs
+    }
+
+    /// How the index stores values.
+    pub fn codec(&self) -> &crate::codec::ValueCodec {
+        &self.codec
+    }
+
+    /// The username hints every snapshot of the index shares.
+    pub fn hints(&self) -> &Arc<crate::index::UsernameHints> {
+        &self.hints
+    }
+
+    /// What the index wrote and synced.
+    pub fn index_io(&self) -> &crate::index::io::IndexIo {
+        &self.index_io
+    }
+
+    /// The LSN the index holds everything up to.
+    pub fn checkpoint_lsn(&self) -> u64 {
+        self.checkpoint_lsn.load(Ordering::Relaxed)
+    }
+
+    /// The log's length in bytes, as of the last group written.
+    pub fn log_bytes(&self) -> u64 {
+        self.log_bytes.load(Ordering::Relaxed)
+    }
+
+    /// How many times the log was synced.
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     /// An encrypted store's keys.

@@ -34,7 +34,7 @@ impl Drop for Core {
     fn drop(&mut self) {
         let _ = self.stop(false).wait();
         self.join_writer();
-        self.shared.hints.stop();
+        self.shared.hints().stop();
     }
 }
 

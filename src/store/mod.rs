@@ -5,7 +5,6 @@ mod open;
 use crate::locks::Unpoisoned;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::account::Account;
 use crate::core::{Core, Opened};
@@ -132,8 +131,7 @@ impl Store {
 
     /// The LSN of the last checkpoint.
     pub fn checkpoint_lsn(&self) -> u64 {
-        self.inner()
-            .map_or(0, |i| i.shared().checkpoint_lsn.load(Ordering::Relaxed))
+        self.inner().map_or(0, |i| i.shared().checkpoint_lsn())
     }
 
     /// Gives back the disk space the index no longer uses, while writers go on: checkpoints,
@@ -143,15 +141,15 @@ impl Store {
     /// meanwhile, wait until it is done (the writes queued behind them do not).
     pub fn reclaim(&self) -> Result<(u64, u64)> {
         let inner = self.inner()?;
-        let before = inner.shared().index_io.counts().file_len;
+        let before = inner.shared().index_io().counts().file_len;
         inner.control(Control::Reclaim).wait()?;
-        Ok((before, inner.shared().index_io.counts().file_len))
+        Ok((before, inner.shared().index_io().counts().file_len))
     }
 
     /// What the index has written and synced since the store was opened.
     pub fn index_io(&self) -> IndexIoCounts {
         self.inner()
-            .map(|i| i.shared().index_io.counts())
+            .map(|i| i.shared().index_io().counts())
             .unwrap_or_default()
     }
 
@@ -166,15 +164,15 @@ impl Store {
             let records = layers.active.records + frozen.map_or(0, |f| f.records);
             (last, records)
         };
-        let checkpoint_lsn = shared.checkpoint_lsn.load(Ordering::Relaxed);
+        let checkpoint_lsn = shared.checkpoint_lsn();
         Ok(Stats {
-            log_bytes: shared.log_bytes.load(Ordering::Relaxed),
-            log_syncs: shared.syncs.load(Ordering::Relaxed),
+            log_bytes: shared.log_bytes(),
+            log_syncs: shared.syncs(),
             checkpoint_lsn,
             last_lsn: last_lsn.max(checkpoint_lsn),
             records_since_checkpoint: records,
-            index_file_bytes: inner.shared().index_io.counts().file_len,
-            index_io: inner.shared().index_io.counts(),
+            index_file_bytes: inner.shared().index_io().counts().file_len,
+            index_io: inner.shared().index_io().counts(),
             accounts: crate::stats::account_stats(inner.as_ref())?,
         })
     }
@@ -224,7 +222,7 @@ impl Store {
             ))
         })?;
         let _one_at_a_time = self.rekeying.lock().unpoisoned();
-        let (fs, hook) = (shared.fs.as_ref(), shared.phase_hook());
+        let (fs, hook) = (shared.fs().as_ref(), shared.phase_hook());
         crate::crypto::keyfile::rekey(fs, &self.dir, keys, new, hook)
     }
 
@@ -239,8 +237,7 @@ impl Store {
 
     /// Bytes currently in the log.
     pub fn log_bytes(&self) -> u64 {
-        self.inner()
-            .map_or(0, |i| i.shared().log_bytes.load(Ordering::Relaxed))
+        self.inner().map_or(0, |i| i.shared().log_bytes())
     }
 
     /// Checkpoints, syncs and closes the store, releasing the lock. Later calls on it (or
