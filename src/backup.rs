@@ -73,7 +73,7 @@ pub(crate) fn backup(shared: &Shared, dest: &Path, with: CopyKeys<'_>) -> Result
     let snapshot = Snapshot::of(shared);
     let view = snapshot.view();
     // The copy lives in the store's file system too.
-    let options = crate::Options::default().through(&shared.fs());
+    let options = crate::Options::default().through(shared.fs());
     crate::paths::create_dir(&partial)?;
     let keys = match (shared.keys(), with) {
         (None, CopyKeys::Same) => None,

@@ -63,7 +63,7 @@ pub(crate) fn store(shared: &Shared, dir: &Path, read_only: bool) -> Result<Veri
         None
     };
     log(
-        &shared.fs(),
+        shared.fs(),
         dir,
         keys,
         (&checkpoint_lsn, unwritten.is_some()),
