@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 
-use super::{Shared, clone_err, lock};
+use super::shared::{Shared, clone_err, lock};
 use crate::completion::Completer;
 use crate::error::{Error, Result};
 use crate::overlay::Overlay;

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::paths::INDEX_FILE;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::error::Result;
 use crate::index::Base;
 use crate::overlay::Overlay;

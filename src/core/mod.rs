@@ -3,12 +3,10 @@
 //! read-only); the public `Store` is a face over it, and maintenance (backup, compaction)
 //! opens its copies through it.
 
-mod open;
+pub(crate) mod open;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-pub(crate) use open::Opened;
 
 use crate::commit::{self, Request, Shared};
 use crate::completion::{Pending, completion};

@@ -57,7 +57,13 @@ impl Core {
         paths::refuse_lost_index(fs.as_ref(), &dir)?;
         // The passphrase is dropped (wiped) once the keys are unwrapped.
         let encryption = options.encryption.take();
-        let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption.as_ref(), preloaded, true)?;
+        let keys = crate::crypto::keyfile::unlock(
+            fs.as_ref(),
+            &dir,
+            encryption.as_ref(),
+            preloaded,
+            true,
+        )?;
         drop(encryption);
         crate::phase::reach(hook, Phase::OpenKeyReady);
         crate::creation::remove_unfinished_index(fs.as_ref(), &dir)?;
@@ -180,7 +186,8 @@ impl Core {
         let never_finished = crate::creation::never_finished(fs.as_ref(), &dir)?;
         let keyless = never_finished && !crate::crypto::keyfile::exists(fs.as_ref(), &dir)?;
         let encryption = options.encryption.take().filter(|_| !keyless);
-        let keys = crate::crypto::unlock(fs.as_ref(), &dir, encryption.as_ref(), None, false)?;
+        let keys =
+            crate::crypto::keyfile::unlock(fs.as_ref(), &dir, encryption.as_ref(), None, false)?;
         drop(encryption);
         let index_io = Arc::new(IndexIo::default());
         let (index, lock) = index::reader::open(

@@ -286,6 +286,50 @@ fn unwrap(bytes: &[u8], passphrase: &Passphrase, path: &Path) -> Result<Keys> {
     Keys::new(data_key, store_id)
 }
 
+/// The keys a store opens with: none for a plain store; for an encrypted one, `preloaded`
+/// (a backup of an open store) or the key file unwrapped with the passphrase. A new store
+/// (`new_store`, no index or log yet) given a passphrase becomes encrypted here.
+pub(crate) fn unlock(
+    fs: &dyn crate::io::FileSystem,
+    dir: &std::path::Path,
+    encryption: Option<&Encryption>,
+    preloaded: Option<std::sync::Arc<Keys>>,
+    new_store: bool,
+) -> Result<Option<std::sync::Arc<Keys>>> {
+    if new_store {
+        remove_leftover(fs, dir)?;
+    }
+    let has_key = exists(fs, dir)?;
+    match (has_key, preloaded, encryption) {
+        (true, Some(keys), _) => Ok(Some(keys)),
+        (true, None, Some(e)) => Ok(Some(std::sync::Arc::new(load(fs, dir, &e.passphrase)?))),
+        (true, None, None) => Err(Error::PassphraseRequired {
+            path: dir.to_owned(),
+        }),
+        (false, Some(_), _) => Err(Error::InvalidArgument(format!(
+            "{} has no key file to open with the given keys",
+            dir.display()
+        ))),
+        (false, None, None) => Ok(None),
+        (false, None, Some(e)) => {
+            let names = fs
+                .list(dir)
+                .map_err(|err| Error::io(format!("listing {}", dir.display()), err))?;
+            let is_new = !names.iter().any(|n| {
+                n == crate::paths::INDEX_FILE || crate::paths::parse_segment_name(n).is_some()
+            });
+            if new_store && is_new {
+                Ok(Some(std::sync::Arc::new(create(fs, dir, e)?)))
+            } else {
+                Err(Error::InvalidArgument(format!(
+                    "{} was created without encryption; a passphrase cannot open it",
+                    dir.display()
+                )))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

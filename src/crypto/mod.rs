@@ -453,59 +453,11 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<()> {
     })
 }
 
-/// The keys a store opens with: none for a plain store; for an encrypted one, `preloaded`
-/// (a backup of an open store) or the key file unwrapped with the passphrase. A new store
-/// (`create`, no index or log yet) given a passphrase becomes encrypted here.
-pub(crate) fn unlock(
-    fs: &dyn crate::io::FileSystem,
-    dir: &std::path::Path,
-    encryption: Option<&Encryption>,
-    preloaded: Option<std::sync::Arc<Keys>>,
-    create: bool,
-) -> Result<Option<std::sync::Arc<Keys>>> {
-    if create {
-        keyfile::remove_leftover(fs, dir)?;
-    }
-    let has_key = keyfile::exists(fs, dir)?;
-    match (has_key, preloaded, encryption) {
-        (true, Some(keys), _) => Ok(Some(keys)),
-        (true, None, Some(e)) => Ok(Some(std::sync::Arc::new(keyfile::load(
-            fs,
-            dir,
-            &e.passphrase,
-        )?))),
-        (true, None, None) => Err(Error::PassphraseRequired {
-            path: dir.to_owned(),
-        }),
-        (false, Some(_), _) => Err(Error::InvalidArgument(format!(
-            "{} has no key file to open with the given keys",
-            dir.display()
-        ))),
-        (false, None, None) => Ok(None),
-        (false, None, Some(e)) => {
-            let names = fs
-                .list(dir)
-                .map_err(|err| Error::io(format!("listing {}", dir.display()), err))?;
-            let is_new = !names.iter().any(|n| {
-                n == crate::paths::INDEX_FILE || crate::paths::parse_segment_name(n).is_some()
-            });
-            if create && is_new {
-                Ok(Some(std::sync::Arc::new(keyfile::create(fs, dir, e)?)))
-            } else {
-                Err(Error::InvalidArgument(format!(
-                    "{} was created without encryption; a passphrase cannot open it",
-                    dir.display()
-                )))
-            }
-        }
-    }
-}
-
 /// Whether the store at `path` (`bot` → `bot.session/`) is encrypted, without opening it:
 /// tools use it to ask for a passphrase only when one is needed.
 pub fn is_encrypted(path: impl AsRef<std::path::Path>) -> bool {
     crate::paths::store_dir(path.as_ref())
-        .join(keyfile::KEY_FILE)
+        .join(crate::paths::KEY_FILE)
         .is_file()
 }
 

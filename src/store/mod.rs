@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::account::Account;
-use crate::core::{Core, Opened};
+use crate::core::Core;
+use crate::core::open::Opened;
 use crate::engine::{Control, Engine};
 use crate::error::{Error, Result};
 use crate::index::io::IndexIoCounts;
