@@ -137,8 +137,13 @@ pub enum Error {
         token: i64,
     },
     /// The database server reported an error (shared backend).
-    #[error("database server: {0}")]
-    Server(String),
+    #[error("database server: {message}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Server {
+        /// The server's message (never a statement's parameters).
+        message: String,
+        /// The SQLSTATE code, when the server sent one (`40001`: a serialization failure).
+        code: Option<String>,
+    },
     /// A store file is owned by another user: refusing to use it.
     #[error("{path} is owned by uid {owner}, not by this user (uid {me})")]
     ForeignOwner {

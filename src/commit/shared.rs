@@ -125,7 +125,8 @@ impl Shared {
         let hints = base.hints().clone();
         // Filled only now that the open has succeeded: the filling thread keeps the index
         // file open, and a refused open must leave it free for the next attempt.
-        crate::index::UsernameHints::fill_in_background(base.clone());
+        let source = base.clone();
+        crate::index::UsernameHints::fill_in_background(hints.clone(), move || source.usernames());
         let layers = Layers {
             active,
             frozen: None,

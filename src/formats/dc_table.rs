@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use super::{ExportOptions, Portable};
+use super::portable::{ExportOptions, Portable};
 use crate::error::{Error, Result};
 use crate::model::DataCenter;
 

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use super::portable::{ExportOptions, Format, Portable, bad, dc_at};
 use super::sqlite::{self, auth_key, for_each_row, int, int32};
-use super::{ExportOptions, Format, Portable, bad, dc_at};
 use crate::error::Result;
 use crate::model::{Peer, PeerKind, UpdateState};
 
@@ -78,7 +78,7 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
 
 /// A peer from its row; a NULL subtype leaves a user's bot-ness unknown, as grammers reads it.
 fn peer(id: i64, hash: Option<i64>, subtype: Option<i64>) -> Peer {
-    let base = super::kind_of_marked(id);
+    let base = super::portable::kind_of_marked(id);
     let kind = match (base, subtype) {
         (PeerKind::UserUnknown, Some(s)) if s & BOT != 0 => PeerKind::Bot,
         (PeerKind::UserUnknown, Some(_)) => PeerKind::User,

@@ -16,7 +16,7 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use super::{Format, Portable, bad};
+use super::portable::{Format, Portable, bad};
 use crate::error::{Error, Result};
 use crate::model::{AUTH_KEY_LEN, AuthKey, DataCenter, Peer, PeerKind, UpdateState};
 

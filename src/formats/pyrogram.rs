@@ -5,8 +5,8 @@ use std::path::Path;
 
 use rusqlite::params;
 
+use super::portable::{ExportOptions, Format, Portable, bad, dc_at};
 use super::sqlite::{self, auth_key, for_each_row, int, int32, text};
-use super::{ExportOptions, Format, Portable, bad, dc_at};
 use crate::error::Result;
 use crate::model::{Peer, PeerKind, User};
 
@@ -70,7 +70,7 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
             Some(k) => k,
             None => {
                 unknown_types += 1;
-                super::kind_of_marked(id)
+                super::portable::kind_of_marked(id)
             }
         };
         let hash = int(row.get("access_hash")).filter(|_| kind != PeerKind::BasicGroup);
@@ -167,13 +167,13 @@ pub(crate) struct Required {
 }
 
 pub(crate) fn required(p: &Portable, options: &ExportOptions) -> Result<Required> {
-    let missing = |field: &str, flag: &str| super::missing(F, field, flag);
-    let dc = super::export_dc(p, F, options)?;
+    let missing = |field: &str, flag: &str| super::portable::missing(F, field, flag);
+    let dc = super::portable::export_dc(p, F, options)?;
     let api_id = options
         .api_id
         .or(p.session.app.api_id)
         .ok_or_else(|| missing("api_id", "--api-id"))?;
-    let (user_id, is_bot) = super::user_and_bot(p, F, options)?;
+    let (user_id, is_bot) = super::portable::user_and_bot(p, F, options)?;
     let key = dc
         .auth_key
         .as_ref()

@@ -7,7 +7,7 @@ use std::path::Path;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Format, bad};
+use super::portable::{Format, bad};
 use crate::error::{Error, Result};
 
 /// Opens an existing session file without writing to it (a running bot may hold it).

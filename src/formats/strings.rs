@@ -23,7 +23,7 @@ use base64::engine::general_purpose::{
 
 use zeroize::Zeroizing;
 
-use super::{ExportOptions, Format, Portable, bad, export_dc};
+use super::portable::{ExportOptions, Format, Portable, bad, export_dc};
 use crate::error::{Error, Result};
 use crate::model::{AUTH_KEY_LEN, AuthKey, DataCenter, Session, User};
 
@@ -472,12 +472,12 @@ fn encode_pyrogram(p: &Portable, options: &ExportOptions) -> Result<String> {
     let api_id = options
         .api_id
         .or(s.app.api_id)
-        .ok_or_else(|| super::missing(f, "api_id", "--api-id"))?;
+        .ok_or_else(|| super::portable::missing(f, "api_id", "--api-id"))?;
     let api_id = u32::try_from(api_id)
         .ok()
         .filter(|&v| v != 0)
         .ok_or_else(|| Error::InvalidArgument(format!("api_id {api_id} is not valid")))?;
-    let (user_id, is_bot) = super::user_and_bot(p, f, options)?;
+    let (user_id, is_bot) = super::portable::user_and_bot(p, f, options)?;
     let user_id = u64::try_from(user_id)
         .ok()
         .filter(|&v| v != 0)

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use rusqlite::params;
 
+use super::portable::{ExportOptions, Format, Portable, bad, dc_addr, dc_at, kind_of_marked};
 use super::sqlite::{self, auth_key, for_each_row, int, int32, text};
-use super::{ExportOptions, Format, Portable, bad, dc_addr, dc_at, kind_of_marked};
 use crate::error::{Error, Result};
 use crate::model::{Peer, UpdateState, User};
 
@@ -109,7 +109,7 @@ pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> R
             "Telethon schema {schema}: 7 (Telethon 1.42 and older) or 8 (1.43 and later)"
         )));
     }
-    let dc = super::export_dc(p, V1, options)?;
+    let dc = super::portable::export_dc(p, V1, options)?;
     let addr = dc_addr(dc).ok_or_else(|| Error::MissingField {
         format: V1.name().into(),
         field: format!("address of DC {}", dc.id),
@@ -300,13 +300,13 @@ pub(crate) fn export_v2(p: &Portable, path: &Path, options: &ExportOptions) -> R
 
 /// The logged-in user as the session holds it, overridden by `--user-id`, `--bot`, `--dc`.
 fn logged_in_user(p: &Portable, options: &ExportOptions) -> Result<User> {
-    let (id, bot) = super::user_and_bot(p, V2, options)?;
+    let (id, bot) = super::portable::user_and_bot(p, V2, options)?;
     let held = p.session.user.as_ref();
     let dc = options
         .dc
         .or(p.session.home_dc)
         .or(held.map(|u| u.dc).filter(|&d| d != 0))
-        .ok_or_else(|| super::missing(V2, "home DC", "--dc"))?;
+        .ok_or_else(|| super::portable::missing(V2, "home DC", "--dc"))?;
     let username = held.filter(|u| u.id == id).and_then(|u| u.username.clone());
     Ok(User {
         id,

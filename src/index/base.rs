@@ -13,8 +13,12 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
 use super::hints::{UsernameHints, UsernameRange};
 
-use super::*;
+use super::db::Pinned;
+use super::tables::*;
+use crate::codec::{NO_KEY, RowKey, ValueCodec};
+use crate::error::Result;
 use crate::model::{AppFields, DataCenter, Peer, UpdateState};
+use std::collections::BTreeMap;
 
 type Bytes = &'static [u8];
 type PeerRange = redb::Range<'static, (u32, i64), Bytes>;
@@ -37,21 +41,17 @@ pub(crate) struct Base {
     hints: Arc<UsernameHints>,
     codec: ValueCodec,
     /// Last: the tables above read through it, and it through the database.
-    _snapshot: super::Pinned,
+    _snapshot: Pinned,
 }
 
 impl Base {
-    pub fn open(
-        snapshot: super::Pinned,
-        codec: ValueCodec,
-        hints: Arc<UsernameHints>,
-    ) -> Result<Base> {
+    pub fn open(snapshot: Pinned, codec: ValueCodec, hints: Arc<UsernameHints>) -> Result<Base> {
         let txn: &ReadTransaction = &snapshot.txn;
         let mut numbers = HashMap::new();
         for entry in txn.open_table(ACCOUNTS)?.iter()? {
             let (k, v) = entry?;
             let name = k.value();
-            let record = super::decode_account(&codec, name, v.value())?;
+            let record = decode_account(&codec, name, v.value())?;
             numbers.insert(name.to_owned(), record.number);
         }
         Ok(Base {

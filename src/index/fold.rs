@@ -1,9 +1,16 @@
 //! Folding an overlay into the index: one write transaction per checkpoint (or upgrade),
 //! accounts and keys in order, new accounts given their numbers.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::*;
+use super::hints::UsernameHints;
+use super::meta::{self, META};
+use super::tables::*;
+use crate::codec::{NO_KEY, RowKey, ValueCodec};
+use crate::error::{Error, Result};
+use crate::overlay::{AccountDelta, Overlay};
+use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The account's number, if it has one.
 fn number(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result<Option<u32>> {

@@ -13,8 +13,6 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::base::Base;
-
 /// Keys are already hashes: use them as they are.
 #[derive(Default)]
 struct Identity(u64);
@@ -87,16 +85,20 @@ impl UsernameHints {
         }
     }
 
-    /// Fills the hints from `base`'s username table on a background thread (a lookup meanwhile
-    /// falls back to the table). Stops at the cap, and when the hints were dropped.
-    pub fn fill_in_background(base: Arc<Base>) {
-        let hints = base.hints().clone();
+    /// Fills the hints from the username table `source` reads (from the base of the last
+    /// checkpoint, which it keeps alive) on a background thread; a lookup meanwhile falls
+    /// back to the table. Stops at the cap, and when the hints were dropped.
+    pub fn fill_in_background<S>(hints: Arc<UsernameHints>, source: S)
+    where
+        S: Fn() -> Option<UsernameRange> + Send + 'static,
+    {
+        let filled = hints.clone();
         let spawned = std::thread::Builder::new()
             .name("sessiondb-hints".into())
             .spawn(move || {
                 // A damaged index may make redb panic: the fill just stops (lookups still
                 // work through the table, and report the damage themselves).
-                let fill = std::panic::AssertUnwindSafe(|| fill(&base));
+                let fill = std::panic::AssertUnwindSafe(|| fill(&filled, &source));
                 let _ = std::panic::catch_unwind(fill);
             });
         // Without the thread, lookups still work: through the username table.
@@ -136,13 +138,12 @@ impl UsernameHints {
     }
 }
 
-/// Fills the hints from `base`'s username table, stopping at the first error (a damaged
-/// or truncated index gives the same error for ever), at the cap, or when the store closes.
-fn fill(base: &Base) {
-    let Some(entries) = base.usernames() else {
+/// Fills `hints` from the username table, stopping at the first error (a damaged or
+/// truncated index gives the same error for ever), at the cap, or when the store closes.
+fn fill(hints: &UsernameHints, source: &dyn Fn() -> Option<UsernameRange>) {
+    let Some(entries) = source() else {
         return;
     };
-    let hints = base.hints();
     let mut batch = Vec::with_capacity(4096);
     for entry in entries {
         let Ok(entry) = entry else { return };

@@ -11,7 +11,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Gate, Index};
+use super::file::Index;
+use super::gate::Gate;
 use crate::error::{Error, Result};
 use crate::index::io::{CountingBackend, IndexIo};
 use crate::io::FileSystem;
@@ -58,7 +59,7 @@ pub(crate) fn open(
 /// state), run on a private copy-on-write open: the file is not written. The caller makes
 /// sure no writer changes the file meanwhile. `Some(problem)` if it failed.
 pub(crate) fn integrity(fs: &dyn FileSystem, path: &Path) -> Result<Option<String>> {
-    super::guarded(path, || {
+    super::db::guarded(path, || {
         let (backend, _) = crate::index::io::index_backend(fs, path, false)?;
         let (gated, _never_released) = Gate::new(backend, true);
         let mut b = redb::Builder::new();

@@ -14,9 +14,13 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
+use super::fold::fold_into;
+use super::hints::UsernameHints;
 use super::meta::{self, META};
-use super::*;
-use crate::codec::{RowKey, VALUE_VERSION, checked, encode_id};
+use super::tables::*;
+use crate::codec::{RowKey, VALUE_VERSION, ValueCodec, checked, encode_id};
+use crate::error::Result;
+use crate::overlay::Overlay;
 
 pub(super) fn run(
     db: &Database,

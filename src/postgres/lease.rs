@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::server;
+use super::connection::server;
 use crate::error::{Error, Result};
 
 /// Exclusive use of one account by one worker until it expires (server time).

@@ -13,7 +13,7 @@ use std::task::Poll;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 
-use super::server;
+use super::connection::server;
 use crate::error::Result;
 
 /// One owned statement parameter.

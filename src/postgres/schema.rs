@@ -2,7 +2,7 @@
 //! one transaction that first claims its number: a worker that loses the race to another
 //! migrating at the same moment waits on that row, finds it taken and rolls back.
 
-use super::server;
+use super::connection::server;
 use crate::error::Result;
 
 /// Version 1: every part of a session in normal tables, keyed by account name.

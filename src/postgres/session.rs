@@ -7,8 +7,8 @@ use std::net::{SocketAddrV4, SocketAddrV6};
 
 use tokio_postgres::Client;
 
+use super::connection::server;
 use super::plan::{Plan, Prepared, params};
-use super::server;
 use crate::error::{Error, Result};
 use crate::model::{AppFields, AuthKey, DataCenter, Session, UpdateState, UpdateStateChange, User};
 use crate::stats::AccountStats;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::connect_client;
+use super::connection::connect_client;
 use super::lease::{self, Lease};
 use super::peers::{self, By};
 use super::plan::{Plan, Prepared};

@@ -98,7 +98,14 @@ pub(super) fn copy_error(e: &Error) -> Error {
         },
         Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
         Error::Closed => Error::Closed,
-        other => Error::Server(other.to_string()),
+        Error::Server { message, code } => Error::Server {
+            message: message.clone(),
+            code: code.clone(),
+        },
+        other => Error::Server {
+            message: other.to_string(),
+            code: None,
+        },
     }
 }
 
@@ -119,7 +126,7 @@ pub(super) async fn run(
             }
         }
         if conn.0.is_closed() {
-            match super::connect_client(&url).await {
+            match super::connection::connect_client(&url).await {
                 Ok(c) => conn = (c, Prepared::default()),
                 Err(e) => {
                     for r in batch {
@@ -180,7 +187,7 @@ async fn commit(
     for _ in 0..ATTEMPTS {
         outcome = attempt(client, prepared, &batch, &mut tokens, &mut lost).await;
         match &outcome {
-            Err(Error::Server(m)) if m.contains("(40001)") || m.contains("(40P01)") => continue,
+            Err(e) if super::connection::retryable(e) => continue,
             _ => break,
         }
     }
