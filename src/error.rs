@@ -54,12 +54,17 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
-    /// A write or fsync failed earlier; the store refuses writes until it is reopened.
-    #[error("store is latched after an earlier I/O failure ({cause}); reopen it")]
+    /// A write, sync or checkpoint failed earlier (or a pipeline thread died); the store
+    /// refuses writes until it is reopened.
+    #[error("store is latched after an earlier failure ({cause}); reopen it")]
     Latched {
-        /// The first failure.
-        cause: String,
+        /// The failure that latched it, of its own kind.
+        #[source]
+        cause: std::sync::Arc<Error>,
     },
+    /// A bug: a pipeline thread panicked. The store latches; reopening it recovers.
+    #[error("internal error (a bug, please report it): {0}")]
+    Internal(String),
     /// The store was closed.
     #[error("store is closed")]
     Closed,
@@ -80,8 +85,14 @@ pub enum Error {
         supported: u32,
     },
     /// The redb index reported an error.
-    #[error("index error: {0}")]
-    Index(String),
+    #[error("index error: {reason}")]
+    Index {
+        /// What failed, and where.
+        reason: String,
+        /// redb's own error, when it came from redb.
+        #[source]
+        source: Option<redb::Error>,
+    },
     /// A session in another library's format could not be read or written.
     #[error("{format} session: {reason}")]
     Format {
@@ -167,6 +178,14 @@ impl Error {
         }
     }
 
+    /// An index error of ours (no redb error behind it).
+    pub(crate) fn index(reason: impl Into<String>) -> Self {
+        Error::Index {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
     pub(crate) fn corrupt_value(location: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::CorruptValue {
             location: location.into(),
@@ -180,7 +199,11 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for Error {
             fn from(e: $t) -> Self {
-                Error::Index(e.to_string())
+                let source = redb::Error::from(e);
+                Error::Index {
+                    reason: source.to_string(),
+                    source: Some(source),
+                }
             }
         }
     )*};

@@ -305,10 +305,16 @@ fn a_failed_fsync_latches_the_store_until_reopened() {
     }
     fs.set_sync_hook(None);
     // The sync works again, but the store stays latched: a failed fsync may have lost pages.
-    assert!(matches!(
-        acc.set_update_state(pts(3)),
-        Err(Error::Latched { .. })
-    ));
+    // The latch keeps the failure itself, of its kind, as its source.
+    match acc.set_update_state(pts(3)) {
+        Err(Error::Latched { cause }) => {
+            assert!(matches!(&*cause, Error::Io { .. }), "{cause:?}");
+            let latched = Error::Latched { cause };
+            let source = std::error::Error::source(&latched);
+            assert!(source.is_some_and(|s| s.to_string().contains("injected EIO")));
+        }
+        other => panic!("expected the latch, got {other:?}"),
+    }
     assert!(matches!(store.flush(), Err(Error::Latched { .. })));
     assert!(acc.update_state().unwrap().is_some(), "reads still work");
     drop(store);

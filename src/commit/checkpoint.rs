@@ -38,9 +38,7 @@ pub(super) fn checkpoint_thread(shared: &Shared, jobs: mpsc::Receiver<Checkpoint
                 .map(|()| 0);
         }
         drop(writing);
-        if let Err(e) = &result {
-            shared.set_latch(e);
-        }
+        let result = result.map_err(|e| shared.set_latch(e));
         for w in job.waiters {
             w.complete(match &result {
                 Ok(_) => Ok(lsn),

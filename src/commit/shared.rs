@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     pub(super) layers: RwLock<Layers>,
     pub(super) queue: Mutex<Queue>,
     pub(super) queue_ready: Condvar,
-    pub(super) latch: Mutex<Option<String>>,
+    pub(super) latch: Mutex<Option<Arc<Error>>>,
     pub(super) checkpoint_busy: Mutex<bool>,
     pub(super) checkpoint_done: Condvar,
     pub(super) checkpoint_lsn: AtomicU64,
@@ -224,19 +224,26 @@ impl Shared {
         self.layers.write().unpoisoned()
     }
 
-    /// The first I/O failure, if the store is latched.
+    /// The failure that latched the store, if any, as an error for a caller.
     pub fn latched(&self) -> Option<Error> {
-        lock(&self.latch).as_ref().map(|cause| Error::Latched {
-            cause: cause.clone(),
-        })
+        self.latch_cause().map(|cause| Error::Latched { cause })
     }
 
-    pub(super) fn set_latch(&self, e: &Error) {
+    /// The failure that latched the store, if any.
+    pub(super) fn latch_cause(&self) -> Option<Arc<Error>> {
+        lock(&self.latch).clone()
+    }
+
+    /// Latches the store on `e` (if it is not latched yet) and returns `e`, shared, for the
+    /// callers it fails.
+    pub(super) fn set_latch(&self, e: Error) -> Arc<Error> {
+        let cause = Arc::new(e);
         let mut latch = lock(&self.latch);
         if latch.is_none() {
-            tracing::error!(error = %e, "store latched after I/O failure");
-            *latch = Some(e.to_string());
+            tracing::error!(error = %cause, "store latched");
+            *latch = Some(cause.clone());
         }
+        cause
     }
 
     /// Queues a request for the writer thread.
@@ -283,8 +290,9 @@ pub(super) fn fail(request: Request, e: Error) {
     done.complete(Err(e));
 }
 
-pub(super) fn clone_err(e: &Error) -> Error {
+/// The error each caller failed by a latching failure gets.
+pub(super) fn clone_err(cause: &Arc<Error>) -> Error {
     Error::Latched {
-        cause: e.to_string(),
+        cause: cause.clone(),
     }
 }

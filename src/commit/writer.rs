@@ -56,7 +56,7 @@ impl Drop for ThreadGuard<'_> {
             return;
         }
         let shared = self.0;
-        shared.set_latch(&Error::Index(format!("the {} thread panicked", self.1)));
+        shared.set_latch(Error::Internal(format!("the {} thread panicked", self.1)));
         let pending = {
             let mut q = lock(&shared.queue);
             q.stopped = true;
@@ -121,7 +121,7 @@ impl Writer {
 
     /// Handles one group of requests; returns the stop completer if asked to stop.
     fn group(&mut self, requests: Vec<Request>) -> Option<Completer<u64>> {
-        if let Some(e) = self.shared.latched() {
+        if let Some(e) = self.shared.latch_cause() {
             for w in self.deferred.drain(..) {
                 w.complete(Err(clone_err(&e)));
             }
@@ -183,7 +183,7 @@ impl Writer {
             .map_err(|e| Error::io(format!("appending to {}", self.log.path().display()), e))
             .and_then(|()| self.apply(batches));
         if let Err(e) = written {
-            self.shared.set_latch(&e);
+            let e = self.shared.set_latch(e);
             let waiting = buffered.into_iter().chain(durable).map(|(done, _)| done);
             for done in waiting.chain(checkpoint) {
                 done.complete(Err(clone_err(&e)));
@@ -203,7 +203,7 @@ impl Writer {
                 .map_err(|e| Error::io(format!("syncing {}", path.display()), e));
             self.shared.syncs.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = synced {
-                self.shared.set_latch(&e);
+                let e = self.shared.set_latch(e);
                 for done in durable.into_iter().map(|(done, _)| done).chain(checkpoint) {
                     done.complete(Err(clone_err(&e)));
                 }
@@ -226,12 +226,12 @@ impl Writer {
         if (auto || !checkpoint.is_empty() || stop_checkpoint)
             && let Err(e) = self.start_checkpoint(checkpoint, false)
         {
-            self.shared.set_latch(&e);
+            self.shared.set_latch(e);
         }
         if !reclaim.is_empty()
             && let Err(e) = self.start_checkpoint(reclaim, true)
         {
-            self.shared.set_latch(&e);
+            self.shared.set_latch(e);
         }
         if !started
             && self.log.segment_len() >= t.segment_bytes
@@ -239,7 +239,7 @@ impl Writer {
         {
             let dir = self.shared.dir.display();
             self.shared
-                .set_latch(&Error::io(format!("rotating the log in {dir}"), e));
+                .set_latch(Error::io(format!("rotating the log in {dir}"), e));
         }
         self.shared
             .log_bytes
@@ -281,8 +281,7 @@ impl Writer {
     /// (which then rebuilds the index if `reclaim`).
     fn start_checkpoint(&mut self, waiters: Vec<Completer<u64>>, reclaim: bool) -> Result<()> {
         self.wait_checkpoint_idle();
-        if self.shared.latched().is_some() {
-            let e = self.shared.latched().unwrap_or(Error::Closed);
+        if let Some(e) = self.shared.latch_cause() {
             for w in waiters {
                 w.complete(Err(clone_err(&e)));
             }
@@ -298,10 +297,11 @@ impl Writer {
         }
         if let Err(e) = self.log.rotate() {
             let e = Error::io(format!("sealing {}", self.log.path().display()), e);
+            let e = self.shared.set_latch(e);
             for w in waiters {
                 w.complete(Err(clone_err(&e)));
             }
-            return Err(e);
+            return Ok(());
         }
         let sealed = self.log.take_sealed();
         let frozen = (!empty).then(|| {

@@ -68,9 +68,12 @@ pub(crate) fn open_error(e: redb::DatabaseError, path: &Path) -> Error {
             supported: 3,
         },
         redb::DatabaseError::RepairAborted => {
-            Error::Index(format!("{}: {REPAIR_ABORTED}", path.display()))
+            Error::index(format!("{}: {REPAIR_ABORTED}", path.display()))
         }
-        other => Error::Index(format!("{}: {other}", path.display())),
+        other => Error::Index {
+            reason: format!("{}: {other}", path.display()),
+            source: Some(other.into()),
+        },
     }
 }
 

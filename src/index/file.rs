@@ -63,7 +63,7 @@ impl Index {
     ) -> Result<Option<Index>> {
         match opened(path, cache, |b| b.open_read_only_with_backend(backend)) {
             Ok(db) => Ok(Some(Index::Reader(db))),
-            Err(Error::Index(why)) if why.ends_with(REPAIR_ABORTED) => Ok(None),
+            Err(Error::Index { reason, .. }) if reason.ends_with(REPAIR_ABORTED) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -229,10 +229,10 @@ pub(crate) fn compact_file(fs: &dyn crate::io::FileSystem, path: &Path) -> Resul
         let mut db = redb::Builder::new()
             .create_with_backend(crate::index::io::CountingBackend::new(backend, io))
             .map_err(|e| open_error(e, path))?;
-        while db
-            .compact()
-            .map_err(|e| Error::Index(format!("compacting {}: {e}", path.display())))?
-        {}
+        while db.compact().map_err(|e| Error::Index {
+            reason: format!("compacting {}: {e}", path.display()),
+            source: Some(e.into()),
+        })? {}
         Ok(())
     })
 }
