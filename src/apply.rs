@@ -280,3 +280,112 @@ fn cache_peer(
     d.peers.insert(merged.id, Some(merged));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(id: i64, hash: Option<i64>, names: &[&str]) -> Peer {
+        let mut p = Peer::new(id, PeerKind::User, hash);
+        p.usernames = names.iter().map(|n| n.to_string()).collect();
+        p
+    }
+
+    fn cache(layer: &mut Overlay, below: Option<&Overlay>, lsn: u64, peers: Vec<Peer>) {
+        let ops = vec![
+            Op::CreateAccount {
+                account: "a".into(),
+            },
+            Op::CachePeers {
+                account: "a".into(),
+                peers,
+            },
+        ];
+        apply_batch(layer, below, None, lsn, ops).expect("apply");
+    }
+
+    #[test]
+    fn a_min_or_missing_hash_never_replaces_a_full_one() {
+        let old = peer(1, Some(10), &[]);
+        let mut min = peer(1, Some(20), &[]);
+        min.min = true;
+        assert_eq!(merge_peer(Some(&old), min).access_hash, Some(10));
+        assert_eq!(
+            merge_peer(Some(&old), peer(1, None, &[])).access_hash,
+            Some(10)
+        );
+        assert_eq!(
+            merge_peer(Some(&old), peer(1, Some(30), &[])).access_hash,
+            Some(30)
+        );
+        let mut known = old.clone();
+        known.kind = PeerKind::Bot;
+        known.is_self = Some(false);
+        let mut vague = peer(1, Some(10), &[]);
+        vague.kind = PeerKind::UserUnknown;
+        let merged = merge_peer(Some(&known), vague);
+        assert_eq!((merged.kind, merged.is_self), (PeerKind::Bot, Some(false)));
+    }
+
+    #[test]
+    fn a_username_moves_to_the_peer_written_last() {
+        let mut active = Overlay::default();
+        cache(&mut active, None, 1, vec![peer(1, Some(1), &["x", "y"])]);
+        cache(&mut active, None, 2, vec![peer(2, Some(2), &["x"])]);
+        let view = View::new(&active, None, None);
+        assert_eq!(view.peer_id_by_username("a", "x").expect("read"), Some(2));
+        assert_eq!(view.peer_id_by_username("a", "y").expect("read"), Some(1));
+        let first = view.peer("a", 1).expect("read").expect("peer 1");
+        assert_eq!(first.usernames, vec!["y".to_owned()], "1 lost x");
+        assert_eq!((active.last_lsn, active.records), (2, 2));
+    }
+
+    #[test]
+    fn the_newest_layer_answers_and_a_deleted_account_hides_the_older_ones() {
+        let mut frozen = Overlay::default();
+        cache(
+            &mut frozen,
+            None,
+            1,
+            vec![peer(1, Some(1), &["x"]), peer(2, Some(2), &[])],
+        );
+        let mut active = Overlay::default();
+        cache(&mut active, Some(&frozen), 2, vec![peer(1, Some(5), &[])]);
+        let view = View::new(&active, Some(&frozen), None);
+        assert_eq!(
+            view.peer("a", 1).expect("read").and_then(|p| p.access_hash),
+            Some(5)
+        );
+        assert_eq!(
+            view.peer("a", 2).expect("read").and_then(|p| p.access_hash),
+            Some(2)
+        );
+        assert_eq!(
+            view.peer_id_by_username("a", "x").expect("read"),
+            None,
+            "x dropped"
+        );
+        assert_eq!(view.peer_count("a").expect("count"), 2);
+        let older = View::new(&frozen, None, None);
+        assert_eq!(
+            older
+                .peer("a", 1)
+                .expect("read")
+                .and_then(|p| p.access_hash),
+            Some(1)
+        );
+
+        let delete = vec![Op::DeleteAccount {
+            account: "a".into(),
+        }];
+        apply_batch(&mut active, Some(&frozen), None, 3, delete).expect("delete");
+        let view = View::new(&active, Some(&frozen), None);
+        assert!(!view.account_exists("a").expect("read"));
+        assert_eq!(
+            view.peer("a", 2).expect("read"),
+            None,
+            "frozen's peer is hidden"
+        );
+        assert_eq!(view.peer_count("a").expect("count"), 0);
+    }
+}

@@ -289,3 +289,95 @@ pub(crate) fn valid_records_after(
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(lsn: u64, horizon: u64, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_record(&mut out, lsn, horizon, payload);
+        out
+    }
+
+    #[test]
+    fn a_record_reads_back_and_any_flipped_bit_is_refused() {
+        let payload = b"some payload bytes";
+        let buf = framed(7, 5, payload);
+        let r = read_record(&buf, 0).expect("valid");
+        assert_eq!((r.lsn, r.horizon, r.end()), (7, 5, buf.len()));
+        assert_eq!(&buf[r.payload.0..r.payload.1], payload);
+        for byte in 0..buf.len() {
+            for bit in 0..8 {
+                let mut bad = buf.clone();
+                bad[byte] ^= 1 << bit;
+                assert!(read_record(&bad, 0).is_err(), "flip at {byte}.{bit} passed");
+            }
+        }
+    }
+
+    #[test]
+    fn short_and_oversized_records_are_refused() {
+        let buf = framed(1, 0, b"abc");
+        for cut in 0..buf.len() {
+            assert!(read_record(&buf[..cut], 0).is_err(), "cut at {cut} passed");
+        }
+        let mut huge = buf.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(read_record(&huge, 0), Err("record length out of bounds"));
+    }
+
+    #[test]
+    fn records_are_found_past_damage_and_a_zero_tail_ends_the_log() {
+        let mut buf = framed(1, 0, b"one");
+        let second = buf.len();
+        buf.extend(framed(2, 1, b"two"));
+        buf.extend(framed(3, 2, b"three"));
+        buf[second + RECORD_HEADER_LEN + 1] ^= 0xff; // damage record 2's payload
+        let found = valid_records_after(&buf, second + 1, 1, 10);
+        assert_eq!(found.iter().map(|r| r.lsn).collect::<Vec<_>>(), vec![3]);
+        assert!(
+            valid_records_after(&buf, 0, 3, 10).is_empty(),
+            "nothing after LSN 3"
+        );
+        let end = buf.len();
+        buf.resize(end + 64, 0);
+        assert!(is_zero_tail(&buf, end) && !is_zero_tail(&buf, end - 1));
+    }
+
+    #[test]
+    fn segment_headers_round_trip_and_damage_is_seen() {
+        let epoch = [9u8; 16];
+        let h = segment_header(42, &epoch);
+        let parsed = parse_segment_header(&h).expect("header");
+        assert_eq!(
+            (parsed.first_lsn, parsed.epoch, parsed.len),
+            (42, Some(epoch), SEGMENT_HEADER_LEN)
+        );
+        let mut bad = h;
+        bad[20] ^= 1;
+        assert!(parse_segment_header(&bad).is_err());
+        assert!(parse_segment_header(&h[..10]).is_err());
+    }
+
+    #[test]
+    fn payloads_round_trip_and_bad_ones_are_typed_errors() {
+        let ops = vec![Op::CreateAccount {
+            account: "a".into(),
+        }];
+        let payload = encode_payload(&ops).expect("encode");
+        assert_eq!(decode_payload(&payload).expect("decode"), ops);
+        assert!(decode_payload(&[]).is_err());
+        assert!(decode_payload(&[PAYLOAD_VERSION + 1, 0]).is_err());
+        let mut trailing = payload.to_vec();
+        trailing.push(0);
+        assert!(decode_payload(&trailing).is_err());
+        let big = vec![Op::CreateAccount {
+            account: "x".repeat(MAX_PAYLOAD + 1),
+        }];
+        assert!(matches!(
+            encode_payload(&big),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}
