@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use crate::completion::Pending;
 use crate::engine::{Control, Engine};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -13,6 +12,7 @@ use crate::model::{
 };
 use crate::op::Op;
 use crate::options::Durability;
+use crate::pending::Pending;
 use crate::view::View;
 
 /// A cheap, cloneable handle on one account of an open store.
@@ -124,7 +124,7 @@ impl Account {
 
     /// The whole session, or `None` if the account does not exist.
     pub fn session(&self) -> Result<Option<Session>> {
-        self.view(|v| crate::save::session_of(v, &self.name))
+        self.view(|v| crate::whole_session::session_of(v, &self.name))
     }
 
     /// A cached peer by marked id.
@@ -323,7 +323,7 @@ impl Account {
             Ok(e) => e,
             Err(e) => return Pending::ready(Err(e)),
         };
-        let ops = match crate::save::save_ops(&self.name, session) {
+        let ops = match crate::whole_session::save_ops(&self.name, session) {
             Ok(ops) => ops,
             Err(e) => return Pending::ready(Err(e)),
         };
@@ -347,7 +347,7 @@ impl Account {
         let mut ops = vec![Op::DeleteAccount {
             account: self.acc(),
         }];
-        ops.extend(crate::save::save_ops(&self.name, session)?);
+        ops.extend(crate::whole_session::save_ops(&self.name, session)?);
         if engine.config().cache_peers && !peers.is_empty() {
             let now = crate::model::unix_now();
             let batch: Result<Vec<Peer>> =

@@ -3,10 +3,10 @@
 //! provide it, so every call (and every rule: username moves, the min rule, `save`
 //! replacing DCs) is the same code for both.
 
-use crate::completion::Pending;
 use crate::error::{Error, Result};
 use crate::op::Op;
 use crate::options::Durability;
+use crate::pending::Pending;
 use crate::view::View;
 
 /// Settings the calls consult.

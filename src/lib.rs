@@ -26,12 +26,9 @@
 
 mod account;
 mod apply;
-mod backup;
 mod blocking;
 mod codec;
 mod commit;
-mod compact;
-mod completion;
 mod core;
 mod creation;
 mod crypto;
@@ -52,31 +49,27 @@ pub mod io;
 mod io;
 mod locks;
 mod log;
+mod maintenance;
 mod memory;
 mod model;
 mod op;
 mod options;
 mod overlay;
 mod paths;
+mod pending;
 mod phase;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod prune;
-mod rotate;
-mod save;
 mod session_store;
-mod stats;
 mod storage;
 mod store;
 mod transfer;
-mod verify;
+mod update_tracker;
 mod view;
-mod watermark;
+mod whole_session;
 
 pub use account::Account;
-pub use backup::{BackupReport, partial_dir};
-pub use compact::{CompactReport, compact, compact_with};
-pub use completion::{BoxFuture, Pending};
 pub use crypto::{
     Encryption, KdfParams, MIN_KDF_ITERATIONS, MIN_KDF_MEMORY_KIB, Passphrase, is_encrypted,
 };
@@ -85,6 +78,11 @@ pub use error::{Error, Result};
 pub use grammers::GrammersSession;
 pub use index::io::IndexIoCounts;
 pub use log::recovery::RecoveryMode;
+pub use maintenance::backup::{BackupReport, partial_dir};
+pub use maintenance::compact::{CompactReport, compact, compact_with};
+pub use maintenance::rotate::rotate;
+pub use maintenance::stats::{AccountStats, Stats};
+pub use maintenance::verify::VerifyReport;
 pub use memory::MemoryStore;
 pub use model::{
     AUTH_KEY_LEN, AppFields, AuthKey, DEFAULT_ACCOUNT, DataCenter, MAX_ACCOUNT_NAME_LEN, Peer,
@@ -94,16 +92,14 @@ pub use model::{
 pub use options::AutoPrune;
 pub use options::{Durability, Options, RecoveryReport};
 pub use paths::store_dir;
+pub use pending::{BoxFuture, Pending};
 #[cfg(feature = "testing")]
 pub use phase::{Phase, PhaseHook};
 #[cfg(feature = "postgres")]
 pub use postgres::{Lease, PgBackend, PgOptions, PgStore};
 pub use prune::{PrunePolicy, PruneReport};
-pub use rotate::rotate;
 pub use session_store::SessionStore;
-pub use stats::{AccountStats, Stats};
 pub use storage::Storage;
 pub use store::Store;
 pub use transfer::{TransferReport, copy_account, move_account};
-pub use verify::VerifyReport;
-pub use watermark::{Sequence, Ticket, TrackerOptions, UpdateTracker};
+pub use update_tracker::{Sequence, Ticket, TrackerOptions, UpdateTracker};

@@ -9,13 +9,13 @@ use std::sync::{Arc, RwLock};
 
 use crate::account::Account;
 use crate::apply::apply_batch;
-use crate::completion::Pending;
 use crate::engine::{self, Control, Engine, EngineConfig};
 use crate::error::Result;
 use crate::model::DEFAULT_ACCOUNT;
 use crate::op::Op;
 use crate::options::Durability;
 use crate::overlay::Overlay;
+use crate::pending::Pending;
 use crate::view::View;
 
 struct MemInner {
@@ -118,7 +118,7 @@ impl MemoryStore {
         Ok(crate::Stats {
             last_lsn,
             records_since_checkpoint: last_lsn,
-            accounts: crate::stats::account_stats(self.inner.as_ref())?,
+            accounts: crate::maintenance::stats::account_stats(self.inner.as_ref())?,
             ..crate::Stats::default()
         })
     }

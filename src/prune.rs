@@ -11,12 +11,12 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 
 use crate::account::Account;
-use crate::completion::Pending;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::Peer;
 use crate::op::Op;
 use crate::options::AutoPrune;
+use crate::pending::Pending;
 
 /// Which peers [`Account::prune`] removes. A peer goes if either limit says so.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

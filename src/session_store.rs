@@ -7,18 +7,18 @@
 //! still be synced). Reads are cancel-safe.
 
 use crate::account::Account;
-use crate::completion::Pending;
 use crate::engine::Control;
 use crate::error::Result;
+use crate::maintenance::stats::Stats;
 use crate::memory::MemoryStore;
 use crate::model::{
     AppFields, DEFAULT_ACCOUNT, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User,
 };
 use crate::options::Durability;
-use crate::stats::Stats;
+use crate::pending::Pending;
 use crate::store::Store;
 
-pub use crate::completion::BoxFuture;
+pub use crate::pending::BoxFuture;
 
 mod sealed {
     use super::*;

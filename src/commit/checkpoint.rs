@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 
 use super::shared::{Shared, clone_err, lock};
-use crate::completion::Completer;
 use crate::error::{Error, Result};
 use crate::overlay::Overlay;
+use crate::pending::Completer;
 use crate::phase::Phase;
 
 pub(super) struct CheckpointJob {

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::completion::{Completer, Pending, completion};
 use crate::error::Error;
 use crate::index::{Base, Index};
 use crate::io::FileSystem;
 use crate::op::Op;
 use crate::overlay::Overlay;
+use crate::pending::{Completer, Pending, completion};
 use crate::phase::{Phase, PhaseHook, reach};
 
 /// The overlay layers (the one being written and the one being checkpointed) over the

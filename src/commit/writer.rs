@@ -8,10 +8,10 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 use crate::apply::apply_batch;
-use crate::completion::Completer;
 use crate::error::{Error, Result};
 use crate::log::writer::LogWriter;
 use crate::op::Op;
+use crate::pending::Completer;
 use crate::phase::Phase;
 
 use super::checkpoint::{CheckpointJob, checkpoint_thread};

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::commit::{self, Request, Shared};
-use crate::completion::{Pending, completion};
 use crate::engine::{Control, Engine, EngineConfig};
 use crate::error::{Error, Result};
 use crate::locks::Unpoisoned;
 use crate::op::Op;
 use crate::options::Options;
+use crate::pending::{Pending, completion};
 use crate::view::View;
 
 /// The open store. Account handles hold it weakly; dropping it stops the writer (flushing

@@ -10,8 +10,8 @@ use tokio_postgres::Client;
 use super::connection::server;
 use super::plan::{Plan, Prepared, params};
 use crate::error::{Error, Result};
+use crate::maintenance::stats::AccountStats;
 use crate::model::{AppFields, AuthKey, DataCenter, Session, UpdateState, UpdateStateChange, User};
-use crate::stats::AccountStats;
 
 pub(super) const REGISTER: &str =
     "INSERT INTO sessiondb_sessions (account) VALUES ($1) ON CONFLICT (account) DO NOTHING";
@@ -185,7 +185,7 @@ pub(super) fn set_app_fields(account: &str, app: &AppFields) -> Result<Plan> {
 /// Makes the account's DCs, user, update state, channel pts and app fields exactly
 /// `session`'s, in one transaction.
 pub(super) fn save(account: &str, session: &Session) -> Result<Plan> {
-    crate::save::check(session)?;
+    crate::whole_session::check(session)?;
     let mut plan = set_home_dc(account, session.home_dc);
     let acc = account.to_owned();
     plan.push(REMOVE_DCS, params![acc.clone()]);

@@ -20,12 +20,12 @@ use super::plan::{Plan, Prepared};
 use super::session::{self, Reader};
 use super::writer::{self, Effect, Request, Shared, Slot};
 use crate::error::{Error, Result};
+use crate::maintenance::stats::Stats;
 use crate::model::{
     AppFields, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User, validate_account,
 };
 use crate::options::Durability;
 use crate::session_store::{BoxFuture, SessionStore};
-use crate::stats::Stats;
 
 /// How a [`PgStore`] holds its leases.
 #[derive(Clone, Debug)]

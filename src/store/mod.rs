@@ -12,9 +12,9 @@ use crate::core::open::Opened;
 use crate::engine::{Control, Engine};
 use crate::error::{Error, Result};
 use crate::index::io::IndexIoCounts;
+use crate::maintenance::stats::Stats;
 use crate::model::DEFAULT_ACCOUNT;
 use crate::options::RecoveryReport;
-use crate::stats::Stats;
 
 /// An open sessiondb store: one directory, many accounts, one writer process.
 ///
@@ -174,7 +174,7 @@ impl Store {
             records_since_checkpoint: records,
             index_file_bytes: inner.shared().index_io().counts().file_len,
             index_io: inner.shared().index_io().counts(),
-            accounts: crate::stats::account_stats(inner.as_ref())?,
+            accounts: crate::maintenance::stats::account_stats(inner.as_ref())?,
         })
     }
 
@@ -182,23 +182,15 @@ impl Store {
     /// username and phone indexes, and reports what it checked and every problem found.
     /// Runs beside writers: it reads one consistent snapshot, and the log as it is.
     pub fn verify(&self) -> Result<crate::VerifyReport> {
-        crate::verify::store(self.inner()?.shared(), &self.dir, self.read_only)
+        crate::maintenance::verify::store(self.inner()?.shared(), &self.dir, self.read_only)
     }
 
     /// Writes a consistent copy of the whole store to `dest` (`x` → `x.session/`) while
     /// writers go on. The copy appears under its name only once complete and synced; an
     /// interrupted backup leaves just [`partial_dir`](crate::partial_dir)`(dest)`.
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<crate::BackupReport> {
-        self.backup_with(dest.as_ref(), crate::backup::CopyKeys::Same)
-    }
-
-    /// [`Store::backup`] with the keys the copy is written with.
-    pub(crate) fn backup_with(
-        &self,
-        dest: &Path,
-        keys: crate::backup::CopyKeys<'_>,
-    ) -> Result<crate::BackupReport> {
-        crate::backup::backup(self.inner()?.shared(), dest, keys)
+        let keys = crate::maintenance::backup::CopyKeys::Same;
+        crate::maintenance::backup::backup(self.inner()?.shared(), dest.as_ref(), keys)
     }
 
     /// Whether the store is encrypted (see [`Options::encryption`]).
@@ -268,7 +260,7 @@ impl Store {
     ///
     /// # Cancel safety
     /// Once called, the store is closing whether or not the future is polled to the end.
-    pub fn close_async(&self) -> crate::completion::BoxFuture<'_, ()> {
+    pub fn close_async(&self) -> crate::pending::BoxFuture<'_, ()> {
         let pruner = self.take_pruner();
         let inner = self.take_inner();
         Box::pin(async move {

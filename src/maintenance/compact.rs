@@ -8,12 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backup::{CopyKeys, remove_dir};
+use crate::core::Core;
+use crate::engine::{Control, Engine};
 use crate::error::{Error, Result};
 use crate::io::FileSystem;
+use crate::maintenance::backup::{CopyKeys, remove_dir};
 use crate::paths::store_dir;
 use crate::phase::Phase;
-use crate::store::Store;
 
 /// What [`compact`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,17 +82,18 @@ pub(crate) fn rewrite(
     let copy = sibling(&dir, suffix);
     let fs = options.file_system();
     remove_dir(fs.as_ref(), &copy)?;
-    remove_dir(fs.as_ref(), &crate::backup::partial_dir(&copy))?;
+    remove_dir(fs.as_ref(), &crate::maintenance::backup::partial_dir(&copy))?;
     let hook = options.hook();
-    let store = Store::open_with(&dir, options)?;
-    store.checkpoint()?;
+    let index = dir.join(crate::paths::INDEX_FILE);
+    let core = crate::index::guarded(&index, || Core::open_writer(&dir, options, None))?.core;
+    core.control(Control::Checkpoint).wait()?;
     let bytes_before = dir_bytes(fs.as_ref(), &dir);
-    let report = store.backup_with(&copy, keys)?;
+    let report = crate::maintenance::backup::backup(core.shared(), &copy, keys)?;
     crate::phase::reach(&hook, Phase::RewriteCopied);
     exchange(fs.as_ref(), &dir, &copy)?;
     crate::phase::reach(&hook, Phase::RewriteSwapped);
     // The open store now lives at `copy`; closing it writes nothing the swap did not copy.
-    drop(store);
+    drop(core);
     // Gone for good (after a rotation it holds the old key file).
     remove_dir(fs.as_ref(), &copy)?;
     let parent = crate::paths::parent_dir(&dir);

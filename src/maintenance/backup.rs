@@ -13,7 +13,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::op::Op;
 use crate::paths::store_dir;
-use crate::save::{save_ops, session_of};
+use crate::whole_session::{save_ops, session_of};
 
 /// What [`Store::backup`](crate::Store::backup) wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,9 +11,9 @@
 
 use std::path::Path;
 
-use crate::backup::CopyKeys;
-use crate::compact::{CompactReport, rewrite};
 use crate::error::{Error, Result};
+use crate::maintenance::backup::CopyKeys;
+use crate::maintenance::compact::{CompactReport, rewrite};
 
 /// Rotates the keys of the encrypted store at `path`: `options` open it (its current
 /// passphrase), `new` is the passphrase and Argon2id parameters of the new key file (the

@@ -1,4 +1,5 @@
-//! `save`: one batch that makes an account's session exactly the given one.
+//! A whole session: read from a view (`session_of`, what `load` and a backup read) and
+//! written as one batch that makes an account's session exactly the given one (`save_ops`).
 
 use crate::error::{Error, Result};
 use crate::model::{Session, UpdateStateChange};

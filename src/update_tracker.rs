@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::account::Account;
-use crate::completion::Pending;
 use crate::error::{Error, Result};
 use crate::model::UpdateStateChange;
 use crate::op::Op;
+use crate::pending::Pending;
 
 /// An update sequence with its own counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
