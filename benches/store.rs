@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use sessiondb::{
+
+#[path = "../tests/common/rng.rs"]
+mod rng;
     Durability, MemoryStore, Options, Peer, PeerKind, Session, SessionStore, Storage, Store,
     UpdateState, UpdateStateChange,
 };
@@ -90,13 +93,8 @@ fn lookups(c: &mut Criterion) {
         let store = filled(dir.path(), n);
         let acc = store.default_account();
         let mut g = c.benchmark_group(format!("lookup/{n}"));
-        let mut i = 0u64;
-        let mut pick = move || {
-            i = i
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (i >> 33) % n
-        };
+        let mut rng = rng::Rng(0);
+        let mut pick = move || rng.below(n);
         g.bench_function("by_id", |b| {
             b.iter(|| acc.peer(pick() as i64 + 1).expect("id"))
         });

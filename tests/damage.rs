@@ -69,19 +69,7 @@ fn build(dir: &Path, kind: Kind) -> PathBuf {
     dir.join("orig.session")
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-}
+use common::Rng;
 
 /// Damages one file of `dir`; returns what was done (no contents).
 fn damage(dir: &Path, rng: &mut Rng) -> String {

@@ -152,13 +152,10 @@ fn sigkill_inside_key_rotations_keeps_one_passphrase_and_every_acknowledged_writ
     ];
     let mut pass = "pass 0".to_owned();
     let (mut acked, mut kept_old, mut took_new) = (0, 0, 0);
-    let mut seed = 0x5eed_u64;
+    let mut rng = common::Rng(0x5eed);
     for round in 1..=rounds {
         // A writer, killed after a few acknowledgements.
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let acks = 3 + (seed >> 33) % 60;
+        let acks = 3 + rng.below(60);
         let env = [
             (CHILD, path_s.clone()),
             ("SESSIONDB_PASS", pass.clone()),

@@ -3,6 +3,10 @@
 
 #[cfg(feature = "postgres")]
 pub mod pg;
+pub mod rng;
+
+#[allow(unused_imports)] // not every test uses it
+pub use rng::Rng;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddrV4, SocketAddrV6};
