@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use sessiondb::{
-
-#[path = "../tests/common/rng.rs"]
-mod rng;
     Durability, MemoryStore, Options, Peer, PeerKind, Session, SessionStore, Storage, Store,
     UpdateState, UpdateStateChange,
 };
+
+#[path = "../tests/common/rng.rs"]
+mod rng;
 
 fn bench_mode() -> bool {
     std::env::args().any(|a| a == "--bench")
