@@ -13,6 +13,7 @@ use sessiondb::{
 };
 
 #[path = "../tests/common/rng.rs"]
+#[allow(dead_code)] // the benches use part of it
 mod rng;
 
 fn bench_mode() -> bool {
