@@ -25,14 +25,12 @@ pub enum Error {
         path: PathBuf,
     },
     /// The path holds a session file of another library; sessiondb never overwrites it.
-    #[error("{path} is a {format} session, not a sessiondb store; import it with `{import_hint}`")]
+    #[error("{path} is a {format} session, not a sessiondb store; import it into a new store")]
     ForeignFormat {
         /// The path that was opened.
         path: PathBuf,
         /// The format that was recognised (or "unknown file").
         format: &'static str,
-        /// The command that imports it.
-        import_hint: String,
     },
     /// Stored bytes are damaged where they were once known to be durable.
     #[error("corrupt store: {file} at offset {offset}: {reason}")]
@@ -101,23 +99,24 @@ pub enum Error {
         /// What is wrong, without secrets.
         reason: String,
     },
-    /// An input matches more than one format: pass the format explicitly.
-    #[error("the input could be any of: {}; pass the format explicitly (--from)", candidates.join(", "))]
+    /// An input matches more than one format: name the format explicitly.
+    #[error("the input could be any of: {}; name its format", candidates.join(", "))]
     AmbiguousFormat {
         /// The formats it could be.
         candidates: Vec<String>,
     },
     /// An export needs a value the session does not hold.
     #[error(
-        "exporting to {format} needs the {field}, which this session does not have; supply it with {flag}"
+        "exporting to {format} needs the {field}, which this session does not have; supply it as `ExportOptions::{option}`"
     )]
     MissingField {
         /// The target format.
         format: String,
         /// The missing value.
         field: String,
-        /// The command-line flag (or `ExportOptions` field) that supplies it.
-        flag: String,
+        /// The `ExportOptions` field that supplies it (`api_id`, `user_id`, `is_bot`, `dc`,
+        /// `dc_address`).
+        option: String,
     },
     /// The passphrase does not unlock the store's key file.
     #[error("wrong passphrase for {path}")]

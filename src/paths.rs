@@ -55,7 +55,6 @@ pub(crate) fn check_store_path(dir: &Path) -> Result<()> {
         return Err(Error::ForeignFormat {
             path: dir.to_owned(),
             format,
-            import_hint: format!("sessiondb import {} <new store>", dir.display()),
         });
     }
     let ours = [INDEX_FILE, LOCK_FILE, KEY_FILE]

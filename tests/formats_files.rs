@@ -255,8 +255,8 @@ fn exports_refuse_what_would_ask_to_log_in_again() {
     let err = formats::export_file(&telethon, Format::Pyrogram, &path, &Default::default())
         .expect_err("Telethon has no api_id");
     match &err {
-        Error::MissingField { field, flag, .. } => {
-            assert_eq!((field.as_str(), flag.as_str()), ("api_id", "--api-id"));
+        Error::MissingField { field, option, .. } => {
+            assert_eq!((field.as_str(), option.as_str()), ("api_id", "api_id"));
         }
         other => panic!("expected MissingField, got {other}"),
     }

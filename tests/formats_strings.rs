@@ -332,8 +332,8 @@ fn explicit_format_mismatch_names_the_expected_lengths() {
 fn exports_name_what_is_missing() {
     let old = formats::import_string(&read("pyrogram-1-uid32.string"), None).unwrap();
     match formats::export_string(&old, Format::PyrogramString, &ExportOptions::default()) {
-        Err(Error::MissingField { field, flag, .. }) => {
-            assert_eq!(flag, "--api-id");
+        Err(Error::MissingField { field, option, .. }) => {
+            assert_eq!(option, "api_id");
             assert!(field.contains("api_id"));
         }
         other => panic!("expected MissingField, got ok={}", other.is_ok()),
@@ -345,8 +345,8 @@ fn exports_name_what_is_missing() {
         ..ExportOptions::default()
     };
     match formats::export_string(&telethon, Format::PyrogramString, &opts) {
-        Err(Error::MissingField { field, flag, .. }) => {
-            assert!(field.contains("user") && flag == "--user-id");
+        Err(Error::MissingField { field, option, .. }) => {
+            assert!(field.contains("user") && option == "user_id");
         }
         other => panic!("expected MissingField, got ok={}", other.is_ok()),
     }
@@ -355,7 +355,7 @@ fn exports_name_what_is_missing() {
         ..opts
     };
     match formats::export_string(&telethon, Format::PyrogramString, &opts) {
-        Err(Error::MissingField { flag, .. }) => assert_eq!(flag, "--bot"),
+        Err(Error::MissingField { option, .. }) => assert_eq!(option, "is_bot"),
         other => panic!("expected MissingField, got ok={}", other.is_ok()),
     }
     let opts = ExportOptions {
@@ -374,8 +374,8 @@ fn exports_name_what_is_missing() {
     nowhere.session.home_dc = Some(9);
     for f in [Format::TelethonString, Format::GramjsString] {
         match formats::export_string(&nowhere, f, &ExportOptions::default()) {
-            Err(Error::MissingField { field, flag, .. }) => {
-                assert!(field.contains("address") && flag == "--dc-address")
+            Err(Error::MissingField { field, option, .. }) => {
+                assert!(field.contains("address") && option == "dc_address")
             }
             other => panic!("{f}: expected MissingField, got ok={}", other.is_ok()),
         }

@@ -155,7 +155,7 @@ fn telethon_v2_export_writes_the_user_row_or_names_the_flag() {
     let err = formats::export_file(&p, Format::TelethonV2, &path, &ExportOptions::default())
         .expect_err("no user");
     assert!(
-        matches!(&err, Error::MissingField { flag, .. } if flag == "--user-id"),
+        matches!(&err, Error::MissingField { option, .. } if option == "user_id"),
         "{err}"
     );
     assert!(!path.exists(), "a refused export leaves nothing behind");

@@ -16,6 +16,7 @@ mod convert;
 mod passphrase;
 mod read;
 mod transfer;
+mod wording;
 
 use std::process::ExitCode;
 
@@ -165,7 +166,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::NotOk) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("sessiondb: {e}");
+            eprintln!("sessiondb: {}", wording::message(&e));
             ExitCode::from(3)
         }
     }

@@ -360,3 +360,27 @@ fn bad_inputs_name_the_file_and_the_likely_format() {
         assert!(!err.contains(&cut[10..60]), "{name}: the string is echoed");
     }
 }
+
+#[test]
+fn a_foreign_session_is_met_with_the_command_that_imports_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bot.session");
+    std::fs::copy(fixture("telethon-1.45.session"), &path).expect("copy");
+    let (code, _, err) = run(&["inspect", s(&path)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("Telethon") && err.contains(&format!("sessiondb import {}", s(&path))),
+        "{err}"
+    );
+    // An unknown format name is a usage error (exit 2), not an error of the input.
+    let (code, _, err) = run(&[
+        "convert",
+        "--from",
+        "nonsense",
+        s(&path),
+        "x",
+        "--to",
+        "layer",
+    ]);
+    assert_eq!(code, 2, "an unknown --from is a usage error: {err}");
+}

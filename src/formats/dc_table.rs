@@ -124,13 +124,12 @@ pub(crate) fn complete_export(p: &mut Portable, options: &ExportOptions) -> Resu
     if let Some(addr) = options.dc_address {
         if test && in_table(addr.ip(), false) {
             return Err(Error::InvalidArgument(format!(
-                "--dc-address {addr} is a production DC, and this is a test-mode session"
+                "the DC address {addr} is a production DC, and this is a test-mode session"
             )));
         }
-        let id = options
-            .dc
-            .or(p.session.home_dc)
-            .ok_or_else(|| Error::InvalidArgument("--dc-address needs a home DC or --dc".into()))?;
+        let id = options.dc.or(p.session.home_dc).ok_or_else(|| {
+            Error::InvalidArgument("a DC address needs a home DC or a DC to export".into())
+        })?;
         let dc = p
             .session
             .dcs

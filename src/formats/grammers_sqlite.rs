@@ -150,7 +150,7 @@ pub(crate) fn export(p: &Portable, path: &Path, options: &ExportOptions) -> Resu
             return Err(crate::Error::MissingField {
                 format: F.name().into(),
                 field: format!("IPv4 and IPv6 addresses of DC {}", dc.id),
-                flag: "a source session that has them".into(),
+                option: "dc_address".into(),
             });
         };
         let key = dc.auth_key.as_ref().map(|k| k.as_bytes().to_vec());

@@ -371,7 +371,7 @@ fn no_address(id: i32) -> Error {
     Error::MissingField {
         format: Format::Layer.name().into(),
         field: format!("address of DC {id}"),
-        flag: "--dc-address".into(),
+        option: "dc_address".into(),
     }
 }
 

@@ -157,24 +157,24 @@ pub(crate) fn export_dc<'a>(
     let id = options
         .dc
         .or(s.home_dc)
-        .ok_or_else(|| missing(format, "home DC", "--dc"))?;
+        .ok_or_else(|| missing(format, "home DC", "dc"))?;
     let dc = s
         .dcs
         .iter()
         .find(|d| d.id == id)
-        .ok_or_else(|| missing(format, &format!("DC {id}"), "--dc"))?;
+        .ok_or_else(|| missing(format, &format!("DC {id}"), "dc"))?;
     if dc.auth_key.is_none() {
-        return Err(missing(format, &format!("auth key of DC {id}"), "--dc"));
+        return Err(missing(format, &format!("auth key of DC {id}"), "dc"));
     }
     Ok(dc)
 }
 
 /// An export refused for a value the target needs, naming the flag that supplies it.
-pub(crate) fn missing(format: Format, field: &str, flag: &str) -> Error {
+pub(crate) fn missing(format: Format, field: &str, option: &str) -> Error {
     Error::MissingField {
         format: format.name().into(),
         field: field.into(),
-        flag: flag.into(),
+        option: option.into(),
     }
 }
 
@@ -189,11 +189,11 @@ pub(crate) fn user_and_bot(
     let id = options
         .user_id
         .or(held.map(|u| u.id))
-        .ok_or_else(|| missing(format, "logged-in user id", "--user-id"))?;
+        .ok_or_else(|| missing(format, "logged-in user id", "user_id"))?;
     let bot = options
         .is_bot
         .or(held.map(|u| u.bot))
-        .ok_or_else(|| missing(format, "is_bot", "--bot"))?;
+        .ok_or_else(|| missing(format, "is_bot", "is_bot"))?;
     Ok((id, bot))
 }
 

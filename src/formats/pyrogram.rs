@@ -167,18 +167,18 @@ pub(crate) struct Required {
 }
 
 pub(crate) fn required(p: &Portable, options: &ExportOptions) -> Result<Required> {
-    let missing = |field: &str, flag: &str| super::portable::missing(F, field, flag);
+    let missing = |field: &str, option: &str| super::portable::missing(F, field, option);
     let dc = super::portable::export_dc(p, F, options)?;
     let api_id = options
         .api_id
         .or(p.session.app.api_id)
-        .ok_or_else(|| missing("api_id", "--api-id"))?;
+        .ok_or_else(|| missing("api_id", "api_id"))?;
     let (user_id, is_bot) = super::portable::user_and_bot(p, F, options)?;
     let key = dc
         .auth_key
         .as_ref()
         .map(|k| k.as_bytes().to_vec())
-        .ok_or_else(|| missing("auth key", "--dc"))?;
+        .ok_or_else(|| missing("auth key", "dc"))?;
     Ok(Required {
         dc: dc.id,
         api_id,

@@ -429,7 +429,7 @@ fn export_addr(format: Format, dc: &DataCenter) -> Result<(IpAddr, u16)> {
     Err(Error::MissingField {
         format: format.name().into(),
         field: format!("address of DC {}", dc.id),
-        flag: "--dc-address".into(),
+        option: "dc_address".into(),
     })
 }
 
@@ -472,7 +472,7 @@ fn encode_pyrogram(p: &Portable, options: &ExportOptions) -> Result<String> {
     let api_id = options
         .api_id
         .or(s.app.api_id)
-        .ok_or_else(|| super::portable::missing(f, "api_id", "--api-id"))?;
+        .ok_or_else(|| super::portable::missing(f, "api_id", "api_id"))?;
     let api_id = u32::try_from(api_id)
         .ok()
         .filter(|&v| v != 0)

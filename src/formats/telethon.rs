@@ -113,7 +113,7 @@ pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> R
     let addr = dc_addr(dc).ok_or_else(|| Error::MissingField {
         format: V1.name().into(),
         field: format!("address of DC {}", dc.id),
-        flag: "--dc-address".into(),
+        option: "dc_address".into(),
     })?;
     let mut conn = sqlite::create(path, V1)?;
     let e = sqlite::err(V1);
@@ -306,7 +306,7 @@ fn logged_in_user(p: &Portable, options: &ExportOptions) -> Result<User> {
         .dc
         .or(p.session.home_dc)
         .or(held.map(|u| u.dc).filter(|&d| d != 0))
-        .ok_or_else(|| super::portable::missing(V2, "home DC", "--dc"))?;
+        .ok_or_else(|| super::portable::missing(V2, "home DC", "dc"))?;
     let username = held.filter(|u| u.id == id).and_then(|u| u.username.clone());
     Ok(User {
         id,
