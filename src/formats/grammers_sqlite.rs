@@ -7,7 +7,7 @@ use std::path::Path;
 use super::portable::{ExportOptions, Format, Portable, bad, dc_at};
 use super::sqlite::{self, auth_key, for_each_row, int, int32};
 use crate::error::Result;
-use crate::model::{Peer, PeerKind, UpdateState};
+use crate::model::{Peer, PeerKind};
 
 const F: Format = Format::Grammers;
 
@@ -56,13 +56,7 @@ pub(crate) fn import(path: &Path) -> Result<Portable> {
         });
     }
     for_each_row(&conn, F, "update_state", None, |row| {
-        let v = |name| Ok::<_, crate::Error>(int32(row.get(name), F, name)?.unwrap_or(0));
-        p.session.update_state = Some(UpdateState {
-            pts: v("pts")?,
-            qts: v("qts")?,
-            date: v("date")?,
-            seq: v("seq")?,
-        });
+        p.session.update_state = Some(sqlite::update_state(row, F)?);
         Ok(())
     })?;
     for_each_row(&conn, F, "channel_state", None, |row| {

@@ -215,3 +215,15 @@ pub(crate) fn write_update_state(
     }
     Ok(())
 }
+
+/// A row's `pts`, `qts`, `date` and `seq` columns as an update state (NULL reads as 0), as
+/// Telethon 1 and 2 and grammers store it.
+pub(crate) fn update_state(row: &Row<'_>, format: Format) -> Result<crate::model::UpdateState> {
+    let v = |name| Ok::<_, Error>(int32(row.get(name), format, name)?.unwrap_or(0));
+    Ok(crate::model::UpdateState {
+        pts: v("pts")?,
+        qts: v("qts")?,
+        date: v("date")?,
+        seq: v("seq")?,
+    })
+}

@@ -8,7 +8,7 @@ use rusqlite::params;
 use super::portable::{ExportOptions, Format, Portable, bad, dc_addr, dc_at, kind_of_marked};
 use super::sqlite::{self, auth_key, for_each_row, int, int32, text};
 use crate::error::{Error, Result};
-use crate::model::{Peer, UpdateState, User};
+use crate::model::{Peer, User};
 
 const V1: Format = Format::TelethonV1;
 const V2: Format = Format::TelethonV2;
@@ -68,13 +68,7 @@ pub(crate) fn import_v1(path: &Path) -> Result<Portable> {
         let id = int(row.get("id")).ok_or_else(|| bad(V1, "update state without id"))?;
         let v = |name| Ok::<_, Error>(int32(row.get(name), V1, name)?.unwrap_or(0));
         if id == 0 {
-            let (pts, qts, date, seq) = (v("pts")?, v("qts")?, v("date")?, v("seq")?);
-            p.session.update_state = Some(UpdateState {
-                pts,
-                qts,
-                date,
-                seq,
-            });
+            p.session.update_state = Some(sqlite::update_state(row, V1)?);
         } else {
             p.session.channels.insert(id, v("pts")?);
         }
@@ -233,14 +227,7 @@ pub(crate) fn import_v2(path: &Path) -> Result<Portable> {
             .map(|d| d.id);
     }
     for_each_row(&conn, V2, "state", None, |row| {
-        let v = |name| Ok::<_, Error>(int32(row.get(name), V2, name)?.unwrap_or(0));
-        let (pts, qts, date, seq) = (v("pts")?, v("qts")?, v("date")?, v("seq")?);
-        p.session.update_state = Some(UpdateState {
-            pts,
-            qts,
-            date,
-            seq,
-        });
+        p.session.update_state = Some(sqlite::update_state(row, V2)?);
         Ok(())
     })?;
     for_each_row(&conn, V2, "channelstate", None, |row| {

@@ -101,6 +101,18 @@ struct Damage {
     reason: String,
 }
 
+impl Damage {
+    /// Damage in segment `index` at `offset`, where the record with LSN `expected` was due.
+    fn at(index: usize, offset: usize, expected: u64, reason: impl Into<String>) -> Damage {
+        Damage {
+            index,
+            offset,
+            expected,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// How to read the log: damage handling, and an encrypted store's keys and lineage.
 pub(crate) struct ReadLog<'a> {
     pub mode: RecoveryMode,
@@ -207,12 +219,7 @@ pub(crate) fn recover(
                 Ok(r) if r.lsn == expected => r,
                 Ok(r) => {
                     let reason = format!("record has LSN {}, expected {expected}", r.lsn);
-                    damage = Some(Damage {
-                        index,
-                        offset,
-                        expected,
-                        reason,
-                    });
+                    damage = Some(Damage::at(index, offset, expected, reason));
                     break 'segments;
                 }
                 Err(_) if is_zero_tail(&seg.bytes, offset) => {
@@ -230,12 +237,7 @@ pub(crate) fn recover(
                     break;
                 }
                 Err(why) => {
-                    damage = Some(Damage {
-                        index,
-                        offset,
-                        expected,
-                        reason: why.into(),
-                    });
+                    damage = Some(Damage::at(index, offset, expected, why));
                     break 'segments;
                 }
             };
@@ -245,12 +247,7 @@ pub(crate) fn recover(
                 let plain = match open_payload(how.keys, &header, &record, payload) {
                     Ok(plain) => plain,
                     Err(why) => {
-                        damage = Some(Damage {
-                            index,
-                            offset,
-                            expected,
-                            reason: why.into(),
-                        });
+                        damage = Some(Damage::at(index, offset, expected, why));
                         break 'segments;
                     }
                 };
