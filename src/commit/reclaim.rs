@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::shared::Shared;
 use crate::error::{Error, Result};
 use crate::index::Index;
+use crate::index::io::{Gated, open_counted};
 use crate::paths::INDEX_FILE;
 use crate::phase::Phase;
 
@@ -33,8 +34,8 @@ pub(crate) fn remove_leftover(fs: &dyn crate::io::FileSystem, dir: &Path) -> Res
 
 /// Opens (creating if missing) an index file for writing.
 fn open(shared: &Shared, path: &Path) -> Result<Index> {
-    let (backend, _) = crate::index::io::index_backend(shared.fs.as_ref(), path, true)?;
-    let counted = crate::index::io::CountingBackend::new(backend, shared.index_io.clone());
+    let (counted, _, _) =
+        open_counted(shared.fs.as_ref(), path, true, &shared.index_io, Gated::No)?;
     Index::open_writer(counted, shared.cache_size, path, shared.codec.keys())
 }
 

@@ -11,8 +11,8 @@ use crate::apply::apply_batch;
 use crate::codec::ValueCodec;
 use crate::commit::{self, Shared};
 use crate::error::{Error, Result};
-use crate::index::io::{CountingBackend, IndexIo, index_backend};
-use crate::index::{self, Base, Gate, Index};
+use crate::index::io::{Gated, IndexIo, open_counted};
+use crate::index::{self, Base, Index};
 use crate::io::{FileSystem, RealFs};
 use crate::log::recovery::{ReadLog, recover};
 use crate::log::{segment_path, writer::LogWriter};
@@ -67,11 +67,11 @@ impl Core {
         drop(encryption);
         crate::phase::reach(hook, Phase::OpenKeyReady);
         crate::creation::remove_unfinished_index(fs.as_ref(), &dir)?;
-        let (backend, new_index) = index_backend(fs.as_ref(), &index_path, true)?;
         let index_io = Arc::new(IndexIo::default());
         // Nothing reaches the index file until the open has passed every check.
-        let (gated, gate) = Gate::new(backend, false);
-        let counted = CountingBackend::new(Box::new(gated), index_io.clone());
+        let (counted, gate, new_index) =
+            open_counted(fs.as_ref(), &index_path, true, &index_io, Gated::Writer)?;
+        let gate = gate.ok_or_else(|| Error::Internal("a writer open without its gate".into()))?;
         let index = Index::open_writer(counted, options.cache_size, &index_path, keys.as_ref())?;
         let mut codec = index.codec(keys.clone())?;
 

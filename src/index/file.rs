@@ -224,10 +224,10 @@ fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
 pub(crate) fn compact_file(fs: &dyn crate::io::FileSystem, path: &Path) -> Result<()> {
     guarded(path, || {
         // Opened for writing (`create`: the file is there, nothing is created).
-        let (backend, _) = crate::index::io::index_backend(fs, path, true)?;
         let io = Arc::new(crate::index::io::IndexIo::default());
+        let (counted, _, _) = super::io::open_counted(fs, path, true, &io, super::io::Gated::No)?;
         let mut db = redb::Builder::new()
-            .create_with_backend(crate::index::io::CountingBackend::new(backend, io))
+            .create_with_backend(counted)
             .map_err(|e| open_error(e, path))?;
         while db.compact().map_err(|e| Error::Index {
             reason: format!("compacting {}: {e}", path.display()),

@@ -32,6 +32,38 @@ pub(crate) fn index_backend(
     Ok((Box::new(redb::backends::FileBackend::new(file)?), created))
 }
 
+/// How an open wants the index file's writes held.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gated {
+    /// Straight through to the file.
+    No,
+    /// Behind a closed gate until the opener releases it (a writer open's checks).
+    Writer,
+    /// Behind a gate never released, with private locks: redb may repair in memory only.
+    ReadOnly,
+}
+
+/// The index file opened as every caller opens it: its backend (the file system's, or the
+/// real file), behind a gate as `gated` says, counted into `io`. Returns the backend, the
+/// gate's handle (`Gated::Writer`) and whether the file was created.
+pub(crate) fn open_counted(
+    fs: &dyn FileSystem,
+    path: &Path,
+    create: bool,
+    io: &Arc<IndexIo>,
+    gated: Gated,
+) -> Result<(CountingBackend, Option<super::gate::GateHandle>, bool)> {
+    let (backend, created) = index_backend(fs, path, create)?;
+    let (backend, handle): (Box<dyn StorageBackend>, _) = match gated {
+        Gated::No => (backend, None),
+        Gated::Writer | Gated::ReadOnly => {
+            let (gate, handle) = super::gate::Gate::new(backend, gated == Gated::ReadOnly);
+            (Box::new(gate), Some(handle))
+        }
+    };
+    Ok((CountingBackend::new(backend, io.clone()), handle, created))
+}
+
 /// Counters of index I/O since the store was opened.
 #[derive(Debug, Default)]
 pub struct IndexIo {

@@ -19,7 +19,6 @@ mod upgrade;
 pub(crate) use base::{Base, read};
 pub(crate) use db::guarded;
 pub(crate) use file::{Index, check_reader_store_id, compact_file};
-pub(crate) use gate::Gate;
 pub(crate) use hints::UsernameHints;
 pub(crate) use meta::checkpoint_lsn;
 pub(crate) use tables::*;

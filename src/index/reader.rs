@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::file::Index;
 use super::gate::Gate;
 use crate::error::{Error, Result};
-use crate::index::io::{CountingBackend, IndexIo};
+use crate::index::io::{Gated, IndexIo, open_counted};
 use crate::io::FileSystem;
 use crate::paths::LOCK_FILE;
 
@@ -35,15 +35,13 @@ pub(crate) fn open(
         return Ok((Index::open_writer(empty, cache, &path, keys)?, None));
     }
     for _ in 0..400 {
-        let (backend, _) = crate::index::io::index_backend(fs, &path, false)?;
-        let counted = CountingBackend::new(backend, io.clone());
+        let (counted, _, _) = open_counted(fs, &path, false, io, Gated::No)?;
         if let Some(index) = Index::open_reader(counted, cache, &path)? {
             return Ok((index, None));
         }
         if let Some(lock) = lock_shared(dir)? {
-            let (backend, _) = crate::index::io::index_backend(fs, &path, false)?;
-            let (gated, _never_released) = Gate::new(backend, true);
-            let counted = CountingBackend::new(Box::new(gated), io.clone());
+            let (counted, _never_released, _) =
+                open_counted(fs, &path, false, io, Gated::ReadOnly)?;
             let index = Index::open_writer(counted, cache, &path, keys)?;
             return Ok((index, lock));
         }
