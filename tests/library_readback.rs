@@ -12,7 +12,6 @@
 
 mod formats_common;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -217,18 +216,9 @@ fn every_library_reads_our_exports_logged_in() {
             ..ExportOptions::default()
         };
         let ready = p.for_export(&options).expect("prepared");
-        let home = ready.session.home_dc.expect("home DC");
-        let dc = ready
-            .session
-            .dcs
-            .iter()
-            .find(|d| d.id == home)
-            .expect("home DC row");
-        let addr = dc
-            .ipv4
-            .map(SocketAddr::V4)
-            .or(dc.ipv6.map(SocketAddr::V6))
-            .expect("addr");
+        let dc = formats_common::home_dc(&ready);
+        let home = dc.id;
+        let addr = formats_common::address(dc).expect("addr");
         let test = ready.session.app.test_mode;
         let user = ready.session.user.as_ref().map_or(SELF_ID, |u| u.id);
         let bot = ready.session.user.as_ref().is_some_and(|u| u.bot);

@@ -41,16 +41,9 @@ fn through_every_format(
 
 /// The home DC's (IPv4 or else IPv6) address, and whether its key is the fixtures' key.
 fn home(p: &Portable) -> (i32, Option<SocketAddr>, bool) {
-    let id = p.session.home_dc.expect("home DC");
-    let dc = p
-        .session
-        .dcs
-        .iter()
-        .find(|d| d.id == id)
-        .expect("home DC row");
-    let addr = dc.ipv4.map(SocketAddr::V4).or(dc.ipv6.map(SocketAddr::V6));
+    let dc = formats_common::home_dc(p);
     let key = dc.auth_key.as_ref().map(|k| k.as_bytes()) == Some(fake_key().as_bytes());
-    (id, addr, key)
+    (dc.id, formats_common::address(dc), key)
 }
 
 fn bot_options() -> ExportOptions {

@@ -17,6 +17,23 @@ pub fn read(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).expect("fixture")
 }
 
+/// The home DC's row of a session (panics, naming nothing secret, when there is none).
+pub fn home_dc(p: &Portable) -> &sessiondb::DataCenter {
+    let home = p.session.home_dc.expect("home DC");
+    p.session
+        .dcs
+        .iter()
+        .find(|d| d.id == home)
+        .expect("home DC row")
+}
+
+/// A DC's address as a client connects: IPv4, or else IPv6.
+pub fn address(dc: &sessiondb::DataCenter) -> Option<std::net::SocketAddr> {
+    dc.ipv4
+        .map(std::net::SocketAddr::V4)
+        .or(dc.ipv6.map(std::net::SocketAddr::V6))
+}
+
 pub fn fake_key() -> AuthKey {
     AuthKey::new(std::array::from_fn(|i| ((i * 7 + 3) % 256) as u8))
 }
