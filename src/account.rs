@@ -15,6 +15,17 @@ use crate::options::Durability;
 use crate::pending::Pending;
 use crate::view::View;
 
+/// A blocking call over its `*_async` form: `fn name = name_async(arg: T);` defines
+/// `pub fn name(&self, arg: T) -> Result<()>`, which waits for the acknowledgement.
+macro_rules! waited {
+    ($(#[$doc:meta])* fn $name:ident = $async:ident($arg:ident: $ty:ty);) => {
+        $(#[$doc])*
+        pub fn $name(&self, $arg: $ty) -> Result<()> {
+            self.$async($arg).wait().map(drop)
+        }
+    };
+}
+
 /// A cheap, cloneable handle on one account of an open store.
 ///
 /// Reads see every acknowledged write (and buffered peer writes at once). Writes block until
@@ -173,9 +184,9 @@ impl Account {
         self.submit(vec![op], true)
     }
 
-    /// Sets the home DC.
-    pub fn set_home_dc(&self, dc: i32) -> Result<()> {
-        self.set_home_dc_async(dc).wait().map(drop)
+    waited! {
+        /// Sets the home DC.
+        fn set_home_dc = set_home_dc_async(dc: i32);
     }
 
     /// [`Account::set_home_dc`] without blocking. Cancel safety: see the type docs.
@@ -186,9 +197,9 @@ impl Account {
         })
     }
 
-    /// Inserts or replaces one DC (its auth key included).
-    pub fn set_dc(&self, dc: DataCenter) -> Result<()> {
-        self.set_dc_async(dc).wait().map(drop)
+    waited! {
+        /// Inserts or replaces one DC (its auth key included).
+        fn set_dc = set_dc_async(dc: DataCenter);
     }
 
     /// [`Account::set_dc`] without blocking.
@@ -202,9 +213,9 @@ impl Account {
         })
     }
 
-    /// Removes one DC and its auth key.
-    pub fn remove_dc(&self, id: i32) -> Result<()> {
-        self.remove_dc_async(id).wait().map(drop)
+    waited! {
+        /// Removes one DC and its auth key.
+        fn remove_dc = remove_dc_async(id: i32);
     }
 
     /// [`Account::remove_dc`] without blocking. Cancel safety: see [`Account::set_dc_async`].
@@ -215,9 +226,9 @@ impl Account {
         })
     }
 
-    /// Sets or clears the logged-in user.
-    pub fn set_user(&self, user: Option<User>) -> Result<()> {
-        self.set_user_async(user).wait().map(drop)
+    waited! {
+        /// Sets or clears the logged-in user.
+        fn set_user = set_user_async(user: Option<User>);
     }
 
     /// [`Account::set_user`] without blocking. Cancel safety: see [`Account::set_dc_async`].
@@ -233,9 +244,9 @@ impl Account {
         })
     }
 
-    /// Persists an update-state change durably. Store only what the bot has handled.
-    pub fn set_update_state(&self, change: UpdateStateChange) -> Result<()> {
-        self.set_update_state_async(change).wait().map(drop)
+    waited! {
+        /// Persists an update-state change durably. Store only what the bot has handled.
+        fn set_update_state = set_update_state_async(change: UpdateStateChange);
     }
 
     /// [`Account::set_update_state`] without blocking; concurrent calls share one sync.
@@ -277,9 +288,9 @@ impl Account {
         self.submit(ops, true)
     }
 
-    /// Forgets one channel's pts.
-    pub fn remove_channel(&self, channel_id: i64) -> Result<()> {
-        self.remove_channel_async(channel_id).wait().map(drop)
+    waited! {
+        /// Forgets one channel's pts.
+        fn remove_channel = remove_channel_async(channel_id: i64);
     }
 
     /// [`Account::remove_channel`] without blocking. Cancel safety: see
@@ -291,9 +302,9 @@ impl Account {
         })
     }
 
-    /// Replaces the app fields.
-    pub fn set_app_fields(&self, app: AppFields) -> Result<()> {
-        self.set_app_fields_async(app).wait().map(drop)
+    waited! {
+        /// Replaces the app fields.
+        fn set_app_fields = set_app_fields_async(app: AppFields);
     }
 
     /// [`Account::set_app_fields`] without blocking. Cancel safety: see
@@ -308,10 +319,10 @@ impl Account {
         })
     }
 
-    /// Replaces the account's DCs, user, update state, channel pts and app fields in one
-    /// durable batch (DCs and channels absent from `session` are deleted), then checkpoints.
-    pub fn save(&self, session: &Session) -> Result<()> {
-        self.save_async(session).wait().map(drop)
+    waited! {
+        /// Replaces the account's DCs, user, update state, channel pts and app fields in one
+        /// durable batch (DCs and channels absent from `session` are deleted), then checkpoints.
+        fn save = save_async(session: &Session);
     }
 
     /// [`Account::save`] without blocking.
@@ -446,9 +457,9 @@ impl Account {
         )
     }
 
-    /// Removes one cached peer (and its username and phone entries).
-    pub fn remove_peer(&self, id: i64) -> Result<()> {
-        self.remove_peer_async(id).wait().map(drop)
+    waited! {
+        /// Removes one cached peer (and its username and phone entries).
+        fn remove_peer = remove_peer_async(id: i64);
     }
 
     /// [`Account::remove_peer`] without blocking, with the store's peer durability.

@@ -76,7 +76,7 @@ pub struct IndexIo {
     generation: AtomicU64,
 }
 
-/// A snapshot of [`IndexIo`].
+/// A snapshot of the index I/O counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IndexIoCounts {
     /// Bytes written to the index file.

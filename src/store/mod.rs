@@ -193,7 +193,7 @@ impl Store {
         crate::maintenance::backup::backup(self.inner()?.shared(), dest.as_ref(), keys)
     }
 
-    /// Whether the store is encrypted (see [`Options::encryption`]).
+    /// Whether the store is encrypted (see [`Options::encryption`](crate::Options::encryption)).
     pub fn is_encrypted(&self) -> Result<bool> {
         Ok(self.inner()?.shared().keys().is_some())
     }
