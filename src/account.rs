@@ -10,10 +10,10 @@ use crate::model::{
     AppFields, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User, normalize_phone,
     normalize_username,
 };
-use crate::op::Op;
 use crate::options::Durability;
 use crate::pending::Pending;
-use crate::view::View;
+use crate::state::op::Op;
+use crate::state::view::View;
 
 /// A blocking call over its `*_async` form: `fn name = name_async(arg: T);` defines
 /// `pub fn name(&self, arg: T) -> Result<()>`, which waits for the acknowledgement.

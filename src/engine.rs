@@ -4,10 +4,10 @@
 //! replacing DCs) is the same code for both.
 
 use crate::error::{Error, Result};
-use crate::op::Op;
 use crate::options::Durability;
 use crate::pending::Pending;
-use crate::view::View;
+use crate::state::op::Op;
+use crate::state::view::View;
 
 /// Settings the calls consult.
 #[derive(Clone, Copy, Debug)]

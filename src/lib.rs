@@ -25,7 +25,6 @@
 #![deny(clippy::unwrap_used)]
 
 mod account;
-mod apply;
 mod blocking;
 mod codec;
 mod commit;
@@ -52,9 +51,7 @@ mod log;
 mod maintenance;
 mod memory;
 mod model;
-mod op;
 mod options;
-mod overlay;
 mod paths;
 mod pending;
 mod phase;
@@ -62,11 +59,11 @@ mod phase;
 mod postgres;
 mod prune;
 mod session_store;
+mod state;
 mod storage;
 mod store;
 mod transfer;
 mod update_tracker;
-mod view;
 mod whole_session;
 
 pub use account::Account;

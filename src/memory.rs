@@ -8,15 +8,15 @@ use crate::locks::Unpoisoned;
 use std::sync::{Arc, RwLock};
 
 use crate::account::Account;
-use crate::apply::apply_batch;
 use crate::engine::{self, Control, Engine, EngineConfig};
 use crate::error::Result;
 use crate::model::DEFAULT_ACCOUNT;
-use crate::op::Op;
 use crate::options::Durability;
-use crate::overlay::Overlay;
 use crate::pending::Pending;
-use crate::view::View;
+use crate::state::apply::apply_batch;
+use crate::state::op::Op;
+use crate::state::overlay::Overlay;
+use crate::state::view::View;
 
 struct MemInner {
     overlay: RwLock<Overlay>,

@@ -14,9 +14,9 @@ use crate::account::Account;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::Peer;
-use crate::op::Op;
 use crate::options::AutoPrune;
 use crate::pending::Pending;
+use crate::state::op::Op;
 
 /// Which peers [`Account::prune`] removes. A peer goes if either limit says so.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

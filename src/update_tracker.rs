@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::account::Account;
 use crate::error::{Error, Result};
 use crate::model::UpdateStateChange;
-use crate::op::Op;
 use crate::pending::Pending;
+use crate::state::op::Op;
 
 /// An update sequence with its own counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

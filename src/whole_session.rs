@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Session, UpdateStateChange};
-use crate::op::Op;
-use crate::view::View;
+use crate::state::op::Op;
+use crate::state::view::View;
 
 /// The session of `account` as the view sees it, `None` if the account does not exist.
 pub(crate) fn session_of(view: &View<'_>, account: &str) -> Result<Option<Session>> {

@@ -7,9 +7,9 @@ use std::sync::{Arc, mpsc};
 
 use super::shared::{Shared, clone_err, lock};
 use crate::error::{Error, Result};
-use crate::overlay::Overlay;
 use crate::pending::Completer;
 use crate::phase::Phase;
+use crate::state::overlay::Overlay;
 
 pub(super) struct CheckpointJob {
     /// `None` for a reclaim with nothing new to fold.
@@ -61,11 +61,8 @@ fn checkpoint(shared: &Shared, job: &CheckpointJob) -> Result<usize> {
     let Some(frozen) = &job.frozen else {
         return Ok(0);
     };
-    shared
-        .index
-        .fold(frozen, &shared.codec, &shared.hints, &|| {
-            shared.reach(Phase::Checkpointing)
-        })?;
+    let built = || shared.reach(Phase::Checkpointing);
+    crate::state::fold::fold(&shared.index, frozen, &shared.codec, &shared.hints, &built)?;
     shared.reach(Phase::CheckpointCommitted);
     let base = Arc::new(shared.index.base(&shared.codec, &shared.hints)?);
     let old = {

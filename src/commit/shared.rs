@@ -10,10 +10,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLock
 use crate::error::Error;
 use crate::index::{Base, Index};
 use crate::io::FileSystem;
-use crate::op::Op;
-use crate::overlay::Overlay;
 use crate::pending::{Completer, Pending, completion};
 use crate::phase::{Phase, PhaseHook, reach};
+use crate::state::op::Op;
+use crate::state::overlay::Overlay;
 
 /// The overlay layers (the one being written and the one being checkpointed) over the
 /// tables of the last checkpoint. All three change together under one lock, so a reader

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::shared::Shared;
 use crate::error::Result;
 use crate::index::Base;
-use crate::overlay::Overlay;
-use crate::view::View;
+use crate::state::overlay::Overlay;
+use crate::state::view::View;
 
 /// A frozen copy of the layers: the active one cloned, the others shared. Reading it takes no
 /// lock, so long reads (verify, backup) never hold up writers.

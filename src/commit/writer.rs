@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
-use crate::apply::apply_batch;
 use crate::error::{Error, Result};
 use crate::log::writer::LogWriter;
-use crate::op::Op;
 use crate::pending::Completer;
 use crate::phase::Phase;
+use crate::state::apply::apply_batch;
+use crate::state::op::Op;
 
 use super::checkpoint::{CheckpointJob, checkpoint_thread};
 use super::shared::{Request, Shared, clone_err, fail, lock};

@@ -12,10 +12,10 @@ use crate::commit::{self, Request, Shared};
 use crate::engine::{Control, Engine, EngineConfig};
 use crate::error::{Error, Result};
 use crate::locks::Unpoisoned;
-use crate::op::Op;
 use crate::options::Options;
 use crate::pending::{Pending, completion};
-use crate::view::View;
+use crate::state::op::Op;
+use crate::state::view::View;
 
 /// The open store. Account handles hold it weakly; dropping it stops the writer (flushing
 /// buffered writes, no checkpoint), closes redb and releases the lock.

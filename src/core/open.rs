@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::Core;
-use crate::apply::apply_batch;
 use crate::codec::ValueCodec;
 use crate::commit::{self, Shared};
 use crate::error::{Error, Result};
@@ -17,9 +16,10 @@ use crate::io::{FileSystem, RealFs};
 use crate::log::recovery::{ReadLog, recover};
 use crate::log::{segment_path, writer::LogWriter};
 use crate::options::{Options, RecoveryReport};
-use crate::overlay::Overlay;
 use crate::paths::{self, INDEX_FILE, LOCK_FILE};
 use crate::phase::Phase;
+use crate::state::apply::apply_batch;
+use crate::state::overlay::Overlay;
 
 /// A core just opened: where, and what recovery found.
 pub(crate) struct Opened {
@@ -90,7 +90,12 @@ impl Core {
         crate::commit::reclaim::remove_leftover(fs.as_ref(), &dir)?;
         // An index of an older format is brought to this one's (an encrypted one gains its
         // lineage, with the replayed log folded in): the codec and base are taken again.
-        if index.upgrade(&codec, &index_path, (&active, base.hints()))? {
+        let hints = base.hints().clone();
+        let fold_recovered = |txn: &redb::WriteTransaction, new: &ValueCodec| match active.records {
+            0 => Ok(()),
+            _ => crate::state::fold::fold_into(txn, &active, new, &hints),
+        };
+        if index.upgrade(&codec, &index_path, &fold_recovered)? {
             codec = index.codec(keys.clone())?;
             let folded = codec.keys().is_some();
             (checkpoint_lsn, base) = snapshot(&index, &codec, options.cache_size)?;

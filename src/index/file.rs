@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use redb::{
     Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    WriteTransaction,
 };
 
 use super::base::Base;
 use super::db::{Db, Pinned, REPAIR_ABORTED, guarded, open_error, opened};
-use super::fold::fold_into;
 use super::hints::UsernameHints;
 use super::meta::{self, META};
 use super::tables::*;
@@ -18,7 +18,6 @@ use super::upgrade;
 use crate::codec::ValueCodec;
 use crate::error::{Error, Result};
 use crate::locks::Unpoisoned;
-use crate::overlay::Overlay;
 
 /// The redb database, opened for writing or read-only.
 pub(crate) enum Index {
@@ -126,39 +125,28 @@ impl Index {
     }
 
     /// Brings an index of an older format to this build's, in one transaction (for a
-    /// writer, once its open passed every check), folding in `recovered` (the log replayed
-    /// over it) when the values are re-sealed. Returns whether it did.
+    /// writer, once its open passed every check); when the values are re-sealed,
+    /// `fold_recovered` folds the log replayed over it into the same transaction, with the
+    /// new codec. Returns whether it upgraded.
     pub fn upgrade(
         &self,
         old: &ValueCodec,
         path: &Path,
-        (recovered, hints): (&Overlay, &UsernameHints),
+        fold_recovered: upgrade::FoldRecovered<'_>,
     ) -> Result<bool> {
         let Index::Writer(db) = self else {
             return Err(Error::ReadOnly);
         };
         let db = db.read().unpoisoned().clone();
-        upgrade::run(&db, old, path, (recovered, hints))
+        upgrade::run(&db, old, path, fold_recovered)
     }
 
-    /// Folds a frozen overlay into the index in one durable transaction that also records
-    /// `overlay.last_lsn` as the checkpoint LSN. Accounts and keys go in key order.
-    pub fn fold(
-        &self,
-        overlay: &Overlay,
-        codec: &ValueCodec,
-        hints: &UsernameHints,
-        before_commit: &dyn Fn(),
-    ) -> Result<()> {
+    /// A write transaction on the index (the one writer's).
+    pub fn begin_write(&self) -> Result<WriteTransaction> {
         let Index::Writer(db) = self else {
             return Err(Error::ReadOnly);
         };
-        let mut txn = db.read().unpoisoned().begin_write()?;
-        txn.set_quick_repair(true);
-        fold_into(&txn, overlay, codec, hints)?;
-        before_commit();
-        txn.commit()?;
-        Ok(())
+        Ok(db.read().unpoisoned().begin_write()?)
     }
 }
 

@@ -7,13 +7,12 @@
 mod base;
 mod db;
 mod file;
-mod fold;
 mod gate;
 mod hints;
 pub(crate) mod io;
 pub(crate) mod meta;
 pub(crate) mod reader;
-mod tables;
+pub(crate) mod tables;
 mod upgrade;
 
 pub(crate) use base::{Base, read};

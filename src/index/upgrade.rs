@@ -14,19 +14,20 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
-use super::fold::fold_into;
-use super::hints::UsernameHints;
 use super::meta::{self, META};
 use super::tables::*;
 use crate::codec::{RowKey, VALUE_VERSION, ValueCodec, checked, encode_id};
 use crate::error::Result;
-use crate::overlay::Overlay;
+
+/// What an upgrade that re-seals every value folds in after: the caller's recovered state,
+/// written with the new codec into the upgrade's transaction.
+pub(crate) type FoldRecovered<'a> = &'a dyn Fn(&WriteTransaction, &ValueCodec) -> Result<()>;
 
 pub(super) fn run(
     db: &Database,
     old: &ValueCodec,
     path: &Path,
-    (recovered, hints): (&Overlay, &UsernameHints),
+    fold_recovered: FoldRecovered<'_>,
 ) -> Result<bool> {
     let format = meta::format(&db.begin_read()?.open_table(META)?, path)?;
     let Some(format) = format.filter(|&f| f < meta::INDEX_FORMAT) else {
@@ -51,9 +52,7 @@ pub(super) fn run(
                 meta::put(&mut table, meta::NEXT_ACCOUNT, &raw, &new)?;
             }
         }
-        if recovered.records > 0 {
-            fold_into(&txn, recovered, &new, hints)?;
-        }
+        fold_recovered(&txn, &new)?;
     }
     let format = meta::INDEX_FORMAT.to_le_bytes();
     txn.open_table(META)?

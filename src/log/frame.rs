@@ -10,7 +10,7 @@
 
 use crate::crypto::Place;
 use crate::error::{Error, Result};
-use crate::op::Op;
+use crate::state::op::Op;
 
 /// Magic bytes at the start of every segment.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"SESSDBLG";

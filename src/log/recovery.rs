@@ -16,7 +16,7 @@ use super::frame::{
 use super::parse_segment_name;
 use crate::error::{Error, Result};
 use crate::io::FileSystem;
-use crate::op::Op;
+use crate::state::op::Op;
 
 /// What to do with a damaged log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use crate::commit::{Shared, Snapshot};
 use crate::core::Core;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::op::Op;
 use crate::paths::store_dir;
+use crate::state::op::Op;
 use crate::whole_session::{save_ops, session_of};
 
 /// What [`Store::backup`](crate::Store::backup) wrote.

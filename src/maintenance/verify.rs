@@ -9,7 +9,7 @@ use crate::commit::{Shared, Snapshot};
 use crate::error::Result;
 use crate::io::FileSystem;
 use crate::log::recovery::{ReadLog, RecoveryMode, recover};
-use crate::view::View;
+use crate::state::view::View;
 
 /// What [`Store::verify`](crate::Store::verify) checked, and every problem it found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use crate::error::Result;
 use crate::index::Base;
 use crate::model::{Peer, PeerKind, UpdateStateChange};
-use crate::op::Op;
-use crate::overlay::{AccountDelta, Overlay};
-use crate::view::View;
+use crate::state::op::Op;
+use crate::state::overlay::{AccountDelta, Overlay};
+use crate::state::view::View;
 
 /// Applies one record's batch to `active`, reading older state through `frozen` and `base`.
 pub(crate) fn apply_batch(

@@ -3,12 +3,12 @@
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::hints::UsernameHints;
-use super::meta::{self, META};
-use super::tables::*;
 use crate::codec::{NO_KEY, RowKey, ValueCodec};
 use crate::error::{Error, Result};
-use crate::overlay::{AccountDelta, Overlay};
+use crate::index::meta::{self, META};
+use crate::index::tables::*;
+use crate::index::{Index, UsernameHints};
+use crate::state::overlay::{AccountDelta, Overlay};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -21,7 +21,7 @@ fn number(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result<O
 }
 
 /// Folds `overlay` into `txn` and records its last LSN as the checkpoint LSN.
-pub(super) fn fold_into(
+pub(crate) fn fold_into(
     txn: &WriteTransaction,
     overlay: &Overlay,
     codec: &ValueCodec,
@@ -221,5 +221,23 @@ fn wipe_account(txn: &WriteTransaction, n: u32) -> Result<()> {
             None => table.retain_in((n, "").., |_, _| false)?,
         }
     }
+    Ok(())
+}
+
+/// Folds a frozen overlay into the index in one durable transaction that also records
+/// `overlay.last_lsn` as the checkpoint LSN (accounts and keys in key order);
+/// `before_commit` runs once the transaction is built.
+pub(crate) fn fold(
+    index: &Index,
+    overlay: &Overlay,
+    codec: &ValueCodec,
+    hints: &UsernameHints,
+    before_commit: &dyn Fn(),
+) -> Result<()> {
+    let mut txn = index.begin_write()?;
+    txn.set_quick_repair(true);
+    fold_into(&txn, overlay, codec, hints)?;
+    before_commit();
+    txn.commit()?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use crate::error::Result;
 use crate::index::{self, Base, SessionRecord};
 use crate::model::{AppFields, DataCenter, Peer, UpdateState, User};
-use crate::overlay::{AccountDelta, Overlay};
+use crate::state::overlay::{AccountDelta, Overlay};
 
 /// Overlay layers over the checkpointed index.
 pub(crate) struct View<'a> {
