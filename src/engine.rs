@@ -1,4 +1,4 @@
-//! What an [`Account`](crate::Account) needs from whatever holds the data: a consistent view
+//! What an `Account` needs from whatever holds the data: a consistent view
 //! for reads and a way to submit logged operations. The file store and `MemoryStore` both
 //! provide it, so every call (and every rule: username moves, the min rule, `save`
 //! replacing DCs) is the same code for both.

@@ -57,7 +57,6 @@ mod pending;
 mod phase;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod prune;
 mod session_store;
 mod state;
 mod storage;
@@ -77,6 +76,7 @@ pub use index::io::IndexIoCounts;
 pub use log::recovery::RecoveryMode;
 pub use maintenance::backup::{BackupReport, partial_dir};
 pub use maintenance::compact::{CompactReport, compact, compact_with};
+pub use maintenance::prune::{PrunePolicy, PruneReport};
 pub use maintenance::rotate::rotate;
 pub use maintenance::stats::{AccountStats, Stats};
 pub use maintenance::verify::VerifyReport;
@@ -94,7 +94,6 @@ pub use pending::{BoxFuture, Pending};
 pub use phase::{Phase, PhaseHook};
 #[cfg(feature = "postgres")]
 pub use postgres::{Lease, PgBackend, PgOptions, PgStore};
-pub use prune::{PrunePolicy, PruneReport};
 pub use session_store::SessionStore;
 pub use storage::Storage;
 pub use store::Store;

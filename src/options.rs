@@ -51,7 +51,7 @@ pub struct Options {
     pub encryption: Option<crate::Encryption>,
 }
 
-/// An automatic peer-cache limit (see [`Account::prune`](crate::Account::prune)), checked
+/// An automatic peer-cache limit (see `Account::prune`), checked
 /// every `every` on a background thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AutoPrune {
@@ -63,7 +63,7 @@ pub struct AutoPrune {
     /// How often to check.
     pub every: std::time::Duration,
     /// After a prune that removed a quarter or more of a cache, give the space back with
-    /// [`Store::reclaim`](crate::Store::reclaim). While it runs (seconds per GB of index),
+    /// `Store::reclaim`. While it runs (seconds per GB of index),
     /// writes go on; a `save` or explicit checkpoint issued meanwhile waits for it.
     pub reclaim: bool,
 }

@@ -1,10 +1,8 @@
-//! Shared by the examples.
+//! Shared by the examples: the comparison's helpers, one copy (`compare/src/common.rs`,
+//! which depends on nothing but std).
 
-/// A deterministic mixer (splitmix64 finaliser): ids, hashes and lookup orders.
-pub fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
+#[path = "../../compare/src/common.rs"]
+mod compare_common;
+
+/// A deterministic mixer: ids, hashes and lookup orders.
+pub use compare_common::mix;

@@ -15,7 +15,7 @@ use crate::paths::store_dir;
 use crate::state::op::Op;
 use crate::whole_session::{save_ops, session_of};
 
-/// What [`Store::backup`](crate::Store::backup) wrote.
+/// What `Store::backup` wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BackupReport {
     /// The backup store's directory.

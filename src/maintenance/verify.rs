@@ -11,7 +11,7 @@ use crate::io::FileSystem;
 use crate::log::recovery::{ReadLog, RecoveryMode, recover};
 use crate::state::view::View;
 
-/// What [`Store::verify`](crate::Store::verify) checked, and every problem it found.
+/// What `Store::verify` checked, and every problem it found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Log segments read.

@@ -23,7 +23,7 @@ pub struct Store {
     inner: std::sync::Mutex<Option<Arc<Core>>>,
     /// Declared after `inner`: once the store is gone a running prune fails fast with
     /// `Closed`, so joining its thread does not wait for the whole prune.
-    auto_prune: std::sync::Mutex<Option<crate::prune::AutoPruner>>,
+    auto_prune: std::sync::Mutex<Option<crate::maintenance::prune::AutoPruner>>,
     dir: PathBuf,
     read_only: bool,
     recovery: RecoveryReport,
@@ -97,7 +97,7 @@ impl Store {
             rekeying: std::sync::Mutex::new(()),
         };
         if let Some(auto) = auto {
-            match crate::prune::AutoPruner::spawn(store.engine(), auto) {
+            match crate::maintenance::prune::AutoPruner::spawn(store.engine(), auto) {
                 Ok(pruner) => *store.auto_prune.lock().unpoisoned() = Some(pruner),
                 Err(e) => tracing::warn!(error = %e, "could not start the automatic pruner"),
             }
@@ -247,7 +247,7 @@ impl Store {
     }
 
     /// Takes the automatic pruner, already told to stop (joined when dropped).
-    fn take_pruner(&self) -> Option<crate::prune::AutoPruner> {
+    fn take_pruner(&self) -> Option<crate::maintenance::prune::AutoPruner> {
         let pruner = self.auto_prune.lock().unpoisoned().take();
         if let Some(p) = &pruner {
             p.signal();
