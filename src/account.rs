@@ -72,12 +72,12 @@ impl Account {
     /// A handle on `name`, refusing a new account whose name breaks
     /// [`crate::model::validate_new_account`] (an existing one keeps its name).
     pub(crate) fn checked(engine: Weak<dyn Engine>, name: &str) -> Result<Account> {
-        crate::model::validate_account(name)?;
         let account = Account::new(engine, name.to_owned());
-        if let Err(e) = crate::model::validate_new_account(name)
-            && !account.exists()?
-        {
-            return Err(e);
+        if let Err(e) = crate::model::validate_new_account(name) {
+            crate::model::validate_account(name)?;
+            if !account.exists()? {
+                return Err(e);
+            }
         }
         Ok(account)
     }
@@ -360,24 +360,12 @@ impl Account {
         }];
         ops.extend(crate::whole_session::save_ops(&self.name, session)?);
         if engine.config().cache_peers && !peers.is_empty() {
-            let now = crate::model::unix_now();
-            let batch: Result<Vec<Peer>> =
-                peers.iter().map(|p| normalize_peer(p, now, true)).collect();
             ops.push(Op::CachePeers {
                 account: self.acc(),
-                peers: batch?,
+                peers: normalize_batch(peers, true)?,
             });
         }
-        let n = peers.len();
-        engine.submit(ops, true).wait().map_err(|e| match e {
-            Error::InvalidArgument(m) if m.starts_with("batch encodes") => {
-                Error::InvalidArgument(format!(
-                    "{m}: {n} peers do not fit one atomic replace; import into a new account \
-                     and delete the old one instead"
-                ))
-            }
-            e => e,
-        })?;
+        engine.submit(ops, true).wait()?;
         engine.control(Control::Checkpoint).wait().map(drop)
     }
 
@@ -424,11 +412,12 @@ impl Account {
         self.write_peers(peers, durability, true)
     }
 
+    /// Caches `peers`; `copied` as `normalize_peer` says.
     fn write_peers(
         &self,
         peers: &[Peer],
         durability: Option<Durability>,
-        keep_dates: bool,
+        copied: bool,
     ) -> Pending<u64> {
         let engine = match self.engine() {
             Ok(e) => e,
@@ -438,12 +427,7 @@ impl Account {
         if !config.cache_peers || peers.is_empty() {
             return Pending::ready(Ok(0));
         }
-        let now = crate::model::unix_now();
-        let batch: Result<Vec<Peer>> = peers
-            .iter()
-            .map(|p| normalize_peer(p, now, keep_dates))
-            .collect();
-        let batch = match batch {
+        let batch = match normalize_batch(peers, copied) {
             Ok(b) => b,
             Err(e) => return Pending::ready(Err(e)),
         };
@@ -499,14 +483,24 @@ impl Account {
     }
 }
 
-/// Lowercases usernames, keeps phone digits, stamps the write time `now` (unless
-/// `keep_date` and the peer has a date of its own no later than `now`).
-pub(crate) fn normalize_peer(p: &Peer, now: i64, keep_date: bool) -> Result<Peer> {
+/// Every peer of a batch through [`normalize_peer`], stamped now.
+pub(crate) fn normalize_batch(peers: &[Peer], copied: bool) -> Result<Vec<Peer>> {
+    let now = crate::model::unix_now();
+    peers
+        .iter()
+        .map(|p| normalize_peer(p, now, copied))
+        .collect()
+}
+
+/// Lowercases usernames, keeps phone digits, stamps the write time `now`. A `copied` peer
+/// (an import, a copy, a move) keeps what its source stored: its date when it has one no
+/// later than `now`, and usernames under the rule they were stored by.
+pub(crate) fn normalize_peer(p: &Peer, now: i64, copied: bool) -> Result<Peer> {
     let mut p = p.clone();
     let mut names = Vec::with_capacity(p.usernames.len());
     for n in &p.usernames {
         // A copy carries what its source stored; a live write takes Telegram's alphabet.
-        let n = if keep_date {
+        let n = if copied {
             crate::model::normalize_stored_username(n)?
         } else {
             normalize_username(n)?
@@ -525,7 +519,7 @@ pub(crate) fn normalize_peer(p: &Peer, now: i64, keep_date: bool) -> Result<Peer
             "peer names are at most 1024 bytes".into(),
         ));
     }
-    if !(keep_date && (1..=now).contains(&p.updated_at)) {
+    if !(copied && (1..=now).contains(&p.updated_at)) {
         p.updated_at = now;
     }
     Ok(p)

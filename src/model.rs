@@ -432,13 +432,13 @@ fn is_invisible_format(c: char) -> bool {
 pub fn normalize_username(name: &str) -> Result<String> {
     let bare = name.strip_prefix('@').unwrap_or(name);
     let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    if bare.is_empty() || bare.len() > 64 || !bare.bytes().all(alphabet) {
-        return Err(Error::InvalidArgument(format!(
+    match normalize_stored_username(bare) {
+        Ok(n) if bare.bytes().all(alphabet) => Ok(n),
+        _ => Err(Error::InvalidArgument(format!(
             "username {name:?}: usernames are 1 to 64 letters, digits and underscores, with \
              one optional leading @"
-        )));
+        ))),
     }
-    Ok(bare.to_ascii_lowercase())
 }
 
 /// The rule usernames were stored under before [`normalize_username`] took Telegram's

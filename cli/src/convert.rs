@@ -1,5 +1,6 @@
 //! `import`, `export` and `convert`: sessions in and out of other libraries' formats.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -120,7 +121,7 @@ fn read_source(s: &SourceArgs) -> Result<Portable> {
         (None, _) if path.is_file() => formats::import_file(path, None),
         (None, Some(text)) if looks_like_a_string(text) => formats::import_string(text, None),
         // Never echo a long input: it may be a session string, which is a password.
-        _ if s.input.len() > 200 => Err(Error::InvalidArgument(format!(
+        _ if s.input.len() > LONG_INPUT => Err(Error::InvalidArgument(format!(
             "the input ({} bytes) is neither a file nor a session string",
             s.input.len()
         ))),
@@ -131,11 +132,15 @@ fn read_source(s: &SourceArgs) -> Result<Portable> {
     }
 }
 
+/// Inputs longer than this are never echoed, and may be session strings (the shortest,
+/// Pyrogram's, is 351 characters).
+const LONG_INPUT: usize = 200;
+
 /// Long base64 text (GramJS strings hold `/` and `+`, so a slash does not make a path).
 fn looks_like_a_string(text: &str) -> bool {
-    text.trim().len() > 200
+    let text = text.trim();
+    text.len() > LONG_INPUT
         && text
-            .trim()
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+/-_=".contains(c))
 }
@@ -149,8 +154,11 @@ fn print_notes(p: &Portable) {
 fn write_target(p: &Portable, output: &Path, t: &TargetArgs) -> Result<String> {
     let stdout = output == Path::new("-");
     let options = t.options();
-    let p = &p.for_export(&options)?;
-    print_notes(p);
+    let prepared = p.for_export(&options)?;
+    if let Cow::Owned(changed) = &prepared {
+        print_notes(changed);
+    }
+    let p = prepared.as_ref();
     if !t.to.is_string() {
         if stdout {
             return Err(Error::InvalidArgument(format!(

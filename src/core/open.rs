@@ -40,7 +40,7 @@ impl Core {
         // Weak parameters for a new key file are refused before anything is created.
         if let Some(e) = &options.encryption
             && preloaded.is_none()
-            && !dir.join(crate::crypto::keyfile::KEY_FILE).exists()
+            && !dir.join(crate::paths::KEY_FILE).exists()
         {
             crate::crypto::keyfile::check_new(e.kdf)?;
         }

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::io::FileSystem;
 use crate::phase::{Phase, PhaseHook, reach};
 
-pub(crate) use crate::paths::KEY_FILE;
+use crate::paths::KEY_FILE;
 /// Name of a rekey's new key file before it is renamed over `KEY`.
 const KEY_TMP: &str = "KEY.tmp";
 const MAGIC: &[u8; 8] = b"SESSDBKY";

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 
 use super::portable::{ExportOptions, Portable};
 use crate::error::{Error, Result};
-use crate::model::DataCenter;
+use crate::model::{DataCenter, Session};
 
 /// (DC id, IPv4, IPv6) of the production DCs.
 const PRODUCTION: [(i32, Ipv4Addr, Ipv6Addr); 6] = [
@@ -75,21 +75,26 @@ const fn v6(g: [u16; 5]) -> Ipv6Addr {
     Ipv6Addr::new(g[0], g[1], g[2], g[3], 0, 0, 0, g[4])
 }
 
-/// The table's IPv4 and IPv6 address of DC `id` in production or test mode.
-pub(crate) fn address(id: i32, test_mode: bool) -> Option<(SocketAddrV4, SocketAddrV6)> {
-    let (table, port): (&[_], _) = if test_mode {
+/// The table of production or test DCs, and its port.
+fn table(test_mode: bool) -> (&'static [(i32, Ipv4Addr, Ipv6Addr)], u16) {
+    if test_mode {
         (&TEST, TEST_PORT)
     } else {
         (&PRODUCTION, PRODUCTION_PORT)
-    };
-    let &(_, a, b) = table.iter().find(|(d, _, _)| *d == id)?;
+    }
+}
+
+/// The table's IPv4 and IPv6 address of DC `id` in production or test mode.
+pub(crate) fn address(id: i32, test_mode: bool) -> Option<(SocketAddrV4, SocketAddrV6)> {
+    let (dcs, port) = table(test_mode);
+    let &(_, a, b) = dcs.iter().find(|(d, _, _)| *d == id)?;
     Some((SocketAddrV4::new(a, port), SocketAddrV6::new(b, port, 0, 0)))
 }
 
 /// Whether `ip` is one of the table's production (`test_mode` false) or test addresses.
 fn in_table(ip: IpAddr, test_mode: bool) -> bool {
-    let table: &[_] = if test_mode { &TEST } else { &PRODUCTION };
-    table
+    table(test_mode)
+        .0
         .iter()
         .any(|&(_, a, b)| ip == IpAddr::V4(a) || ip == IpAddr::V6(b))
 }
@@ -114,24 +119,26 @@ pub(crate) fn complete_import(p: &mut Portable) {
         p.notes
             .push("the session's DCs are Telegram's test DCs: kept as a test-mode session".into());
     }
-    fill(p);
+    let filled = fill(&mut p.session);
+    p.notes.extend(filled);
 }
 
 /// Before an export: the exported DC moved to `--dc-address` if given, every DC without an
-/// address given the table's, and no test-mode key left at a production address.
-pub(crate) fn complete_export(p: &mut Portable, options: &ExportOptions) -> Result<()> {
-    let test = p.session.app.test_mode;
+/// address given the table's, and no test-mode key left at a production address. Returns a
+/// note for each change.
+pub(crate) fn complete_export(s: &mut Session, options: &ExportOptions) -> Result<Vec<String>> {
+    let test = s.app.test_mode;
+    let mut notes = Vec::new();
     if let Some(addr) = options.dc_address {
         if test && in_table(addr.ip(), false) {
             return Err(Error::InvalidArgument(format!(
                 "the DC address {addr} is a production DC, and this is a test-mode session"
             )));
         }
-        let id = options.dc.or(p.session.home_dc).ok_or_else(|| {
+        let id = options.dc.or(s.home_dc).ok_or_else(|| {
             Error::InvalidArgument("a DC address needs a home DC or a DC to export".into())
         })?;
-        let dc = p
-            .session
+        let dc = s
             .dcs
             .iter_mut()
             .find(|d| d.id == id)
@@ -142,36 +149,38 @@ pub(crate) fn complete_export(p: &mut Portable, options: &ExportOptions) -> Resu
         };
     }
     if test {
-        for dc in &mut p.session.dcs {
+        for dc in &mut s.dcs {
             if addresses(dc).any(|ip| in_table(ip, false)) {
                 (dc.ipv4, dc.ipv6) = (None, None);
-                p.notes.push(format!(
+                notes.push(format!(
                     "DC {} of a test-mode session was at a production address: dropped",
                     dc.id
                 ));
             }
         }
     }
-    fill(p);
-    Ok(())
+    notes.extend(fill(s));
+    Ok(notes)
 }
 
-/// Gives every DC that holds no address the table's (both families), with a note.
-fn fill(p: &mut Portable) {
-    let test = p.session.app.test_mode;
-    for dc in &mut p.session.dcs {
+/// Gives every DC that holds no address the table's (both families); a note for each.
+fn fill(s: &mut Session) -> Vec<String> {
+    let test = s.app.test_mode;
+    let mut notes = Vec::new();
+    for dc in &mut s.dcs {
         if dc.ipv4.is_some() || dc.ipv6.is_some() {
             continue;
         }
         if let Some((a, b)) = address(dc.id, test) {
             (dc.ipv4, dc.ipv6) = (Some(a), Some(b));
             let mode = if test { "test" } else { "production" };
-            p.notes.push(format!(
+            notes.push(format!(
                 "DC {} had no address: using Telegram's {mode} address {a}",
                 dc.id
             ));
         }
     }
+    notes
 }
 
 /// The table's address for the family a format has no room to leave empty (grammers needs

@@ -141,11 +141,8 @@ pub(crate) fn export(p: &Portable, path: &Path, options: &ExportOptions) -> Resu
     for dc in &p.session.dcs {
         // grammers needs both addresses; a missing one comes from Telegram's table.
         let (Some(v4), Some(v6)) = super::dc_table::both(dc, p.session.app.test_mode) else {
-            return Err(crate::Error::MissingField {
-                format: F.name().into(),
-                field: format!("IPv4 and IPv6 addresses of DC {}", dc.id),
-                option: "dc_address".into(),
-            });
+            let field = format!("IPv4 and IPv6 addresses of DC {}", dc.id);
+            return Err(super::portable::missing(F, &field, "dc_address"));
         };
         let key = dc.auth_key.as_ref().map(|k| k.as_bytes().to_vec());
         tx.execute(

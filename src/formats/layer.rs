@@ -313,10 +313,9 @@ pub(crate) fn encode(p: &Portable) -> Result<Vec<u8>> {
     for dc in &s.dcs {
         // One entry per DC, like layer's own DC map: IPv4 unless only IPv6 is known, since
         // layer connects to the first entry of the home DC.
-        let (addr, v6) = match (dc.ipv4, dc.ipv6) {
-            (Some(a), _) => (a.to_string(), false),
-            (None, Some(a)) => (format!("[{}]:{}", a.ip(), a.port()), true),
-            (None, None) => return Err(no_address(dc.id)),
+        let (addr, v6) = match super::portable::export_address(Format::Layer, dc)? {
+            SocketAddr::V4(a) => (a.to_string(), false),
+            SocketAddr::V6(a) => (format!("[{}]:{}", a.ip(), a.port()), true),
         };
         b.extend_from_slice(&dc.id.to_le_bytes());
         match &dc.auth_key {
@@ -364,15 +363,6 @@ fn bare_peer(peer: &Peer) -> Option<(i64, i64, bool)> {
     }
     let bare = peer.id.checked_neg()?.checked_sub(CHANNEL_MARK)?;
     (bare > 0).then_some((bare, hash, true))
-}
-
-/// A DC that neither the session nor Telegram's table has an address for.
-fn no_address(id: i32) -> Error {
-    Error::MissingField {
-        format: Format::Layer.name().into(),
-        field: format!("address of DC {id}"),
-        option: "dc_address".into(),
-    }
 }
 
 /// Bounds-checked little-endian reader.

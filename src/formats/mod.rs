@@ -15,6 +15,7 @@ mod sqlite;
 mod strings;
 mod telethon;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -25,13 +26,20 @@ pub use strings::detect_string;
 impl Portable {
     /// The session as an export writes it: the exported DC at `options.dc_address` if given,
     /// every DC without an address at Telegram's (test DCs for a test-mode session), and no
-    /// test-mode key at a production address; each change noted. Exports call it
-    /// themselves; call it first to show its notes.
-    pub fn for_export(&self, options: &ExportOptions) -> Result<Portable> {
-        let mut p = self.clone();
-        p.notes.clear();
-        dc_table::complete_export(&mut p, options)?;
-        Ok(p)
+    /// test-mode key at a production address. Exports call it themselves; call it first to
+    /// show what it changed: `Owned`, its notes say each change; `Borrowed`, nothing needed
+    /// changing (a prepared portable comes back borrowed, so no peer is copied twice).
+    pub fn for_export(&self, options: &ExportOptions) -> Result<Cow<'_, Portable>> {
+        let mut session = self.session.clone();
+        let notes = dc_table::complete_export(&mut session, options)?;
+        if session == self.session {
+            return Ok(Cow::Borrowed(self));
+        }
+        Ok(Cow::Owned(Portable {
+            session,
+            peers: self.peers.clone(),
+            notes,
+        }))
     }
 }
 
@@ -77,8 +85,13 @@ fn complete_import(p: &mut Portable) {
     let valid = |n: &String| crate::model::normalize_username(n).is_ok();
     let mut dropped = Vec::new();
     for peer in &mut p.peers {
-        dropped.extend(peer.usernames.iter().filter(|n| !valid(n)).cloned());
-        peer.usernames.retain(valid);
+        peer.usernames.retain(|n| {
+            let keep = valid(n);
+            if !keep {
+                dropped.push(n.clone());
+            }
+            keep
+        });
     }
     if let Some(user) = &mut p.session.user
         && let Some(name) = user.username.take_if(|n| !valid(n))
@@ -174,7 +187,7 @@ pub fn export_string(
     format: Format,
     options: &ExportOptions,
 ) -> Result<String> {
-    strings::encode(&portable.for_export(options)?, format, options)
+    strings::encode(portable.for_export(options)?.as_ref(), format, options)
 }
 
 /// Writes a new file readable only by its owner (0600), synced: for session strings, which

@@ -233,9 +233,15 @@ pub(crate) fn kind_of_marked(id: i64) -> crate::model::PeerKind {
     }
 }
 
-/// The DC's address, IPv4 preferred.
-pub(crate) fn dc_addr(dc: &crate::model::DataCenter) -> Option<std::net::SocketAddr> {
+/// The address a client connects to: IPv4 unless only IPv6 is known (the libraries default
+/// to IPv4). Refused, naming the option, for a DC that neither the session nor Telegram's
+/// table had an address for.
+pub(crate) fn export_address(
+    format: Format,
+    dc: &crate::model::DataCenter,
+) -> Result<std::net::SocketAddr> {
     dc.ipv4
         .map(std::net::SocketAddr::V4)
         .or(dc.ipv6.map(std::net::SocketAddr::V6))
+        .ok_or_else(|| missing(format, &format!("address of DC {}", dc.id), "dc_address"))
 }

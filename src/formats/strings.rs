@@ -105,16 +105,24 @@ pub fn detect_string(text: &str) -> Result<Format> {
 /// How unlike a string of `format` the text looks, by its prefix, alphabet and length (0:
 /// alike), to lead a failed detection with the format the user most likely has.
 fn unlikeness(text: &str, format: Format) -> usize {
-    let (prefixed, url_safe, lengths): (bool, bool, &[usize]) = match format {
-        Format::TelethonString => (true, true, &[353, 369]),
-        Format::GramjsString => (true, false, &[357, 369, 401]),
-        _ => (false, true, &[351, 356, 362]),
+    // Characters of `n` bytes in base64, padded or not; the version '1' adds one.
+    let padded = |n: usize| n.div_ceil(3) * 4;
+    let unpadded = |n: usize| (n * 4).div_ceil(3);
+    let (prefixed, url_safe, lengths): (bool, bool, Vec<usize>) = match format {
+        Format::TelethonString => (true, true, vec![TELETHON_V4, TELETHON_V6]),
+        // An address of 7 to 45 characters.
+        Format::GramjsString => (true, false, vec![GRAMJS_FIXED + 7, GRAMJS_FIXED + 45]),
+        _ => (false, true, vec![PYRO_V2, PYRO_OLD32, PYRO_OLD64]),
     };
-    let mut score = lengths
-        .iter()
-        .map(|&n| n.abs_diff(text.len()))
-        .min()
-        .unwrap_or(0);
+    let chars = |n| if prefixed { 1 + padded(n) } else { unpadded(n) };
+    let lengths: Vec<usize> = lengths.into_iter().map(chars).collect();
+    let len = text.len();
+    let mut score = if format == Format::GramjsString {
+        // Any length between the shortest and the longest address fits.
+        lengths[0].saturating_sub(len) + len.saturating_sub(lengths[1])
+    } else {
+        lengths.iter().map(|&n| n.abs_diff(len)).min().unwrap_or(0)
+    };
     // Telethon and GramJS strings start with their version '1'; a Pyrogram string with the
     // DC id's first six bits, which are zero: 'A'.
     if !text.starts_with(if prefixed { '1' } else { 'A' }) {
@@ -418,19 +426,10 @@ fn dc_byte(format: Format, id: i32) -> Result<u8> {
         .ok_or_else(|| bad(format, format!("DC id {id} does not fit in one byte")))
 }
 
-/// The DC's address, IPv4 unless only IPv6 is known (both libraries default to IPv4).
+/// The DC's address as the string formats hold it: IP and port.
 fn export_addr(format: Format, dc: &DataCenter) -> Result<(IpAddr, u16)> {
-    if let Some(a) = dc.ipv4 {
-        return Ok((IpAddr::V4(*a.ip()), a.port()));
-    }
-    if let Some(a) = dc.ipv6 {
-        return Ok((IpAddr::V6(*a.ip()), a.port()));
-    }
-    Err(Error::MissingField {
-        format: format.name().into(),
-        field: format!("address of DC {}", dc.id),
-        option: "dc_address".into(),
-    })
+    let addr = super::portable::export_address(format, dc)?;
+    Ok((addr.ip(), addr.port()))
 }
 
 fn encode_telethon(p: &Portable, options: &ExportOptions) -> Result<String> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::params;
 
-use super::portable::{ExportOptions, Format, Portable, bad, dc_addr, dc_at, kind_of_marked};
+use super::portable::{ExportOptions, Format, Portable, bad, dc_at, kind_of_marked};
 use super::sqlite::{self, auth_key, for_each_row, int, int32, text};
 use crate::error::{Error, Result};
 use crate::model::{Peer, User};
@@ -104,11 +104,7 @@ pub(crate) fn export_v1(p: &Portable, path: &Path, options: &ExportOptions) -> R
         )));
     }
     let dc = super::portable::export_dc(p, V1, options)?;
-    let addr = dc_addr(dc).ok_or_else(|| Error::MissingField {
-        format: V1.name().into(),
-        field: format!("address of DC {}", dc.id),
-        option: "dc_address".into(),
-    })?;
+    let addr = super::portable::export_address(V1, dc)?;
     let mut conn = sqlite::create(path, V1)?;
     let e = sqlite::err(V1);
     let tx = conn.transaction().map_err(&e)?;

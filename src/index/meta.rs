@@ -157,7 +157,7 @@ pub(crate) fn check_store_id(
         (None, None) => Ok(()),
         (Some(found), Some(expected)) if &found == expected => Ok(()),
         (Some(_), None) => Err(Error::Corrupt {
-            file: dir.join(crate::crypto::keyfile::KEY_FILE),
+            file: dir.join(crate::paths::KEY_FILE),
             offset: 0,
             reason: "the store is encrypted but its key file is missing".into(),
         }),
@@ -166,7 +166,7 @@ pub(crate) fn check_store_id(
             dir.display()
         ))),
         (Some(_), Some(_)) => Err(Error::Corrupt {
-            file: dir.join(crate::crypto::keyfile::KEY_FILE),
+            file: dir.join(crate::paths::KEY_FILE),
             offset: 0,
             reason: "the key file belongs to another store".into(),
         }),

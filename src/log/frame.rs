@@ -129,7 +129,9 @@ pub(crate) fn encode_payload(ops: &[Op]) -> Result<zeroize::Zeroizing<Vec<u8>>> 
         .map_err(|e| Error::InvalidArgument(format!("cannot encode batch: {e}")))?;
     if out.len() > MAX_PAYLOAD {
         return Err(Error::InvalidArgument(format!(
-            "batch encodes to {} bytes; the limit is {MAX_PAYLOAD}",
+            "batch encodes to {} bytes; the limit is {MAX_PAYLOAD}: write it as smaller \
+             batches (a whole-account replace is one batch: import into a new account, then \
+             delete the old one)",
             out.len()
         )));
     }

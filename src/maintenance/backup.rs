@@ -29,8 +29,7 @@ pub struct BackupReport {
 /// Copies the key file of an encrypted store into the (new) backup directory, 0600, synced.
 fn copy_key_file(shared: &Shared, partial: &Path) -> Result<()> {
     let fs = shared.fs().as_ref();
-    let bytes =
-        crate::crypto::keyfile::read(fs, &shared.dir().join(crate::crypto::keyfile::KEY_FILE))?;
+    let bytes = crate::crypto::keyfile::read(fs, &shared.dir().join(crate::paths::KEY_FILE))?;
     crate::crypto::keyfile::write_bytes(fs, partial, &bytes)
 }
 

@@ -1,5 +1,6 @@
 //! What a store holds and has done: sizes, record counts, log length, last checkpoint.
 
+use crate::core::Core;
 use crate::engine::{Engine, view};
 use crate::error::Result;
 use crate::index::io::IndexIoCounts;
@@ -36,6 +37,31 @@ pub struct Stats {
     pub index_io: IndexIoCounts,
     /// Every account, sorted by name.
     pub accounts: Vec<AccountStats>,
+}
+
+/// A file store's figures: the log, the layers since the last checkpoint, the index file
+/// and its I/O, and every account.
+pub(crate) fn of(core: &Core) -> Result<Stats> {
+    let shared = core.shared();
+    let (last_lsn, records) = {
+        let layers = shared.read_layers();
+        let frozen = layers.frozen.as_deref();
+        let last = layers.active.last_lsn.max(frozen.map_or(0, |f| f.last_lsn));
+        let records = layers.active.records + frozen.map_or(0, |f| f.records);
+        (last, records)
+    };
+    let checkpoint_lsn = shared.checkpoint_lsn();
+    let index_io = shared.index_io().counts();
+    Ok(Stats {
+        log_bytes: shared.log_bytes(),
+        log_syncs: shared.syncs(),
+        checkpoint_lsn,
+        last_lsn: last_lsn.max(checkpoint_lsn),
+        records_since_checkpoint: records,
+        index_file_bytes: index_io.file_len,
+        index_io,
+        accounts: account_stats(core)?,
+    })
 }
 
 /// Fills the per-account part of `stats` from a view.

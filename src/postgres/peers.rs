@@ -40,15 +40,9 @@ fn kind_of(code: i16) -> Result<PeerKind> {
 
 /// Normalises a batch (as the embedded store does) and keeps the last version of each id,
 /// and each username and phone on the last peer that has it, in batch order.
-fn prepare(peers: &[Peer], keep_dates: bool) -> Result<Vec<Peer>> {
-    let now = crate::model::unix_now();
-    let mut last: BTreeMap<i64, usize> = BTreeMap::new();
-    let mut batch = Vec::with_capacity(peers.len());
-    for p in peers {
-        let p = crate::account::normalize_peer(p, now, keep_dates)?;
-        last.insert(p.id, batch.len());
-        batch.push(p);
-    }
+fn prepare(peers: &[Peer], copied: bool) -> Result<Vec<Peer>> {
+    let batch = crate::account::normalize_batch(peers, copied)?;
+    let last: BTreeMap<i64, usize> = batch.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
     let mut batch: Vec<Peer> = batch
         .into_iter()
         .enumerate()
@@ -121,9 +115,9 @@ const REMOVE_PEER: [&str; 3] = [
 ];
 
 /// The plan that caches a batch: a fixed number of statements whatever its size.
-/// `keep_dates`: a copy's peers keep their `updated_at` (see `Account::restore_peers`).
-pub(super) fn cache(account: &str, peers: &[Peer], keep_dates: bool) -> Result<Plan> {
-    let batch = prepare(peers, keep_dates)?;
+/// `copied`: a copy's peers keep their `updated_at` (see `Account::restore_peers`).
+pub(super) fn cache(account: &str, peers: &[Peer], copied: bool) -> Result<Plan> {
+    let batch = prepare(peers, copied)?;
     let mut plan = Plan::default();
     if batch.is_empty() {
         return Ok(plan);

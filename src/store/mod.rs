@@ -156,26 +156,7 @@ impl Store {
 
     /// Sizes, counts, log length, last checkpoint, and per-account figures.
     pub fn stats(&self) -> Result<Stats> {
-        let inner = self.inner()?;
-        let shared = inner.shared();
-        let (last_lsn, records) = {
-            let layers = shared.read_layers();
-            let frozen = layers.frozen.as_deref();
-            let last = layers.active.last_lsn.max(frozen.map_or(0, |f| f.last_lsn));
-            let records = layers.active.records + frozen.map_or(0, |f| f.records);
-            (last, records)
-        };
-        let checkpoint_lsn = shared.checkpoint_lsn();
-        Ok(Stats {
-            log_bytes: shared.log_bytes(),
-            log_syncs: shared.syncs(),
-            checkpoint_lsn,
-            last_lsn: last_lsn.max(checkpoint_lsn),
-            records_since_checkpoint: records,
-            index_file_bytes: inner.shared().index_io().counts().file_len,
-            index_io: inner.shared().index_io().counts(),
-            accounts: crate::maintenance::stats::account_stats(inner.as_ref())?,
-        })
+        crate::maintenance::stats::of(self.inner()?.as_ref())
     }
 
     /// Reads back every log record and every stored value, cross-checks peers with the
