@@ -48,7 +48,7 @@ impl Account {
         Account { engine, name }
     }
 
-    fn engine(&self) -> Result<Arc<dyn Engine>> {
+    pub(crate) fn engine(&self) -> Result<Arc<dyn Engine>> {
         self.engine.upgrade().ok_or(Error::Closed)
     }
 
@@ -57,7 +57,7 @@ impl Account {
         &self.name
     }
 
-    fn view<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn view<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
         crate::engine::view(self.engine()?.as_ref(), f)
     }
 

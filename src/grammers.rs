@@ -21,18 +21,13 @@ use grammers_session::types::{
 use grammers_session::{BoxFuture, Session as GrammersTrait, SessionData};
 
 use crate::account::Account;
+use crate::adapter_owner::Owner;
 use crate::error::{Error, Result};
 use crate::memory::MemoryStore;
 use crate::model::{
     AuthKey, DEFAULT_ACCOUNT, DataCenter, Peer, PeerKind, UpdateState, UpdateStateChange,
 };
 use crate::store::Store;
-
-/// What keeps the account's store open for as long as the adapter lives.
-enum Owner {
-    File(Arc<Store>),
-    Memory { _alive: MemoryStore },
-}
 
 /// The in-memory answers of the two synchronous calls.
 struct DcCache {
@@ -102,10 +97,7 @@ impl GrammersSession {
 
     /// Flushes and checkpoints the file store (a no-op for an in-memory one).
     pub fn close(&self) -> Result<()> {
-        match &self.owner {
-            Owner::File(store) => store.close(),
-            Owner::Memory { .. } => Ok(()),
-        }
+        self.owner.close()
     }
 
     fn cache(&self) -> std::sync::RwLockReadGuard<'_, DcCache> {

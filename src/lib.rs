@@ -25,6 +25,8 @@
 #![deny(clippy::unwrap_used)]
 
 mod account;
+#[cfg(any(feature = "grammers", feature = "ferogram"))]
+mod adapter_owner;
 mod blocking;
 mod codec;
 mod commit;
@@ -33,6 +35,9 @@ mod creation;
 mod crypto;
 mod engine;
 mod error;
+mod extras;
+#[cfg(feature = "ferogram")]
+mod ferogram;
 #[cfg(feature = "formats")]
 pub mod formats;
 #[doc(hidden)]
@@ -70,6 +75,12 @@ pub use crypto::{
     Encryption, KdfParams, MIN_KDF_ITERATIONS, MIN_KDF_MEMORY_KIB, Passphrase, is_encrypted,
 };
 pub use error::{Error, Result};
+pub use extras::{
+    DcEndpoint, LoginToken, MAX_DC_ENDPOINTS, MAX_ENDPOINT_ADDRESS_LEN, MAX_LOGIN_TOKEN_LEN,
+    MinPeerContext,
+};
+#[cfg(feature = "ferogram")]
+pub use ferogram::FerogramSession;
 #[cfg(feature = "grammers")]
 pub use grammers::GrammersSession;
 pub use index::io::IndexIoCounts;

@@ -17,6 +17,7 @@ use super::db::Pinned;
 use super::tables::*;
 use crate::codec::{NO_KEY, RowKey, ValueCodec};
 use crate::error::Result;
+use crate::extras::{ExtrasRecord, MinPeerContext};
 use crate::model::{AppFields, DataCenter, Peer, UpdateState};
 use std::collections::BTreeMap;
 
@@ -32,6 +33,9 @@ pub(crate) struct Base {
     channel_state: ReadOnlyTable<(u32, i64), Bytes>,
     app_fields: ReadOnlyTable<u32, Bytes>,
     peers: ReadOnlyTable<(u32, i64), Bytes>,
+    /// `None` in a store written before these tables existed.
+    min_peers: Option<ReadOnlyTable<(u32, i64), Bytes>>,
+    extras: Option<ReadOnlyTable<u32, Bytes>>,
     by_username: Names,
     by_phone: Names,
     /// Decoded `sessions` rows, read on almost every call (self user, counts) and never
@@ -62,6 +66,8 @@ impl Base {
             channel_state: txn.open_table(CHANNEL_STATE)?,
             app_fields: txn.open_table(APP_FIELDS)?,
             peers: txn.open_table(PEERS)?,
+            min_peers: optional(txn.open_table(MIN_PEERS))?,
+            extras: optional(txn.open_table(EXTRAS))?,
             by_username: Names::open(txn, (USERNAMES, OLD_USERNAMES), "usernames")?,
             by_phone: Names::open(txn, (PHONES, OLD_PHONES), "phones")?,
             session_rows: std::sync::RwLock::default(),
@@ -101,6 +107,15 @@ impl Base {
     }
 }
 
+/// A table that older stores do not have yet (a writer creates it at its next checkpoint).
+fn optional<T>(opened: std::result::Result<T, redb::TableError>) -> Result<Option<T>> {
+    match opened {
+        Ok(table) => Ok(Some(table)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What a scan of every stored value found.
 #[derive(Default)]
 pub(crate) struct Scan {
@@ -132,10 +147,12 @@ impl Base {
         let known: std::collections::HashSet<u32> = self.numbers.values().copied().collect();
         let c = &self.codec;
         for (table, name) in [
-            (&self.sessions, "sessions"),
-            (&self.update_state, "update_state"),
-            (&self.app_fields, "app_fields"),
+            (Some(&self.sessions), "sessions"),
+            (Some(&self.update_state), "update_state"),
+            (Some(&self.app_fields), "app_fields"),
+            (self.extras.as_ref(), "extras"),
         ] {
+            let Some(table) = table else { continue };
             for entry in table.iter()? {
                 let (k, v) = entry?;
                 let n = k.value();
@@ -148,9 +165,11 @@ impl Base {
             out.note(n, &known, c.check(v.value(), "dcs", n, &id.bytes()));
         }
         for (table, name) in [
-            (&self.channel_state, "channel_state"),
-            (&self.peers, "peers"),
+            (Some(&self.channel_state), "channel_state"),
+            (Some(&self.peers), "peers"),
+            (self.min_peers.as_ref(), "min_peers"),
         ] {
+            let Some(table) = table else { continue };
             for entry in table.iter()? {
                 let (k, v) = entry?;
                 let (n, id) = k.value();
@@ -347,6 +366,31 @@ pub(crate) mod read {
         keyed(base, account, |n| {
             get_row(base, &base.peers, (n, id), "peers")
         })
+    }
+
+    pub fn min_peer(base: &Base, account: &str, user_id: i64) -> Result<Option<MinPeerContext>> {
+        match &base.min_peers {
+            Some(table) => keyed(base, account, |n| {
+                get_row(base, table, (n, user_id), "min_peers")
+            }),
+            None => Ok(None),
+        }
+    }
+
+    pub fn min_peers(base: &Base, account: &str) -> Result<BTreeMap<i64, MinPeerContext>> {
+        match &base.min_peers {
+            Some(table) => keyed(base, account, |n| {
+                range(base, table, n, (i64::MIN, i64::MAX), "min_peers")
+            }),
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
+    pub fn extras(base: &Base, account: &str) -> Result<Option<ExtrasRecord>> {
+        match &base.extras {
+            Some(table) => keyed(base, account, |n| get(base, table, n, "extras")),
+            None => Ok(None),
+        }
     }
 
     pub fn by_username(base: &Base, account: &str, name: &str) -> Result<Option<i64>> {

@@ -172,6 +172,8 @@ impl Index {
         copy(src, &txn, PEERS)?;
         copy(src, &txn, USERNAMES)?;
         copy(src, &txn, PHONES)?;
+        copy(src, &txn, MIN_PEERS)?;
+        copy(src, &txn, EXTRAS)?;
         txn.commit()?;
         Ok(())
     }
@@ -196,8 +198,13 @@ fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
     dst: &redb::WriteTransaction,
     def: TableDefinition<K, V>,
 ) -> Result<()> {
-    let from = src.open_table(def)?;
     let mut to = dst.open_table(def)?;
+    let from = match src.open_table(def) {
+        Ok(table) => table,
+        // A table newer than the source store: the copy has it, empty.
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     for entry in from.iter()? {
         let (k, v) = entry?;
         to.insert(k.value(), v.value())?;

@@ -20,6 +20,10 @@ pub(crate) const PEERS: TableDefinition<(u32, i64), &[u8]> = TableDefinition::ne
 pub(crate) const USERNAMES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("usernames");
 /// Phone → `[CRC32][peer id]` (format 2).
 pub(crate) const PHONES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("phones");
+/// Min-peer contexts by user id (added after format 3; a store without it has none).
+pub(crate) const MIN_PEERS: TableDefinition<(u32, i64), &[u8]> = TableDefinition::new("min_peers");
+/// The extras row of an account: login token and DC endpoints (added with `MIN_PEERS`).
+pub(crate) const EXTRAS: TableDefinition<u32, &[u8]> = TableDefinition::new("extras");
 /// Format 1's username and phone tables: bare peer ids.
 pub(crate) const OLD_USERNAMES: TableDefinition<(u32, &str), i64> =
     TableDefinition::new("peers_by_username");
@@ -53,6 +57,8 @@ pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(PEERS)?;
     txn.open_table(USERNAMES)?;
     txn.open_table(PHONES)?;
+    txn.open_table(MIN_PEERS)?;
+    txn.open_table(EXTRAS)?;
     Ok(())
 }
 

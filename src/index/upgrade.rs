@@ -85,11 +85,16 @@ fn rewrite_all(txn: &WriteTransaction, f: Rewrite<'_>) -> Result<()> {
         (SESSIONS, "sessions"),
         (UPDATE_STATE, "update_state"),
         (APP_FIELDS, "app_fields"),
+        (EXTRAS, "extras"),
     ] {
         rewrite(txn, def, name, |n| (*n, Vec::new()), f)?;
     }
     rewrite(txn, DCS, "dcs", |(n, id)| (*n, id.bytes().to_vec()), f)?;
-    for (def, name) in [(CHANNEL_STATE, "channel_state"), (PEERS, "peers")] {
+    for (def, name) in [
+        (CHANNEL_STATE, "channel_state"),
+        (PEERS, "peers"),
+        (MIN_PEERS, "min_peers"),
+    ] {
         rewrite(txn, def, name, |(n, id)| (*n, id.bytes().to_vec()), f)?;
     }
     Ok(())

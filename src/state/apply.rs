@@ -55,11 +55,30 @@ fn apply_op(
         }
         Op::KeepDcs { account, keep } => {
             let stored = View::new(active, frozen, base).dcs(&account)?;
+            drop_endpoints(active, frozen, base, &account, |dc| !keep.contains(&dc))?;
             remove_unkept(&mut touch(active, &account).dcs, stored, &keep);
+        }
+        Op::SetDc { account, dc } => {
+            drop_endpoints(active, frozen, base, &account, |id| id == dc.id)?;
+            touch(active, &account).dcs.insert(dc.id, Some(dc));
+        }
+        Op::RemoveDc { account, id } => {
+            drop_endpoints(active, frozen, base, &account, |dc| dc == id)?;
+            touch(active, &account).dcs.insert(id, None);
         }
         Op::KeepChannels { account, keep } => {
             let stored = View::new(active, frozen, base).channels(&account)?;
             remove_unkept(&mut touch(active, &account).channels, stored, &keep);
+        }
+        Op::SetLoginToken { account, token } => {
+            let mut extras = View::new(active, frozen, base).extras(&account)?;
+            extras.login_token = token;
+            touch(active, &account).extras = Some(extras);
+        }
+        Op::SetDcEndpoints { account, endpoints } => {
+            let mut extras = View::new(active, frozen, base).extras(&account)?;
+            extras.dc_endpoints = endpoints;
+            touch(active, &account).extras = Some(extras);
         }
         Op::RemovePeer { account, id } => {
             let view = View::new(active, frozen, base);
@@ -85,26 +104,51 @@ fn apply_op(
             match other {
                 Op::CreateAccount { .. } => {}
                 Op::SetHomeDc { dc, .. } => d.home_dc = Some(dc),
-                Op::SetDc { dc, .. } => {
-                    d.dcs.insert(dc.id, Some(dc));
-                }
-                Op::RemoveDc { id, .. } => {
-                    d.dcs.insert(id, None);
-                }
                 Op::SetUser { user, .. } => d.user = Some(user),
                 Op::RemoveChannel { id, .. } => {
                     d.channels.insert(id, None);
                 }
                 Op::SetAppFields { app, .. } => d.app = Some(app),
                 Op::SetUpdateState { state, .. } => d.update_state = Some(state),
+                Op::SetMinPeers { contexts, .. } => {
+                    for c in contexts {
+                        d.min_peers.insert(c.user_id, Some(c));
+                    }
+                }
+                Op::RemoveMinPeers { user_ids, .. } => {
+                    for id in user_ids {
+                        d.min_peers.insert(id, None);
+                    }
+                }
                 Op::DeleteAccount { .. }
                 | Op::UpdateState { .. }
                 | Op::CachePeers { .. }
                 | Op::RemovePeer { .. }
                 | Op::KeepDcs { .. }
-                | Op::KeepChannels { .. } => unreachable!("handled above"),
+                | Op::KeepChannels { .. }
+                | Op::SetDc { .. }
+                | Op::RemoveDc { .. }
+                | Op::SetLoginToken { .. }
+                | Op::SetDcEndpoints { .. } => unreachable!("handled above"),
             }
         }
+    }
+    Ok(())
+}
+
+/// Drops the DC endpoints of the DCs `gone` picks: a DC written or removed by any front
+/// makes the endpoints a client kept for it stale.
+fn drop_endpoints(
+    active: &mut Overlay,
+    frozen: Option<&Overlay>,
+    base: Option<&Base>,
+    account: &str,
+    gone: impl Fn(i32) -> bool,
+) -> Result<()> {
+    let mut extras = View::new(active, frozen, base).extras(account)?;
+    if extras.dc_endpoints.iter().any(|e| gone(e.dc)) {
+        extras.dc_endpoints.retain(|e| !gone(e.dc));
+        touch(active, account).extras = Some(extras);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use crate::codec::{NO_KEY, RowKey, ValueCodec};
 use crate::error::{Error, Result};
+use crate::extras::ExtrasRecord;
 use crate::index::meta::{self, META};
 use crate::index::tables::*;
 use crate::index::{Index, UsernameHints};
@@ -61,7 +62,7 @@ fn allocate(txn: &WriteTransaction, codec: &ValueCodec, account: &str) -> Result
 
 /// Whether any table holds a row of account number `n`.
 fn has_rows(txn: &WriteTransaction, n: u32) -> Result<bool> {
-    for def in [SESSIONS, UPDATE_STATE, APP_FIELDS] {
+    for def in [SESSIONS, UPDATE_STATE, APP_FIELDS, EXTRAS] {
         if txn.open_table(def)?.get(n)?.is_some() {
             return Ok(true);
         }
@@ -70,7 +71,7 @@ fn has_rows(txn: &WriteTransaction, n: u32) -> Result<bool> {
     if dcs.range((n, i32::MIN)..=(n, i32::MAX))?.next().is_some() {
         return Ok(true);
     }
-    for def in [CHANNEL_STATE, PEERS] {
+    for def in [CHANNEL_STATE, PEERS, MIN_PEERS] {
         let table = txn.open_table(def)?;
         if table.range((n, i64::MIN)..=(n, i64::MAX))?.next().is_some() {
             return Ok(true);
@@ -143,6 +144,17 @@ fn fold_account(
             .insert(n, codec.encode(app, "app_fields", n, NO_KEY).as_slice())?;
     }
     fold_rows(txn, codec, (PEERS, "peers"), n, &d.peers)?;
+    fold_rows(txn, codec, (MIN_PEERS, "min_peers"), n, &d.min_peers)?;
+    match &d.extras {
+        Some(e) if *e == ExtrasRecord::default() => {
+            txn.open_table(EXTRAS)?.remove(n)?;
+        }
+        Some(e) => {
+            txn.open_table(EXTRAS)?
+                .insert(n, codec.encode(e, "extras", n, NO_KEY).as_slice())?;
+        }
+        None => {}
+    }
     // Hints learn every username folded in, so names cached since open take one descent too.
     fold_names(
         txn,
@@ -205,12 +217,12 @@ fn fold_names(
 }
 
 fn wipe_account(txn: &WriteTransaction, n: u32) -> Result<()> {
-    for def in [SESSIONS, UPDATE_STATE, APP_FIELDS] {
+    for def in [SESSIONS, UPDATE_STATE, APP_FIELDS, EXTRAS] {
         txn.open_table(def)?.remove(n)?;
     }
     txn.open_table(DCS)?
         .retain_in((n, i32::MIN)..=(n, i32::MAX), |_, _| false)?;
-    for def in [CHANNEL_STATE, PEERS] {
+    for def in [CHANNEL_STATE, PEERS, MIN_PEERS] {
         txn.open_table(def)?
             .retain_in((n, i64::MIN)..=(n, i64::MAX), |_, _| false)?;
     }

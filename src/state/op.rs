@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::extras::{DcEndpoint, LoginToken, MinPeerContext};
 use crate::model::{AppFields, DataCenter, Peer, UpdateState, UpdateStateChange, User};
 
 /// One change to one account.
@@ -45,6 +46,23 @@ pub(crate) enum Op {
     KeepDcs { account: String, keep: Vec<i32> },
     /// Removes every channel pts whose channel is not in `keep`.
     KeepChannels { account: String, keep: Vec<i64> },
+    /// Stores min-peer contexts (one per user id).
+    SetMinPeers {
+        account: String,
+        contexts: Vec<MinPeerContext>,
+    },
+    /// Forgets the min-peer contexts of these users.
+    RemoveMinPeers { account: String, user_ids: Vec<i64> },
+    /// Sets or clears the login token.
+    SetLoginToken {
+        account: String,
+        token: Option<LoginToken>,
+    },
+    /// Replaces the DC endpoints.
+    SetDcEndpoints {
+        account: String,
+        endpoints: Vec<DcEndpoint>,
+    },
 }
 
 impl Op {
@@ -64,7 +82,11 @@ impl Op {
             | Op::RemovePeer { account, .. }
             | Op::SetUpdateState { account, .. }
             | Op::KeepDcs { account, .. }
-            | Op::KeepChannels { account, .. } => account,
+            | Op::KeepChannels { account, .. }
+            | Op::SetMinPeers { account, .. }
+            | Op::RemoveMinPeers { account, .. }
+            | Op::SetLoginToken { account, .. }
+            | Op::SetDcEndpoints { account, .. } => account,
         }
     }
 }

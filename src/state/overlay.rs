@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::extras::{ExtrasRecord, MinPeerContext};
 use crate::model::{AppFields, DataCenter, Peer, UpdateState, User};
 
 /// Changes to one account.
@@ -27,6 +28,10 @@ pub(crate) struct AccountDelta {
     pub peers: BTreeMap<i64, Option<Peer>>,
     pub usernames: BTreeMap<String, Option<i64>>,
     pub phones: BTreeMap<String, Option<i64>>,
+    /// Min-peer contexts by user id.
+    pub min_peers: BTreeMap<i64, Option<MinPeerContext>>,
+    /// The whole extras row, when this layer changed it.
+    pub extras: Option<ExtrasRecord>,
 }
 
 impl AccountDelta {

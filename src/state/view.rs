@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::error::Result;
+use crate::extras::{ExtrasRecord, MinPeerContext};
 use crate::index::{self, Base, SessionRecord};
 use crate::model::{AppFields, DataCenter, Peer, UpdateState, User};
 use crate::state::overlay::{AccountDelta, Overlay};
@@ -264,6 +265,32 @@ impl<'a> View<'a> {
             }
         }
         Ok(out)
+    }
+
+    pub fn min_peer(&self, account: &str, user_id: i64) -> Result<Option<MinPeerContext>> {
+        self.point(
+            account,
+            |d| d.min_peers.get(&user_id).copied(),
+            |txn| index::read::min_peer(txn, account, user_id),
+        )
+    }
+
+    pub fn min_peers(&self, account: &str) -> Result<BTreeMap<i64, MinPeerContext>> {
+        self.map(
+            account,
+            |d| &d.min_peers,
+            |txn| index::read::min_peers(txn, account),
+        )
+    }
+
+    /// The extras row (empty when never set).
+    pub fn extras(&self, account: &str) -> Result<ExtrasRecord> {
+        let found = self.point(
+            account,
+            |d| d.extras.clone().map(Some),
+            |txn| index::read::extras(txn, account),
+        )?;
+        Ok(found.unwrap_or_default())
     }
 
     pub fn peer_id_by_username(&self, account: &str, name: &str) -> Result<Option<i64>> {
