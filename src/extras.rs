@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::AuthKey;
 use crate::pending::Pending;
 use crate::state::op::Op;
+use crate::state::view::View;
 
 /// Where a user seen only as `min` was met: with it a client can address the user as
 /// `InputPeerUserFromMessage` (peer and message), keyed by the user's id.
@@ -203,6 +204,33 @@ impl Account {
         let op = set_endpoints_op(self.name(), endpoints)?;
         self.submit(vec![op], true).wait().map(drop)
     }
+}
+
+/// The ops that write `account`'s extras as `view` sees them into another store (a backup,
+/// a compaction, a rotation), after the session's ops (a DC write drops its endpoints).
+pub(crate) fn copy_ops(view: &View<'_>, account: &str) -> Result<Vec<Op>> {
+    let mut ops = Vec::new();
+    let contexts: Vec<MinPeerContext> = view.min_peers(account)?.into_values().collect();
+    if !contexts.is_empty() {
+        ops.push(Op::SetMinPeers {
+            account: account.to_owned(),
+            contexts,
+        });
+    }
+    let extras = view.extras(account)?;
+    if extras.login_token.is_some() {
+        ops.push(Op::SetLoginToken {
+            account: account.to_owned(),
+            token: extras.login_token,
+        });
+    }
+    if !extras.dc_endpoints.is_empty() {
+        ops.push(Op::SetDcEndpoints {
+            account: account.to_owned(),
+            endpoints: extras.dc_endpoints,
+        });
+    }
+    Ok(ops)
 }
 
 /// The op that replaces `account`'s DC endpoints, refusing more than fit.

@@ -189,7 +189,7 @@ impl FerogramSession {
                     if stored.is_some() && merge_peer(stored, new.clone()) != new {
                         removed.push(id);
                     }
-                    cached.push(new);
+                    cached.push(restamped(new));
                 }
                 (None, None) => {}
             }
@@ -326,15 +326,22 @@ impl FerogramSession {
     fn save_session(&self, s: &PersistedSession) -> Result<()> {
         let mut ops = self.save_ops(s)?;
         if self.account.engine()?.config().cache_peers {
-            let mut peer_ops = self.peer_ops(&s.peers)?;
+            let peer_ops = self.peer_ops(&s.peers)?;
             // Most saves fit one record: the whole save is then one atomic batch. A larger
             // one writes its peers first, each record whole, and the session last.
-            while peer_ops.len() > 1 && peer_ops.len() + ops.len() > PEERS_PER_RECORD {
-                let rest = peer_ops.split_off(PEERS_PER_RECORD.min(peer_ops.len()));
-                let head = std::mem::replace(&mut peer_ops, rest);
-                self.account.submit(head, true).wait()?;
+            let mut record = Vec::new();
+            let mut units = 0;
+            for op in peer_ops {
+                if units + peer_units(&op) > PEERS_PER_RECORD && !record.is_empty() {
+                    self.account
+                        .submit(std::mem::take(&mut record), true)
+                        .wait()?;
+                    units = 0;
+                }
+                units += peer_units(&op);
+                record.push(op);
             }
-            ops.extend(peer_ops);
+            ops.extend(record);
         }
         self.account.submit(ops, true).wait().map(drop)
     }
@@ -401,10 +408,25 @@ impl FerogramSession {
         }
         ops.push(Op::CachePeers {
             account,
-            peers: crate::account::normalize_batch(&[new], false)?,
+            peers: crate::account::normalize_batch(&[restamped(new)], true)?,
         });
         let durable = config.peer_durability == crate::options::Durability::Durable;
         self.account.submit(ops, durable).wait().map(drop)
+    }
+}
+
+/// A changed peer to write: stamped now by the store (it keeps what other fronts stored,
+/// under the rules they were stored by, so it is normalized as a copy).
+fn restamped(mut peer: Peer) -> Peer {
+    peer.updated_at = 0;
+    peer
+}
+
+/// How many peers an op writes or removes (the size of a record, roughly).
+fn peer_units(op: &Op) -> usize {
+    match op {
+        Op::CachePeers { peers, .. } => peers.len(),
+        _ => 1,
     }
 }
 

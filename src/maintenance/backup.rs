@@ -100,7 +100,9 @@ pub(crate) fn backup(shared: &Shared, dest: &Path, with: CopyKeys<'_>) -> Result
                 continue;
             };
             let account = crate::account::Account::new(engine.clone(), name.clone());
-            account.submit(save_ops(&name, &session)?, false).wait()?;
+            let mut ops = save_ops(&name, &session)?;
+            ops.extend(crate::extras::copy_ops(&view, &name)?);
+            account.submit(ops, false).wait()?;
             let self_id = view.self_peer_id(&name)?;
             let mut self_peer = None;
             let mut after = None;
