@@ -160,6 +160,11 @@ impl Account {
 
     /// Forgets the min-peer contexts of these users, durably.
     pub fn remove_min_peers(&self, user_ids: &[i64]) -> Result<()> {
+        self.remove_min_peers_async(user_ids).wait().map(drop)
+    }
+
+    /// [`Account::remove_min_peers`] without blocking.
+    pub fn remove_min_peers_async(&self, user_ids: &[i64]) -> Pending<u64> {
         self.submit(
             vec![Op::RemoveMinPeers {
                 account: self.name().to_owned(),
@@ -167,8 +172,6 @@ impl Account {
             }],
             true,
         )
-        .wait()
-        .map(drop)
     }
 
     /// The login token, if one is kept.
@@ -201,8 +204,15 @@ impl Account {
     /// [`crate::DataCenter`] in the same or an earlier write: a later write of that DC drops
     /// its endpoints.
     pub fn set_dc_endpoints(&self, endpoints: Vec<DcEndpoint>) -> Result<()> {
-        let op = set_endpoints_op(self.name(), endpoints)?;
-        self.submit(vec![op], true).wait().map(drop)
+        self.set_dc_endpoints_async(endpoints).wait().map(drop)
+    }
+
+    /// [`Account::set_dc_endpoints`] without blocking.
+    pub fn set_dc_endpoints_async(&self, endpoints: Vec<DcEndpoint>) -> Pending<u64> {
+        match set_endpoints_op(self.name(), endpoints) {
+            Ok(op) => self.submit(vec![op], true),
+            Err(e) => Pending::ready(Err(e)),
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 use crate::account::Account;
 use crate::engine::Control;
 use crate::error::Result;
+use crate::extras::{DcEndpoint, LoginToken, MinPeerContext};
 use crate::maintenance::stats::Stats;
 use crate::memory::MemoryStore;
 use crate::model::{
@@ -86,6 +87,32 @@ pub trait SessionStore: Send + Sync {
     fn app_fields<'a>(&'a self, account: &'a str) -> BoxFuture<'a, AppFields>;
     /// Replaces the app fields.
     fn set_app_fields<'a>(&'a self, account: &'a str, app: AppFields) -> BoxFuture<'a, ()>;
+    /// Every min-peer context, in user id order.
+    fn min_peers<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Vec<MinPeerContext>>;
+    /// Stores min-peer contexts (replacing those of the same users), durably.
+    fn set_min_peers<'a>(
+        &'a self,
+        account: &'a str,
+        contexts: &'a [MinPeerContext],
+    ) -> BoxFuture<'a, ()>;
+    /// Forgets the min-peer contexts of these users, durably.
+    fn remove_min_peers<'a>(&'a self, account: &'a str, user_ids: &'a [i64]) -> BoxFuture<'a, ()>;
+    /// The login token, if one is kept.
+    fn login_token<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Option<LoginToken>>;
+    /// Sets or clears the login token, durably.
+    fn set_login_token<'a>(
+        &'a self,
+        account: &'a str,
+        token: Option<LoginToken>,
+    ) -> BoxFuture<'a, ()>;
+    /// The DC endpoints, in the order they were set.
+    fn dc_endpoints<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Vec<DcEndpoint>>;
+    /// Replaces the DC endpoints, durably (writing or removing a DC drops its endpoints).
+    fn set_dc_endpoints<'a>(
+        &'a self,
+        account: &'a str,
+        endpoints: Vec<DcEndpoint>,
+    ) -> BoxFuture<'a, ()>;
     /// Caches peers as one batch; `None` uses the store's peer durability.
     fn cache_peers<'a>(
         &'a self,
@@ -220,6 +247,39 @@ impl<S: AccountSource> SessionStore for S {
     }
     fn set_app_fields<'a>(&'a self, account: &'a str, app: AppFields) -> BoxFuture<'a, ()> {
         write(self, account, |a| a.set_app_fields_async(app))
+    }
+    fn min_peers<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Vec<MinPeerContext>> {
+        read(self, account, |a| a.min_peers())
+    }
+    fn set_min_peers<'a>(
+        &'a self,
+        account: &'a str,
+        contexts: &'a [MinPeerContext],
+    ) -> BoxFuture<'a, ()> {
+        write(self, account, |a| a.set_min_peers_async(contexts))
+    }
+    fn remove_min_peers<'a>(&'a self, account: &'a str, user_ids: &'a [i64]) -> BoxFuture<'a, ()> {
+        write(self, account, |a| a.remove_min_peers_async(user_ids))
+    }
+    fn login_token<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Option<LoginToken>> {
+        read(self, account, |a| a.login_token())
+    }
+    fn set_login_token<'a>(
+        &'a self,
+        account: &'a str,
+        token: Option<LoginToken>,
+    ) -> BoxFuture<'a, ()> {
+        write(self, account, |a| a.set_login_token_async(token))
+    }
+    fn dc_endpoints<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Vec<DcEndpoint>> {
+        read(self, account, |a| a.dc_endpoints())
+    }
+    fn set_dc_endpoints<'a>(
+        &'a self,
+        account: &'a str,
+        endpoints: Vec<DcEndpoint>,
+    ) -> BoxFuture<'a, ()> {
+        write(self, account, |a| a.set_dc_endpoints_async(endpoints))
     }
     fn cache_peers<'a>(
         &'a self,

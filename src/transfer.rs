@@ -56,6 +56,19 @@ pub async fn copy_account(
         to.restore_peers(account, std::slice::from_ref(me), Some(Durability::Durable))
             .await?;
     }
+    // The extras after the session: saving its DCs dropped any endpoints.
+    let contexts = from.min_peers(account).await?;
+    if !contexts.is_empty() {
+        to.set_min_peers(account, &contexts).await?;
+    }
+    let token = from.login_token(account).await?;
+    if token.is_some() {
+        to.set_login_token(account, token.clone()).await?;
+    }
+    let endpoints = from.dc_endpoints(account).await?;
+    if !endpoints.is_empty() {
+        to.set_dc_endpoints(account, endpoints.clone()).await?;
+    }
     let peers = from.peer_count(account).await?;
     let copied = to.peer_count(account).await?;
     let mismatch = |what: &str| {
@@ -68,6 +81,12 @@ pub async fn copy_account(
     }
     if copied != peers {
         return mismatch("peer count");
+    }
+    if to.min_peers(account).await? != contexts
+        || to.login_token(account).await? != token
+        || to.dc_endpoints(account).await? != endpoints
+    {
+        return mismatch("min peers, login token or DC endpoints");
     }
     if to.self_user(account).await?.map(|p| p.id) != me.map(|p| p.id) {
         return mismatch("self user");

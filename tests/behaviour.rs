@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use common::{dc, peer, session};
 use sessiondb::{
-    Durability, Error, MemoryStore, Peer, PeerKind, SessionStore, Storage, Store, UpdateState,
-    UpdateStateChange, User,
+    DcEndpoint, Durability, Error, LoginToken, MemoryStore, MinPeerContext, Peer, PeerKind,
+    SessionStore, Storage, Store, UpdateState, UpdateStateChange, User,
 };
 
 async fn suite(s: Arc<dyn SessionStore>) {
@@ -165,6 +165,52 @@ async fn suite(s: Arc<dyn SessionStore>) {
     };
     assert_eq!(s.load("carol").await.unwrap(), Some(carol));
     s.delete_account("carol").await.unwrap();
+
+    // Min-peer contexts, the login token and DC endpoints.
+    let d = "dave";
+    let ctx = |user_id, msg_id| MinPeerContext {
+        user_id,
+        peer_id: -1_000_000_000_005,
+        msg_id,
+    };
+    s.set_min_peers(d, &[ctx(3, 1), ctx(1, 2), ctx(2, 3)])
+        .await
+        .unwrap();
+    s.set_min_peers(d, &[ctx(2, 9)]).await.unwrap();
+    s.remove_min_peers(d, &[1]).await.unwrap();
+    assert_eq!(s.min_peers(d).await.unwrap(), vec![ctx(2, 9), ctx(3, 1)]);
+    let token = LoginToken::new(vec![5; 32]).unwrap();
+    s.set_login_token(d, Some(token.clone())).await.unwrap();
+    assert_eq!(s.login_token(d).await.unwrap(), Some(token));
+    s.set_login_token(d, None).await.unwrap();
+    assert_eq!(s.login_token(d).await.unwrap(), None);
+    let endpoint = |dc, address: &str| DcEndpoint {
+        dc,
+        address: address.into(),
+        flags: 2,
+        auth_key: Some(common::key(dc as u8)),
+        server_salt: 4,
+        time_offset: -1,
+    };
+    let endpoints = vec![
+        endpoint(2, "149.154.167.51:443"),
+        endpoint(1, "[2001:b28:f23d:f001::a]:443"),
+        endpoint(2, "149.154.167.222:443"),
+    ];
+    s.set_dc_endpoints(d, endpoints.clone()).await.unwrap();
+    assert!(s.dc_endpoints(d).await.unwrap() == endpoints);
+    s.set_dc(d, dc(2, 3)).await.unwrap();
+    assert!(s.dc_endpoints(d).await.unwrap() == endpoints[1..2]);
+    s.set_dc_endpoints(d, endpoints.clone()).await.unwrap();
+    s.remove_dc(d, 1).await.unwrap();
+    let left = s.dc_endpoints(d).await.unwrap();
+    assert!(left.len() == 2 && left.iter().all(|e| e.dc == 2));
+    s.save(d, &session(3)).await.unwrap();
+    assert!(s.dc_endpoints(d).await.unwrap().is_empty());
+    s.delete_account(d).await.unwrap();
+    s.set_home_dc(d, 1).await.unwrap();
+    assert!(s.min_peers(d).await.unwrap().is_empty());
+    s.delete_account(d).await.unwrap();
 
     // Bad input is a typed error.
     assert!(matches!(s.load("").await, Err(Error::InvalidArgument(_))));

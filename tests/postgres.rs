@@ -184,7 +184,7 @@ async fn workers_starting_together_on_an_empty_database_migrate_it_once() {
         .await
         .unwrap();
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(versions, [1, 2], "each migration recorded once");
+    assert_eq!(versions, [1, 2, 3], "each migration recorded once");
     drop(client);
     fresh_driver.abort();
     let _ = admin

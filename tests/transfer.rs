@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use common::{peer, same_peer, session};
 use sessiondb::{
-    Durability, Error, MemoryStore, Peer, PeerKind, SessionStore, Store, copy_account, move_account,
+    DcEndpoint, Durability, Error, LoginToken, MemoryStore, MinPeerContext, Peer, PeerKind,
+    SessionStore, Store, copy_account, move_account,
 };
 
 /// Peers over several copy pages: users, channels (negative ids), a self user, a min peer.
@@ -32,8 +33,30 @@ fn peers() -> Vec<Peer> {
     all
 }
 
+fn extras() -> (Vec<MinPeerContext>, LoginToken, Vec<DcEndpoint>) {
+    let contexts = vec![MinPeerContext {
+        user_id: 42,
+        peer_id: -1_000_000_000_007,
+        msg_id: 3,
+    }];
+    let endpoint = DcEndpoint {
+        dc: 2,
+        address: "149.154.167.222:443".into(),
+        flags: 2,
+        auth_key: Some(common::key(8)),
+        server_salt: 6,
+        time_offset: 0,
+    };
+    let token = LoginToken::new(vec![1, 2, 3]).unwrap();
+    (contexts, token, vec![endpoint])
+}
+
 async fn fill(s: &dyn SessionStore, account: &str) {
     s.save(account, &session(3)).await.unwrap();
+    let (contexts, token, endpoints) = extras();
+    s.set_min_peers(account, &contexts).await.unwrap();
+    s.set_login_token(account, Some(token)).await.unwrap();
+    s.set_dc_endpoints(account, endpoints).await.unwrap();
     for batch in peers().chunks(200) {
         s.restore_peers(account, batch, Some(Durability::Durable))
             .await
@@ -48,6 +71,10 @@ async fn all_peers(s: &dyn SessionStore, account: &str) -> Vec<Peer> {
 /// `s` holds exactly what `fill` wrote.
 async fn check(s: &dyn SessionStore, account: &str) {
     assert_eq!(s.load(account).await.unwrap(), Some(session(3)));
+    let (contexts, token, endpoints) = extras();
+    assert_eq!(s.min_peers(account).await.unwrap(), contexts);
+    assert_eq!(s.login_token(account).await.unwrap(), Some(token));
+    assert!(s.dc_endpoints(account).await.unwrap() == endpoints);
     let mut want = peers();
     want.sort_by_key(|p| p.id);
     let got = all_peers(s, account).await;

@@ -113,7 +113,23 @@ pub fn inspect(store: &Path, account: &str, secrets: bool, as_json: bool) -> Res
         eprintln!("account {account:?} does not exist");
         return Ok(Outcome::NotOk);
     };
-    let v = session_json(&session, acc.peer_count()?, secrets);
+    let mut v = session_json(&session, acc.peer_count()?, secrets);
+    let (min_peers, token, endpoints) = (
+        acc.min_peers()?.len(),
+        acc.login_token()?,
+        acc.dc_endpoints()?,
+    );
+    v["min_peers"] = json!(min_peers);
+    v["login_token"] = json!(token.is_some());
+    v["dc_endpoints"] = json!(
+        endpoints
+            .iter()
+            .map(|e| json!({"dc": e.dc, "address": e.address, "flags": e.flags}))
+            .collect::<Vec<_>>()
+    );
+    if secrets {
+        v["login_token_hex"] = json!(token.as_ref().map(|t| hex(t.as_bytes())));
+    }
     if as_json {
         print_json(&json!({ "account": account, "session": v }));
         return Ok(Outcome::Ok);
@@ -158,6 +174,15 @@ pub fn inspect(store: &Path, account: &str, secrets: bool, as_json: bool) -> Res
     }
     println!("  channels with pts: {}", session.channels.len());
     println!("  cached peers: {}", acc.peer_count()?);
+    println!("  min-peer contexts: {min_peers}");
+    match (&token, secrets) {
+        (Some(t), true) => println!("  login token: {}", hex(t.as_bytes())),
+        (Some(_), false) => println!("  login token: present"),
+        (None, _) => println!("  login token: none"),
+    }
+    for e in &endpoints {
+        println!("  DC {} endpoint {} (flags {})", e.dc, e.address, e.flags);
+    }
     if let Some(api_id) = session.app.api_id {
         println!("  api_id: {api_id}");
     }

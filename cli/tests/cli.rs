@@ -36,6 +36,14 @@ fn inspect_stats_verify_and_backup_a_store_while_its_writer_runs() {
         .map(|id| Peer::new(id, PeerKind::User, Some(0x7777_0000 + id)))
         .collect();
     acc.cache_peers(&peers).unwrap();
+    acc.set_min_peers(&[sessiondb::MinPeerContext {
+        user_id: 9,
+        peer_id: 3,
+        msg_id: 4,
+    }])
+    .unwrap();
+    let token = sessiondb::LoginToken::new(vec![0xab, 0xcd, 0xef, 0x98]).unwrap();
+    acc.set_login_token(Some(token)).unwrap();
     writer.flush().unwrap();
 
     let (code, out) = run(&["accounts", "list", p]);
@@ -50,7 +58,9 @@ fn inspect_stats_verify_and_backup_a_store_while_its_writer_runs() {
     assert!(
         out.contains("auth key present")
             && out.contains("pts 321")
-            && out.contains("cached peers: 50"),
+            && out.contains("cached peers: 50")
+            && out.contains("min-peer contexts: 1")
+            && out.contains("login token: present"),
         "{out}"
     );
     // No secret in the output: key bytes, salt, access hashes.
@@ -60,6 +70,7 @@ fn inspect_stats_verify_and_backup_a_store_while_its_writer_runs() {
         .collect();
     for secret in [
         hex.as_str(),
+        "abcdef98",
         "1122334455667788",
         "1234605616436508552",
         "2004287489",

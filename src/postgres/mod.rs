@@ -10,6 +10,7 @@
 
 mod backend;
 mod connection;
+mod extras;
 mod lease;
 mod peers;
 mod plan;

@@ -91,7 +91,33 @@ ALTER TABLE sessiondb_peers ALTER COLUMN account SET STATISTICS 0;
 ALTER TABLE sessiondb_peer_usernames ALTER COLUMN account SET STATISTICS 0;
 ";
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
+/// Version 3: min-peer contexts, login tokens and DC endpoints (ferogram's account data).
+const V3: &str = "
+CREATE TABLE sessiondb_min_peers (
+    account TEXT NOT NULL,
+    user_id BIGINT NOT NULL,
+    peer_id BIGINT NOT NULL,
+    msg_id INT NOT NULL,
+    PRIMARY KEY (account, user_id)
+);
+CREATE TABLE sessiondb_login_tokens (
+    account TEXT PRIMARY KEY,
+    token BYTEA NOT NULL
+);
+CREATE TABLE sessiondb_dc_endpoints (
+    account TEXT NOT NULL,
+    pos INT NOT NULL,
+    dc_id INT NOT NULL,
+    address TEXT NOT NULL,
+    flags INT NOT NULL,
+    auth_key BYTEA,
+    server_salt BIGINT NOT NULL,
+    time_offset INT NOT NULL,
+    PRIMARY KEY (account, pos)
+);
+";
+
+const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 /// Applies every migration the database has not recorded yet.
 pub(super) async fn migrate(client: &mut tokio_postgres::Client) -> Result<()> {

@@ -8,6 +8,7 @@ use std::net::{SocketAddrV4, SocketAddrV6};
 use tokio_postgres::Client;
 
 use super::connection::server;
+use super::extras;
 use super::plan::{Plan, Prepared, params};
 use crate::error::{Error, Result};
 use crate::maintenance::stats::AccountStats;
@@ -139,12 +140,14 @@ pub(super) fn set_home_dc(account: &str, dc: Option<i32>) -> Plan {
 pub(super) fn set_dc(account: &str, dc: &DataCenter) -> Plan {
     let mut plan = Plan::default();
     dcs_step(&mut plan, account, std::slice::from_ref(dc));
+    extras::drop_endpoints_of(&mut plan, account, dc.id);
     plan
 }
 
 pub(super) fn remove_dc(account: &str, id: i32) -> Plan {
     let mut plan = Plan::default();
     plan.push(REMOVE_DC, params![account.to_owned(), id]);
+    extras::drop_endpoints_of(&mut plan, account, id);
     plan
 }
 
@@ -190,6 +193,8 @@ pub(super) fn save(account: &str, session: &Session) -> Result<Plan> {
     let acc = account.to_owned();
     plan.push(REMOVE_DCS, params![acc.clone()]);
     dcs_step(&mut plan, account, &session.dcs);
+    // As in the file store: every saved DC is written anew, so its endpoints go too.
+    extras::drop_all_endpoints(&mut plan, account);
     user_step(&mut plan, account, session.user.as_ref())?;
     state_step(&mut plan, account, session.update_state);
     plan.push(REMOVE_CHANNELS, params![acc]);
@@ -201,7 +206,7 @@ pub(super) fn save(account: &str, session: &Session) -> Result<Plan> {
 /// Removes the account and everything it holds (its lease stays with its holder).
 pub(super) fn delete_account(account: &str) -> Plan {
     let mut plan = Plan::default();
-    for sql in DELETE_ACCOUNT {
+    for sql in extras::DELETE_ACCOUNT.into_iter().chain(DELETE_ACCOUNT) {
         plan.push(sql, params![account.to_owned()]);
     }
     plan

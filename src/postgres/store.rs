@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::connection::connect_client;
+use super::extras;
 use super::lease::{self, Lease};
 use super::peers::{self, By};
 use super::plan::{Plan, Prepared};
@@ -20,6 +21,7 @@ use super::plan::{Plan, Prepared};
 use super::session::{self, Reader};
 use super::writer::{self, Effect, Request, Shared, Slot};
 use crate::error::{Error, Result};
+use crate::extras::{DcEndpoint, LoginToken, MinPeerContext};
 use crate::maintenance::stats::Stats;
 use crate::model::{
     AppFields, DataCenter, Peer, Session, UpdateState, UpdateStateChange, User, validate_account,
@@ -343,6 +345,42 @@ impl SessionStore for PgStore {
     }
     fn set_app_fields<'a>(&'a self, account: &'a str, app: AppFields) -> BoxFuture<'a, ()> {
         self.write(account, session::set_app_fields(account, &app))
+    }
+    fn min_peers<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Vec<MinPeerContext>> {
+        read!(self, account, |r| r.min_peers(account))
+    }
+    fn set_min_peers<'a>(
+        &'a self,
+        account: &'a str,
+        contexts: &'a [MinPeerContext],
+    ) -> BoxFuture<'a, ()> {
+        self.write(account, Ok(extras::set_min_peers(account, contexts)))
+    }
+    fn remove_min_peers<'a>(&'a self, account: &'a str, user_ids: &'a [i64]) -> BoxFuture<'a, ()> {
+        self.write(account, Ok(extras::remove_min_peers(account, user_ids)))
+    }
+    fn login_token<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Option<LoginToken>> {
+        read!(self, account, |r| r.login_token(account))
+    }
+    fn set_login_token<'a>(
+        &'a self,
+        account: &'a str,
+        token: Option<LoginToken>,
+    ) -> BoxFuture<'a, ()> {
+        self.write(
+            account,
+            Ok(extras::set_login_token(account, token.as_ref())),
+        )
+    }
+    fn dc_endpoints<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Vec<DcEndpoint>> {
+        read!(self, account, |r| r.dc_endpoints(account))
+    }
+    fn set_dc_endpoints<'a>(
+        &'a self,
+        account: &'a str,
+        endpoints: Vec<DcEndpoint>,
+    ) -> BoxFuture<'a, ()> {
+        self.write(account, extras::set_dc_endpoints(account, &endpoints))
     }
     /// Every batch is committed before it is acknowledged, whatever `durability` says.
     fn cache_peers<'a>(
