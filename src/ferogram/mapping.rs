@@ -2,14 +2,11 @@
 //! ids with a kind) and DC entries (several per DC ↔ one `DataCenter` per DC plus the exact
 //! endpoint list).
 
-use std::collections::BTreeMap;
-use std::net::{SocketAddrV4, SocketAddrV6};
-
 use ferogram_session::{CachedMinPeer, CachedPeer, ChannelKind, DcEntry, DcFlags};
 
 use crate::error::{Error, Result};
 use crate::extras::{DcEndpoint, MinPeerContext};
-use crate::model::{AuthKey, DataCenter, Peer, PeerKind};
+use crate::model::{AuthKey, Peer, PeerKind};
 
 /// Marked channel ids are `-(CHANNEL_OFFSET + bare id)`, as the Bot API writes them.
 const CHANNEL_OFFSET: i64 = 1_000_000_000_000;
@@ -144,81 +141,4 @@ pub(crate) fn entry_of(e: &DcEndpoint) -> DcEntry {
         time_offset: e.time_offset,
         flags: DcFlags((e.flags & 0xff) as u8),
     }
-}
-
-/// Whether an endpoint serves only media or is a CDN: not where the account's key lives.
-fn is_secondary(e: &DcEndpoint) -> bool {
-    let f = DcFlags((e.flags & 0xff) as u8);
-    f.contains(DcFlags::MEDIA_ONLY) || f.contains(DcFlags::CDN)
-}
-
-/// One `DataCenter` per DC id for an endpoint list: the key, salt, clock offset and flags of
-/// its first main endpoint (else its first), an IPv4 and an IPv6 address from its endpoints
-/// (main ones first). What every other front and every export reads.
-pub(crate) fn data_centers(endpoints: &[DcEndpoint]) -> BTreeMap<i32, DataCenter> {
-    let mut out = BTreeMap::new();
-    let mut ids: Vec<i32> = endpoints.iter().map(|e| e.dc).collect();
-    ids.dedup();
-    for id in ids {
-        if out.contains_key(&id) {
-            continue;
-        }
-        let mut of_dc: Vec<&DcEndpoint> = endpoints.iter().filter(|e| e.dc == id).collect();
-        // Main endpoints first; the sort is stable, so each group keeps the client's order.
-        of_dc.sort_by_key(|e| is_secondary(e));
-        let primary = of_dc[0];
-        let mut dc = DataCenter::new(id);
-        dc.auth_key = primary.auth_key.clone();
-        dc.server_salt = primary.server_salt;
-        dc.time_offset = primary.time_offset;
-        dc.flags = primary.flags;
-        dc.ipv4 = of_dc
-            .iter()
-            .find_map(|e| e.address.parse::<SocketAddrV4>().ok());
-        dc.ipv6 = of_dc
-            .iter()
-            .find_map(|e| e.address.parse::<SocketAddrV6>().ok());
-        out.insert(id, dc);
-    }
-    out
-}
-
-/// The endpoints of a DC stored without any (set by another front or imported): its IPv4
-/// address, then its IPv6 one, each with the DC's key, salt, offset and flags.
-pub(crate) fn derived_endpoints(dc: &DataCenter) -> Vec<DcEndpoint> {
-    let ipv6_bit = u32::from(DcFlags::IPV6.0);
-    let endpoint = |address: String, flags: u32| DcEndpoint {
-        dc: dc.id,
-        address,
-        flags,
-        auth_key: dc.auth_key.clone(),
-        server_salt: dc.server_salt,
-        time_offset: dc.time_offset,
-    };
-    let mut out = Vec::new();
-    if let Some(v4) = dc.ipv4 {
-        out.push(endpoint(v4.to_string(), dc.flags & !ipv6_bit));
-    }
-    if let Some(v6) = dc.ipv6 {
-        out.push(endpoint(v6.to_string(), dc.flags | ipv6_bit));
-    }
-    if out.is_empty() {
-        out.push(endpoint(String::new(), dc.flags));
-    }
-    out
-}
-
-/// The endpoint list a client sees: the stored one, then the derived endpoints of every DC
-/// that has none.
-pub(crate) fn visible_endpoints(
-    stored: Vec<DcEndpoint>,
-    dcs: &BTreeMap<i32, DataCenter>,
-) -> Vec<DcEndpoint> {
-    let mut out = stored;
-    for dc in dcs.values() {
-        if !out.iter().any(|e| e.dc == dc.id) {
-            out.extend(derived_endpoints(dc));
-        }
-    }
-    out
 }

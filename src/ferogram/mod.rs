@@ -22,7 +22,9 @@ use ferogram_session::{
 use crate::account::Account;
 use crate::adapter_owner::Owner;
 use crate::error::{Error, Result};
-use crate::extras::{DcEndpoint, LoginToken, MinPeerContext, set_endpoints_op};
+use crate::extras::{
+    DcEndpoint, LoginToken, MinPeerContext, data_centers, set_endpoints_op, visible_endpoints,
+};
 use crate::memory::MemoryStore;
 use crate::model::{DEFAULT_ACCOUNT, Peer, UpdateState, UpdateStateChange};
 use crate::state::apply::merge_peer;

@@ -16,8 +16,9 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use super::le_reader::Reader;
 use super::portable::{Format, Portable, bad};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{AUTH_KEY_LEN, AuthKey, DataCenter, Peer, PeerKind, UpdateState};
 
 const VERSION: u8 = 3;
@@ -38,7 +39,7 @@ const KEPT_FLAGS: u8 = TCPO_ONLY | STATIC;
 /// Whether the first bytes look like a layer-client session: version, a small home DC
 /// and, when present, a first DC entry with a small id and a 0/1 key marker.
 pub(crate) fn looks_like(head: &[u8]) -> bool {
-    let mut r = Reader::new(head);
+    let mut r = Reader::new(head, Format::Layer);
     let (Ok(version), Ok(home), Ok(n_dcs)) = (r.u8(), r.i32(), r.u8()) else {
         return false;
     };
@@ -65,7 +66,7 @@ struct Entry {
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Portable> {
-    let mut r = Reader::new(bytes);
+    let mut r = Reader::new(bytes, Format::Layer);
     let version = r.u8()?;
     if version != 2 && version != 3 {
         return Err(bad(
@@ -363,56 +364,6 @@ fn bare_peer(peer: &Peer) -> Option<(i64, i64, bool)> {
     }
     let bare = peer.id.checked_neg()?.checked_sub(CHANNEL_MARK)?;
     (bare > 0).then_some((bare, hash, true))
-}
-
-/// Bounds-checked little-endian reader.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-
-    fn err(&self) -> Error {
-        bad(
-            Format::Layer,
-            format!(
-                "truncated or damaged at byte {} of {}",
-                self.pos,
-                self.buf.len()
-            ),
-        )
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let s = self
-            .buf
-            .get(self.pos..self.pos.saturating_add(n))
-            .ok_or_else(|| self.err())?;
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let s = self.take(N)?;
-        s.try_into().map_err(|_| self.err())
-    }
-
-    fn u8(&mut self) -> Result<u8> {
-        Ok(self.array::<1>()?[0])
-    }
-    fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-    fn i32(&mut self) -> Result<i32> {
-        Ok(i32::from_le_bytes(self.array()?))
-    }
-    fn i64(&mut self) -> Result<i64> {
-        Ok(i64::from_le_bytes(self.array()?))
-    }
 }
 
 #[cfg(test)]

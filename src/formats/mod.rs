@@ -7,8 +7,10 @@
 //! return [`Error::Format`] on bad input, never panic.
 
 mod dc_table;
+mod ferogram;
 mod grammers_sqlite;
 mod layer;
+mod le_reader;
 mod portable;
 mod pyrogram;
 mod sqlite;
@@ -39,6 +41,9 @@ impl Portable {
             session,
             peers: self.peers.clone(),
             notes,
+            min_peers: self.min_peers.clone(),
+            login_token: self.login_token.clone(),
+            dc_endpoints: self.dc_endpoints.clone(),
         }))
     }
 }
@@ -52,13 +57,20 @@ pub fn detect_file(path: &Path) -> Result<Format> {
     if layer::looks_like(&head) {
         return Ok(Format::Layer);
     }
+    if ferogram::looks_like(&head) {
+        return Ok(Format::Ferogram);
+    }
     Err(Error::Format {
         format: "unknown".into(),
         reason: format!(
-            "{} is neither a SQLite session nor a layer-client session",
+            "{} is neither a SQLite session nor a layer-client or ferogram session",
             path.display()
         ),
     })
+}
+
+fn read_all(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>> {
@@ -134,11 +146,8 @@ fn import_file_as_is(path: &Path, format: Option<Format>) -> Result<Portable> {
         Format::TelethonV2 => telethon::import_v2(path),
         Format::Pyrogram => pyrogram::import(path),
         Format::Grammers => grammers_sqlite::import(path),
-        Format::Layer => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-            layer::decode(&bytes)
-        }
+        Format::Layer => layer::decode(&read_all(path)?),
+        Format::Ferogram => ferogram::decode(&read_all(path)?),
         f => Err(string_not_file(f)),
     }
 }
@@ -173,6 +182,10 @@ pub fn export_file(
         Format::Grammers => grammers_sqlite::export(portable, path, options),
         Format::Layer => {
             let bytes = layer::encode(portable)?;
+            crate::paths::write_private_file(path, &bytes)
+        }
+        Format::Ferogram => {
+            let bytes = ferogram::encode(portable)?;
             crate::paths::write_private_file(path, &bytes)
         }
         f => Err(Error::InvalidArgument(format!(

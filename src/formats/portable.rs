@@ -4,6 +4,7 @@
 
 use crate::account::Account;
 use crate::error::{Error, Result};
+use crate::extras::{DcEndpoint, LoginToken, MinPeerContext};
 use crate::model::{Peer, Session};
 
 /// A session format sessiondb can import or export.
@@ -25,11 +26,13 @@ pub enum Format {
     Grammers,
     /// layer-client binary session (format version 3).
     Layer,
+    /// ferogram binary session (format versions 4 to 8; written at 8).
+    Ferogram,
 }
 
 impl Format {
     /// Every format, for listings and detection.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::TelethonV1,
         Format::TelethonV2,
         Format::TelethonString,
@@ -38,6 +41,7 @@ impl Format {
         Format::PyrogramString,
         Format::Grammers,
         Format::Layer,
+        Format::Ferogram,
     ];
 
     /// The name used on the command line.
@@ -51,6 +55,7 @@ impl Format {
             Format::PyrogramString => "pyrogram-string",
             Format::Grammers => "grammers",
             Format::Layer => "layer",
+            Format::Ferogram => "ferogram",
         }
     }
 
@@ -94,6 +99,12 @@ pub struct Portable {
     pub peers: Vec<Peer>,
     /// What the import had to guess, skip or recover, one line each (no secrets).
     pub notes: Vec<String>,
+    /// Min-peer contexts (ferogram sessions hold them).
+    pub min_peers: Vec<MinPeerContext>,
+    /// The login token (ferogram's `future_auth_token`).
+    pub login_token: Option<LoginToken>,
+    /// The exact DC entry list of a client with several per DC (ferogram).
+    pub dc_endpoints: Vec<DcEndpoint>,
 }
 
 impl Portable {
@@ -112,6 +123,9 @@ impl Portable {
             session,
             peers,
             notes: Vec::new(),
+            min_peers: account.min_peers()?,
+            login_token: account.login_token()?,
+            dc_endpoints: account.dc_endpoints()?,
         })
     }
 
@@ -119,11 +133,29 @@ impl Portable {
     /// keeping its date from the source; `progress` hears how many peers are written so far.
     pub fn write_to(&self, account: &Account, mut progress: impl FnMut(usize)) -> Result<()> {
         account.save(&self.session)?;
+        self.write_extras_to(account)?;
         let mut done = 0;
         for chunk in self.peers.chunks(5_000) {
             account.restore_peers(chunk, crate::options::Durability::Durable)?;
             done += chunk.len();
             progress(done);
+        }
+        Ok(())
+    }
+}
+
+impl Portable {
+    /// Writes the min-peer contexts, token and DC endpoints the portable holds, after its
+    /// session (writing the session's DCs dropped any endpoints).
+    pub fn write_extras_to(&self, account: &Account) -> Result<()> {
+        if !self.min_peers.is_empty() {
+            account.set_min_peers(&self.min_peers)?;
+        }
+        if self.login_token.is_some() {
+            account.set_login_token(self.login_token.clone())?;
+        }
+        if !self.dc_endpoints.is_empty() {
+            account.set_dc_endpoints(self.dc_endpoints.clone())?;
         }
         Ok(())
     }

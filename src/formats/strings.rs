@@ -262,8 +262,7 @@ fn portable(dc: DataCenter) -> Portable {
             dcs: vec![dc],
             ..Session::default()
         },
-        peers: Vec::new(),
-        notes: Vec::new(),
+        ..Portable::default()
     }
 }
 
