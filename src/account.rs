@@ -25,6 +25,7 @@ macro_rules! waited {
         }
     };
 }
+pub(crate) use waited;
 
 /// A cheap, cloneable handle on one account of an open store.
 ///
@@ -82,7 +83,7 @@ impl Account {
         Ok(account)
     }
 
-    fn acc(&self) -> String {
+    pub(crate) fn acc(&self) -> String {
         self.name.clone()
     }
 
@@ -180,7 +181,7 @@ impl Account {
     // form waits for it. # Cancel safety (all `*_async`): dropping the returned future does
     // not cancel the write, which may still land.
 
-    fn durable(&self, op: Op) -> Pending<u64> {
+    pub(crate) fn durable(&self, op: Op) -> Pending<u64> {
         self.submit(vec![op], true)
     }
 
@@ -354,11 +355,23 @@ impl Account {
     /// [`Account::restore_peers`]. The whole batch must fit in one record (16 MiB, about
     /// 100,000 peers); a larger one is refused and nothing changes.
     pub fn replace(&self, session: &Session, peers: &[Peer]) -> Result<()> {
+        self.replace_with(session, peers, Vec::new())
+    }
+
+    /// [`Account::replace`], with `extra` ops (written after the session's) in the same
+    /// record.
+    pub(crate) fn replace_with(
+        &self,
+        session: &Session,
+        peers: &[Peer],
+        extra: Vec<Op>,
+    ) -> Result<()> {
         let engine = self.engine()?;
         let mut ops = vec![Op::DeleteAccount {
             account: self.acc(),
         }];
         ops.extend(crate::whole_session::save_ops(&self.name, session)?);
+        ops.extend(extra);
         if engine.config().cache_peers && !peers.is_empty() {
             ops.push(Op::CachePeers {
                 account: self.acc(),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::account::Account;
 use crate::error::Result;
 use crate::memory::MemoryStore;
 use crate::store::Store;
@@ -13,6 +14,16 @@ pub(crate) enum Owner {
 }
 
 impl Owner {
+    /// `account` of a shared file store, and what keeps the store open.
+    pub(crate) fn file(store: Arc<Store>, account: &str) -> Result<(Account, Owner)> {
+        Ok((store.account(account)?, Owner::File(store)))
+    }
+
+    /// `account` of an in-memory store, and what keeps it alive.
+    pub(crate) fn memory(store: MemoryStore, account: &str) -> Result<(Account, Owner)> {
+        Ok((store.account(account)?, Owner::Memory { _alive: store }))
+    }
+
     /// Flushes and checkpoints a file store (a no-op for an in-memory one).
     pub(crate) fn close(&self) -> Result<()> {
         match self {

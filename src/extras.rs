@@ -9,7 +9,7 @@ use std::net::{SocketAddrV4, SocketAddrV6};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
-use crate::account::Account;
+use crate::account::{Account, waited};
 use crate::error::{Error, Result};
 use crate::model::{AuthKey, DataCenter};
 use crate::pending::Pending;
@@ -107,7 +107,8 @@ pub const MAX_ENDPOINT_ADDRESS_LEN: usize = 255;
 /// Most endpoints kept per account.
 pub const MAX_DC_ENDPOINTS: usize = 255;
 
-fn check_endpoints(endpoints: &[DcEndpoint]) -> Result<()> {
+/// Refuses more endpoints, or longer addresses, than a client's format holds.
+pub(crate) fn check_endpoints(endpoints: &[DcEndpoint]) -> Result<()> {
     if endpoints.len() > MAX_DC_ENDPOINTS {
         return Err(Error::InvalidArgument(format!(
             "at most {MAX_DC_ENDPOINTS} DC endpoints, got {}",
@@ -127,7 +128,7 @@ fn check_endpoints(endpoints: &[DcEndpoint]) -> Result<()> {
 }
 
 /// Endpoint flag bits as ferogram (and layer-client before it) set them.
-pub(crate) const ENDPOINT_IPV6: u32 = 1;
+const ENDPOINT_IPV6: u32 = 1;
 const ENDPOINT_MEDIA_ONLY: u32 = 2;
 const ENDPOINT_CDN: u32 = 8;
 
@@ -141,9 +142,7 @@ fn is_secondary(e: &DcEndpoint) -> bool {
 /// (main ones first). What every other front and every export reads.
 pub(crate) fn data_centers(endpoints: &[DcEndpoint]) -> BTreeMap<i32, DataCenter> {
     let mut out = BTreeMap::new();
-    let mut ids: Vec<i32> = endpoints.iter().map(|e| e.dc).collect();
-    ids.dedup();
-    for id in ids {
+    for id in endpoints.iter().map(|e| e.dc) {
         if out.contains_key(&id) {
             continue;
         }
@@ -170,7 +169,6 @@ pub(crate) fn data_centers(endpoints: &[DcEndpoint]) -> BTreeMap<i32, DataCenter
 /// The endpoints of a DC stored without any (set by another front or imported): its IPv4
 /// address, then its IPv6 one, each with the DC's key, salt, offset and flags.
 pub(crate) fn derived_endpoints(dc: &DataCenter) -> Vec<DcEndpoint> {
-    let ipv6_bit = ENDPOINT_IPV6;
     let endpoint = |address: String, flags: u32| DcEndpoint {
         dc: dc.id,
         address,
@@ -181,10 +179,10 @@ pub(crate) fn derived_endpoints(dc: &DataCenter) -> Vec<DcEndpoint> {
     };
     let mut out = Vec::new();
     if let Some(v4) = dc.ipv4 {
-        out.push(endpoint(v4.to_string(), dc.flags & !ipv6_bit));
+        out.push(endpoint(v4.to_string(), dc.flags & !ENDPOINT_IPV6));
     }
     if let Some(v6) = dc.ipv6 {
-        out.push(endpoint(v6.to_string(), dc.flags | ipv6_bit));
+        out.push(endpoint(v6.to_string(), dc.flags | ENDPOINT_IPV6));
     }
     if out.is_empty() {
         out.push(endpoint(String::new(), dc.flags));
@@ -225,36 +223,30 @@ impl Account {
         self.view(|v| v.min_peer(self.name(), user_id))
     }
 
-    /// Stores min-peer contexts (replacing those of the same users), durably.
-    pub fn set_min_peers(&self, contexts: &[MinPeerContext]) -> Result<()> {
-        self.set_min_peers_async(contexts).wait().map(drop)
+    waited! {
+        /// Stores min-peer contexts (replacing those of the same users), durably.
+        fn set_min_peers = set_min_peers_async(contexts: &[MinPeerContext]);
     }
 
     /// [`Account::set_min_peers`] without blocking.
     pub fn set_min_peers_async(&self, contexts: &[MinPeerContext]) -> Pending<u64> {
-        self.submit(
-            vec![Op::SetMinPeers {
-                account: self.name().to_owned(),
-                contexts: contexts.to_vec(),
-            }],
-            true,
-        )
+        self.durable(Op::SetMinPeers {
+            account: self.acc(),
+            contexts: contexts.to_vec(),
+        })
     }
 
-    /// Forgets the min-peer contexts of these users, durably.
-    pub fn remove_min_peers(&self, user_ids: &[i64]) -> Result<()> {
-        self.remove_min_peers_async(user_ids).wait().map(drop)
+    waited! {
+        /// Forgets the min-peer contexts of these users, durably.
+        fn remove_min_peers = remove_min_peers_async(user_ids: &[i64]);
     }
 
     /// [`Account::remove_min_peers`] without blocking.
     pub fn remove_min_peers_async(&self, user_ids: &[i64]) -> Pending<u64> {
-        self.submit(
-            vec![Op::RemoveMinPeers {
-                account: self.name().to_owned(),
-                user_ids: user_ids.to_vec(),
-            }],
-            true,
-        )
+        self.durable(Op::RemoveMinPeers {
+            account: self.acc(),
+            user_ids: user_ids.to_vec(),
+        })
     }
 
     /// The login token, if one is kept.
@@ -262,20 +254,17 @@ impl Account {
         self.view(|v| Ok(v.extras(self.name())?.login_token))
     }
 
-    /// Sets or clears the login token, durably.
-    pub fn set_login_token(&self, token: Option<LoginToken>) -> Result<()> {
-        self.set_login_token_async(token).wait().map(drop)
+    waited! {
+        /// Sets or clears the login token, durably.
+        fn set_login_token = set_login_token_async(token: Option<LoginToken>);
     }
 
     /// [`Account::set_login_token`] without blocking.
     pub fn set_login_token_async(&self, token: Option<LoginToken>) -> Pending<u64> {
-        self.submit(
-            vec![Op::SetLoginToken {
-                account: self.name().to_owned(),
-                token,
-            }],
-            true,
-        )
+        self.durable(Op::SetLoginToken {
+            account: self.acc(),
+            token,
+        })
     }
 
     /// The account's DC endpoints, in the order they were set (empty when none are kept).
@@ -283,47 +272,55 @@ impl Account {
         self.view(|v| Ok(v.extras(self.name())?.dc_endpoints))
     }
 
-    /// Replaces the DC endpoints, durably. Each endpoint's DC should be stored as a
-    /// [`crate::DataCenter`] in the same or an earlier write: a later write of that DC drops
-    /// its endpoints.
-    pub fn set_dc_endpoints(&self, endpoints: Vec<DcEndpoint>) -> Result<()> {
-        self.set_dc_endpoints_async(endpoints).wait().map(drop)
+    waited! {
+        /// Replaces the DC endpoints, durably. Each endpoint's DC should be stored as a
+        /// [`crate::DataCenter`] in the same or an earlier write: a later write of that DC
+        /// drops its endpoints.
+        fn set_dc_endpoints = set_dc_endpoints_async(endpoints: Vec<DcEndpoint>);
     }
 
     /// [`Account::set_dc_endpoints`] without blocking.
     pub fn set_dc_endpoints_async(&self, endpoints: Vec<DcEndpoint>) -> Pending<u64> {
         match set_endpoints_op(self.name(), endpoints) {
-            Ok(op) => self.submit(vec![op], true),
+            Ok(op) => self.durable(op),
             Err(e) => Pending::ready(Err(e)),
         }
     }
 }
 
-/// The ops that write `account`'s extras as `view` sees them into another store (a backup,
-/// a compaction, a rotation), after the session's ops (a DC write drops its endpoints).
-pub(crate) fn copy_ops(view: &View<'_>, account: &str) -> Result<Vec<Op>> {
+/// The ops that write extras into an account after its session's ops (writing a DC drops
+/// its endpoints): what is empty is left out. For a backup, a compaction or a rotation
+/// ([`copy_ops`]) and an import (`formats::Portable`).
+pub(crate) fn write_ops(
+    account: &str,
+    contexts: Vec<MinPeerContext>,
+    token: Option<LoginToken>,
+    endpoints: Vec<DcEndpoint>,
+) -> Result<Vec<Op>> {
     let mut ops = Vec::new();
-    let contexts: Vec<MinPeerContext> = view.min_peers(account)?.into_values().collect();
     if !contexts.is_empty() {
         ops.push(Op::SetMinPeers {
             account: account.to_owned(),
             contexts,
         });
     }
-    let extras = view.extras(account)?;
-    if extras.login_token.is_some() {
+    if token.is_some() {
         ops.push(Op::SetLoginToken {
             account: account.to_owned(),
-            token: extras.login_token,
+            token,
         });
     }
-    if !extras.dc_endpoints.is_empty() {
-        ops.push(Op::SetDcEndpoints {
-            account: account.to_owned(),
-            endpoints: extras.dc_endpoints,
-        });
+    if !endpoints.is_empty() {
+        ops.push(set_endpoints_op(account, endpoints)?);
     }
     Ok(ops)
+}
+
+/// [`write_ops`] of `account`'s extras as `view` sees them.
+pub(crate) fn copy_ops(view: &View<'_>, account: &str) -> Result<Vec<Op>> {
+    let extras = view.extras(account)?;
+    let contexts = view.min_peers(account)?.into_values().collect();
+    write_ops(account, contexts, extras.login_token, extras.dc_endpoints)
 }
 
 /// The op that replaces `account`'s DC endpoints, refusing more than fit.

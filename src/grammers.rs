@@ -66,17 +66,15 @@ impl GrammersSession {
 
     /// Uses `account` of an open store (several adapters may share one store).
     pub fn from_store(store: Arc<Store>, account: &str) -> Result<Self> {
-        let handle = store.account(account)?;
-        Self::with_owner(handle, Owner::File(store))
+        Self::with_owner(Owner::file(store, account)?)
     }
 
     /// Uses `account` of an in-memory store.
     pub fn from_memory(store: MemoryStore, account: &str) -> Result<Self> {
-        let handle = store.account(account)?;
-        Self::with_owner(handle, Owner::Memory { _alive: store })
+        Self::with_owner(Owner::memory(store, account)?)
     }
 
-    fn with_owner(account: Account, owner: Owner) -> Result<Self> {
+    fn with_owner((account, owner): (Account, Owner)) -> Result<Self> {
         let defaults = SessionData::default();
         let mut options = defaults.dc_options;
         for dc in account.dcs()? {

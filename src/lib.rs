@@ -38,6 +38,8 @@ mod error;
 mod extras;
 #[cfg(feature = "ferogram")]
 mod ferogram;
+#[cfg(any(feature = "formats", feature = "ferogram"))]
+mod ferogram_peer;
 #[cfg(feature = "formats")]
 pub mod formats;
 #[doc(hidden)]

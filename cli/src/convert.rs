@@ -227,8 +227,7 @@ pub fn import(a: &ImportArgs) -> Result<Outcome> {
     }
     if a.replace {
         // The old session and every old peer go in the same record the new ones come in.
-        account.replace(&portable.session, &portable.peers)?;
-        portable.write_extras_to(&account)?;
+        portable.replace_into(&account)?;
     } else {
         let bar = progress(portable.peers.len() as u64);
         portable.write_to(&account, |n| bar.set_position(n as u64))?;

@@ -6,103 +6,44 @@ use ferogram_session::{CachedMinPeer, CachedPeer, ChannelKind, DcEntry, DcFlags}
 
 use crate::error::{Error, Result};
 use crate::extras::{DcEndpoint, MinPeerContext};
-use crate::model::{AuthKey, Peer, PeerKind};
+use crate::ferogram_peer::FeroPeer;
+use crate::model::{AuthKey, Peer};
 
-/// Marked channel ids are `-(CHANNEL_OFFSET + bare id)`, as the Bot API writes them.
-const CHANNEL_OFFSET: i64 = 1_000_000_000_000;
+fn fero(p: &CachedPeer) -> FeroPeer {
+    FeroPeer {
+        id: p.id,
+        access_hash: p.access_hash,
+        is_channel: p.is_channel,
+        is_chat: p.is_chat,
+        channel_kind: p.channel_kind.map(ChannelKind::to_byte),
+        is_community: p.is_community,
+    }
+}
 
-/// The marked id of a ferogram peer: a chat wins over a community, a community over a
-/// channel (the same order ferogram's binary format writes its type byte in).
+/// The marked id of a ferogram peer (see [`FeroPeer::marked_id`]); refused outside
+/// Telegram's ranges.
 pub(crate) fn marked_id(p: &CachedPeer) -> Result<i64> {
-    let bad =
-        || Error::InvalidArgument(format!("peer id {} is outside Telegram's id ranges", p.id));
-    if p.id <= 0 {
-        return Err(bad());
-    }
-    if p.is_chat {
-        Ok(-p.id)
-    } else if p.is_community || p.is_channel {
-        p.id.checked_add(CHANNEL_OFFSET).map(|m| -m).ok_or_else(bad)
-    } else {
-        Ok(p.id)
-    }
+    fero(p).marked_id().ok_or_else(|| {
+        Error::InvalidArgument(format!("peer id {} is outside Telegram's id ranges", p.id))
+    })
 }
 
-/// Our kind for a ferogram peer.
-fn kind_of(p: &CachedPeer) -> PeerKind {
-    if p.is_chat {
-        PeerKind::BasicGroup
-    } else if p.is_community {
-        PeerKind::Community
-    } else if p.is_channel {
-        match p.channel_kind {
-            Some(ChannelKind::Broadcast) => PeerKind::Channel,
-            Some(ChannelKind::Megagroup) => PeerKind::Megagroup,
-            Some(ChannelKind::Gigagroup) => PeerKind::Gigagroup,
-            None => PeerKind::ChannelUnknown,
-        }
-    } else {
-        PeerKind::UserUnknown
-    }
-}
-
-/// The stored version of a ferogram peer: `stored` (what the store holds under its marked
-/// id) with the hash and kind ferogram knows, so names and phones other fronts cached stay.
-/// A chat's hash 0 means none; every other hash is kept as given.
+/// The stored version of a ferogram peer (see [`FeroPeer::to_peer`]).
 pub(crate) fn peer_of(p: &CachedPeer, marked: i64, stored: Option<&Peer>) -> Peer {
-    let kind = kind_of(p);
-    let hash = if kind == PeerKind::BasicGroup && p.access_hash == 0 {
-        None
-    } else {
-        Some(p.access_hash)
-    };
-    let mut peer = match stored {
-        Some(s) => s.clone(),
-        None => Peer::new(marked, kind, hash),
-    };
-    // ferogram does not know whether a user is a bot: a known answer stays.
-    if !(kind == PeerKind::UserUnknown && peer.kind.is_user()) {
-        peer.kind = kind;
-    }
-    peer.access_hash = hash;
-    peer.min = false;
-    peer
+    fero(p).to_peer(marked, stored)
 }
 
 /// The ferogram peer for a stored one (`None` for an id outside the three ranges).
 pub(crate) fn cached_of(p: &Peer) -> Option<CachedPeer> {
-    let hash = p.access_hash.unwrap_or(0);
-    let mut out = CachedPeer {
-        id: 0,
-        access_hash: hash,
-        is_channel: false,
-        is_chat: false,
-        channel_kind: None,
-        is_community: false,
-    };
-    if p.kind.is_user() {
-        out.id = p.id;
-        return (p.id > 0).then_some(out);
-    }
-    if p.kind == PeerKind::BasicGroup {
-        out.id = p.id.checked_neg()?;
-        out.is_chat = true;
-        return (out.id > 0).then_some(out);
-    }
-    out.id = p.id.checked_neg()?.checked_sub(CHANNEL_OFFSET)?;
-    match p.kind {
-        PeerKind::Community => out.is_community = true,
-        kind => {
-            out.is_channel = true;
-            out.channel_kind = match kind {
-                PeerKind::Channel => Some(ChannelKind::Broadcast),
-                PeerKind::Megagroup => Some(ChannelKind::Megagroup),
-                PeerKind::Gigagroup => Some(ChannelKind::Gigagroup),
-                _ => None,
-            };
-        }
-    }
-    (out.id > 0).then_some(out)
+    let f = FeroPeer::of(p)?;
+    Some(CachedPeer {
+        id: f.id,
+        access_hash: f.access_hash,
+        is_channel: f.is_channel,
+        is_chat: f.is_chat,
+        channel_kind: f.channel_kind.and_then(ChannelKind::from_byte),
+        is_community: f.is_community,
+    })
 }
 
 pub(crate) fn min_context_of(m: &CachedMinPeer) -> MinPeerContext {

@@ -26,7 +26,7 @@ use crate::extras::{
     DcEndpoint, LoginToken, MinPeerContext, data_centers, set_endpoints_op, visible_endpoints,
 };
 use crate::memory::MemoryStore;
-use crate::model::{DEFAULT_ACCOUNT, Peer, UpdateState, UpdateStateChange};
+use crate::model::{DEFAULT_ACCOUNT, DataCenter, Peer, Session, UpdateState, UpdateStateChange};
 use crate::state::apply::merge_peer;
 use crate::state::op::Op;
 use crate::store::Store;
@@ -69,20 +69,14 @@ impl FerogramSession {
 
     /// Uses `account` of an open store (several adapters may share one store).
     pub fn from_store(store: Arc<Store>, account: &str) -> Result<Self> {
-        let account = store.account(account)?;
-        Ok(FerogramSession {
-            account,
-            owner: Owner::File(store),
-        })
+        let (account, owner) = Owner::file(store, account)?;
+        Ok(FerogramSession { account, owner })
     }
 
     /// Uses `account` of an in-memory store.
     pub fn from_memory(store: MemoryStore, account: &str) -> Result<Self> {
-        let account = store.account(account)?;
-        Ok(FerogramSession {
-            account,
-            owner: Owner::Memory { _alive: store },
-        })
+        let (account, owner) = Owner::memory(store, account)?;
+        Ok(FerogramSession { account, owner })
     }
 
     /// The sessiondb account behind this backend.
@@ -95,23 +89,28 @@ impl FerogramSession {
         self.owner.close()
     }
 
-    fn name_owned(&self) -> String {
-        self.account.name().to_owned()
-    }
-
-    /// The endpoint list a client sees (the stored one, completed from the DCs).
-    fn endpoints(&self) -> Result<Vec<DcEndpoint>> {
-        let dcs = self.account.view(|v| v.dcs(self.account.name()))?;
-        Ok(visible_endpoints(self.account.dc_endpoints()?, &dcs))
+    /// What the account holds, read in one view (`None`: no such account).
+    fn stored(&self) -> Result<Option<Stored>> {
+        let name = self.account.name();
+        self.account.view(|v| {
+            let Some(session) = crate::whole_session::session_of(v, name)? else {
+                return Ok(None);
+            };
+            let extras = v.extras(name)?;
+            Ok(Some(Stored {
+                dcs: session.dcs.iter().map(|d| (d.id, d.clone())).collect(),
+                session,
+                endpoints: extras.dc_endpoints,
+                min_peers: v.min_peers(name)?,
+                token: extras.login_token,
+            }))
+        })
     }
 
     fn session_snapshot(&self) -> Result<Option<PersistedSession>> {
-        let Some(session) = self.account.session()? else {
+        let Some(stored) = self.stored()? else {
             return Ok(None);
         };
-        let dcs: BTreeMap<_, _> = session.dcs.iter().map(|d| (d.id, d.clone())).collect();
-        let endpoints = visible_endpoints(self.account.dc_endpoints()?, &dcs);
-        let state = session.update_state.unwrap_or_default();
         let mut peers = Vec::new();
         let mut after = None;
         loop {
@@ -120,37 +119,38 @@ impl FerogramSession {
             after = Some(last.id);
             peers.extend(page.iter().filter_map(cached_of));
         }
+        let state = stored.session.update_state.unwrap_or_default();
         Ok(Some(PersistedSession {
-            home_dc_id: session.home_dc.unwrap_or(0),
-            dcs: endpoints.iter().map(entry_of).collect(),
+            home_dc_id: stored.session.home_dc.unwrap_or(0),
+            dcs: stored.visible_endpoints().iter().map(entry_of).collect(),
             updates_state: UpdatesStateSnap {
                 pts: state.pts,
                 qts: state.qts,
                 date: state.date,
                 seq: state.seq,
-                channels: session.channels.into_iter().collect(),
+                channels: stored.session.channels.into_iter().collect(),
             },
             peers,
-            min_peers: self.account.min_peers()?.iter().map(min_peer_of).collect(),
-            future_auth_token: self.account.login_token()?.map(|t| t.as_bytes().to_vec()),
+            min_peers: stored.min_peers.values().map(min_peer_of).collect(),
+            future_auth_token: stored.token.map(|t| t.as_bytes().to_vec()),
         }))
     }
 
-    /// The ops of a whole DC list: DCs no longer listed removed, changed DCs rewritten, the
-    /// endpoint list set last (rewriting a DC drops its endpoints). Nothing when unchanged.
-    fn dc_ops(&self, endpoints: Vec<DcEndpoint>, force: bool) -> Result<Vec<Op>> {
+    /// The ops that make the stored DC list `endpoints`: DCs no longer listed removed,
+    /// changed DCs rewritten, the endpoint list set last (rewriting a DC drops its
+    /// endpoints). Nothing when it already is.
+    fn dc_ops(&self, stored: &Stored, endpoints: Vec<DcEndpoint>) -> Result<Vec<Op>> {
         let wanted = data_centers(&endpoints);
-        let stored = self.account.view(|v| v.dcs(self.account.name()))?;
-        if !force && stored == wanted && self.account.dc_endpoints()? == endpoints {
+        if stored.dcs == wanted && stored.endpoints == endpoints {
             return Ok(Vec::new());
         }
-        let account = self.name_owned();
+        let account = self.account.acc();
         let mut ops = vec![Op::KeepDcs {
             account: account.clone(),
             keep: wanted.keys().copied().collect(),
         }];
         for dc in wanted.into_values() {
-            if stored.get(&dc.id) != Some(&dc) {
+            if stored.dcs.get(&dc.id) != Some(&dc) {
                 ops.push(Op::SetDc {
                     account: account.clone(),
                     dc,
@@ -168,33 +168,24 @@ impl FerogramSession {
         for (i, p) in peers.iter().enumerate() {
             wanted.push((marked_id(p)?, i));
         }
-        // Stable by id, then the last of equal ids is the one kept.
-        wanted.sort_by_key(|&(id, _)| id);
-        wanted.reverse();
+        // The last of equal ids first, and the one kept.
+        wanted.sort_by_key(|&(id, i)| (id, std::cmp::Reverse(i)));
         wanted.dedup_by_key(|&mut (id, _)| id);
-        wanted.reverse();
-        let account = self.name_owned();
+        let account = self.account.acc();
         let (mut removed, mut cached) = (Vec::new(), Vec::new());
         let mut next = wanted.iter().peekable();
         let mut after = None;
-        let mut handle = |stored: Option<&Peer>, want: Option<(i64, usize)>| {
-            match (stored, want) {
-                (Some(s), None) => removed.push(s.id),
-                (stored, Some((id, i))) => {
-                    let new = peer_of(&peers[i], id, stored);
-                    if stored == Some(&new) {
-                        return;
-                    }
-                    // The store merges a new version into the old (a missing hash or an
-                    // unknown channel kind keeps the old one): replace where that would
-                    // not give the snapshot's peer.
-                    if stored.is_some() && merge_peer(stored, new.clone()) != new {
+        let mut handle = |stored: Option<&Peer>, want: Option<(i64, usize)>| match (stored, want) {
+            (Some(s), None) => removed.push(s.id),
+            (stored, Some((id, i))) => {
+                if let Some((replace, new)) = change(stored, peer_of(&peers[i], id, stored)) {
+                    if replace {
                         removed.push(id);
                     }
-                    cached.push(restamped(new));
+                    cached.push(new);
                 }
-                (None, None) => {}
             }
+            (None, None) => {}
         };
         loop {
             let page = self.account.peers(after, PAGE)?;
@@ -241,18 +232,18 @@ impl FerogramSession {
     }
 
     fn save_ops(&self, s: &PersistedSession) -> Result<Vec<Op>> {
-        let account = self.name_owned();
-        let stored = self.account.session()?.unwrap_or_default();
+        let account = self.account.acc();
+        let stored = self.stored()?.unwrap_or_default();
         let mut ops = vec![Op::CreateAccount {
             account: account.clone(),
         }];
-        if stored.home_dc != Some(s.home_dc_id) {
+        if stored.session.home_dc != Some(s.home_dc_id) {
             ops.push(Op::SetHomeDc {
                 account: account.clone(),
                 dc: Some(s.home_dc_id),
             });
         }
-        ops.extend(self.dc_ops(s.dcs.iter().map(endpoint_of).collect(), false)?);
+        ops.extend(self.dc_ops(&stored, s.dcs.iter().map(endpoint_of).collect())?);
         let u = &s.updates_state;
         let state = UpdateState {
             pts: u.pts,
@@ -260,21 +251,21 @@ impl FerogramSession {
             date: u.date,
             seq: u.seq,
         };
-        if stored.update_state.unwrap_or_default() != state {
+        if stored.session.update_state.unwrap_or_default() != state {
             ops.push(Op::SetUpdateState {
                 account: account.clone(),
                 state: Some(state),
             });
         }
         let channels: BTreeMap<i64, i32> = u.channels.iter().copied().collect();
-        if stored.channels != channels {
+        if stored.session.channels != channels {
             ops.push(Op::KeepChannels {
                 account: account.clone(),
                 keep: channels.keys().copied().collect(),
             });
             for (&id, &pts) in channels
                 .iter()
-                .filter(|(id, pts)| stored.channels.get(id) != Some(pts))
+                .filter(|(id, pts)| stored.session.channels.get(id) != Some(pts))
             {
                 ops.push(Op::UpdateState {
                     account: account.clone(),
@@ -287,12 +278,7 @@ impl FerogramSession {
             .iter()
             .map(|m| (m.user_id, min_context_of(m)))
             .collect();
-        let have: BTreeMap<i64, MinPeerContext> = self
-            .account
-            .min_peers()?
-            .into_iter()
-            .map(|m| (m.user_id, m))
-            .collect();
+        let have = &stored.min_peers;
         let gone: Vec<i64> = have
             .keys()
             .filter(|id| !wanted.contains_key(id))
@@ -319,7 +305,7 @@ impl FerogramSession {
             Some(t) => Some(LoginToken::new(t.clone())?),
             None => None,
         };
-        if self.account.login_token()? != token {
+        if stored.token != token {
             ops.push(Op::SetLoginToken { account, token });
         }
         Ok(ops)
@@ -349,7 +335,8 @@ impl FerogramSession {
     }
 
     fn update_entry(&self, entry: &DcEntry) -> Result<()> {
-        let mut endpoints = self.endpoints()?;
+        let stored = self.stored()?.unwrap_or_default();
+        let mut endpoints = stored.visible_endpoints();
         let new = endpoint_of(entry);
         let ipv6 = entry.is_ipv6();
         match endpoints
@@ -359,7 +346,10 @@ impl FerogramSession {
             Some(e) => *e = new,
             None => endpoints.push(new),
         }
-        let ops = self.dc_ops(endpoints, true)?;
+        let ops = self.dc_ops(&stored, endpoints)?;
+        if ops.is_empty() {
+            return Ok(());
+        }
         self.account.submit(ops, true).wait().map(drop)
     }
 
@@ -396,13 +386,12 @@ impl FerogramSession {
         }
         let id = marked_id(p)?;
         let stored = self.account.peer(id)?;
-        let new = peer_of(p, id, stored.as_ref());
-        if stored.as_ref() == Some(&new) {
+        let Some((replace, new)) = change(stored.as_ref(), peer_of(p, id, stored.as_ref())) else {
             return Ok(());
-        }
-        let account = self.name_owned();
+        };
+        let account = self.account.acc();
         let mut ops = Vec::with_capacity(2);
-        if stored.is_some() && merge_peer(stored.as_ref(), new.clone()) != new {
+        if replace {
             ops.push(Op::RemovePeer {
                 account: account.clone(),
                 id,
@@ -410,18 +399,43 @@ impl FerogramSession {
         }
         ops.push(Op::CachePeers {
             account,
-            peers: crate::account::normalize_batch(&[restamped(new)], true)?,
+            peers: crate::account::normalize_batch(&[new], true)?,
         });
         let durable = config.peer_durability == crate::options::Durability::Durable;
         self.account.submit(ops, durable).wait().map(drop)
     }
 }
 
-/// A changed peer to write: stamped now by the store (it keeps what other fronts stored,
-/// under the rules they were stored by, so it is normalized as a copy).
-fn restamped(mut peer: Peer) -> Peer {
-    peer.updated_at = 0;
-    peer
+/// What the account holds, as a save compares it and a load returns it.
+#[derive(Default)]
+struct Stored {
+    session: Session,
+    dcs: BTreeMap<i32, DataCenter>,
+    /// The stored endpoint list (DCs without endpoints are not in it).
+    endpoints: Vec<DcEndpoint>,
+    min_peers: BTreeMap<i64, MinPeerContext>,
+    token: Option<LoginToken>,
+}
+
+impl Stored {
+    /// The endpoint list a client sees (the stored one, completed from the DCs).
+    fn visible_endpoints(&self) -> Vec<DcEndpoint> {
+        visible_endpoints(self.endpoints.clone(), &self.dcs)
+    }
+}
+
+/// How the stored peer `stored` becomes `new`: `None` when it already is; else the peer to
+/// write (stamped now by the store; it keeps what other fronts stored, under the rules they
+/// were stored by, so it is normalized as a copy) and whether the old one is removed first
+/// (the store merges a new version into the old, keeping an old hash or channel kind where
+/// the new one has none, which would not give ferogram's peer).
+fn change(stored: Option<&Peer>, mut new: Peer) -> Option<(bool, Peer)> {
+    if stored == Some(&new) {
+        return None;
+    }
+    let replace = stored.is_some() && merge_peer(stored, new.clone()) != new;
+    new.updated_at = 0;
+    Some((replace, new))
 }
 
 /// How many peers an op writes or removes (the size of a record, roughly).

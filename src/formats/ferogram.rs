@@ -26,11 +26,11 @@ use super::le_reader::Reader;
 use super::portable::{Format, Portable, bad};
 use crate::error::Result;
 use crate::extras::{DcEndpoint, LoginToken, MinPeerContext, data_centers, visible_endpoints};
-use crate::model::{AUTH_KEY_LEN, AuthKey, Peer, PeerKind, UpdateState};
+use crate::ferogram_peer::FeroPeer;
+use crate::model::{AUTH_KEY_LEN, AuthKey, UpdateState};
 
 const VERSION: u8 = 8;
 const OLDEST: u8 = 4;
-const CHANNEL_MARK: i64 = 1_000_000_000_000;
 const NO_KIND: u8 = 0xFF;
 
 /// Whether the first bytes look like a ferogram session: a version from 4 to 8, a small
@@ -122,13 +122,21 @@ fn read_peers(r: &mut Reader<'_>, version: u8, p: &mut Portable) -> Result<()> {
     let (mut invalid, mut duplicate) = (0usize, 0usize);
     let mut at = std::collections::HashMap::with_capacity(n);
     for _ in 0..n {
-        let (id, hash, kind_byte) = (r.i64()?, r.i64()?, r.u8()?);
+        let (id, access_hash, kind) = (r.i64()?, r.i64()?, r.u8()?);
         let channel_kind = if version >= 6 { r.u8()? } else { NO_KIND };
-        let community = version >= 8 && r.u8()? != 0;
-        let Some(peer) = peer_of(id, hash, kind_byte, channel_kind, community) else {
+        let entry = FeroPeer {
+            id,
+            access_hash,
+            is_chat: kind == 2,
+            is_channel: kind == 1,
+            channel_kind: (channel_kind != NO_KIND).then_some(channel_kind),
+            is_community: version >= 8 && r.u8()? != 0,
+        };
+        let Some(marked) = entry.marked_id() else {
             invalid += 1;
             continue;
         };
+        let peer = entry.to_peer(marked, None);
         // ferogram's client loads the list into maps: the last entry for an id wins.
         match at.get(&peer.id) {
             Some(&i) => {
@@ -154,51 +162,6 @@ fn read_peers(r: &mut Reader<'_>, version: u8, p: &mut Portable) -> Result<()> {
     Ok(())
 }
 
-/// Our peer for one entry: a chat (type 2) wins over a community, a community over a
-/// channel (type 1); anything else is a user. A chat's hash 0 means none.
-fn peer_of(id: i64, hash: i64, kind: u8, channel_kind: u8, community: bool) -> Option<Peer> {
-    if id <= 0 {
-        return None;
-    }
-    let channel = |k| Some((-id.checked_add(CHANNEL_MARK)?, k));
-    let (marked, kind) = match (kind, community) {
-        (2, _) => (-id, PeerKind::BasicGroup),
-        (_, true) => channel(PeerKind::Community)?,
-        (1, _) => channel(match channel_kind {
-            0 => PeerKind::Channel,
-            1 => PeerKind::Megagroup,
-            2 => PeerKind::Gigagroup,
-            _ => PeerKind::ChannelUnknown,
-        })?,
-        _ => (id, PeerKind::UserUnknown),
-    };
-    let hash = (kind != PeerKind::BasicGroup || hash != 0).then_some(hash);
-    Some(Peer::new(marked, kind, hash))
-}
-
-/// The entry of one of our peers: bare id, hash, type, channel kind, community (`None`
-/// for an id outside the three ranges).
-fn entry_of(p: &Peer) -> Option<(i64, i64, u8, u8, u8)> {
-    let hash = p.access_hash.unwrap_or(0);
-    if p.kind.is_user() {
-        return (p.id > 0).then_some((p.id, hash, 0, NO_KIND, 0));
-    }
-    if p.kind == PeerKind::BasicGroup {
-        let bare = p.id.checked_neg()?;
-        return (bare > 0).then_some((bare, hash, 2, NO_KIND, 0));
-    }
-    let bare = p.id.checked_neg()?.checked_sub(CHANNEL_MARK)?;
-    let entry = match p.kind {
-        // ferogram writes a community with type 0 and its own byte.
-        PeerKind::Community => (bare, hash, 0, NO_KIND, 1),
-        PeerKind::Channel => (bare, hash, 1, 0, 0),
-        PeerKind::Megagroup => (bare, hash, 1, 1, 0),
-        PeerKind::Gigagroup => (bare, hash, 1, 2, 0),
-        _ => (bare, hash, 1, NO_KIND, 0),
-    };
-    (bare > 0).then_some(entry)
-}
-
 /// Refuses a count past what the format's field holds.
 fn fits(what: &str, n: usize, max: usize) -> Result<()> {
     if n > max {
@@ -214,7 +177,7 @@ pub(crate) fn encode(p: &Portable) -> Result<Vec<u8>> {
     let s = &p.session;
     let dcs = s.dcs.iter().map(|d| (d.id, d.clone())).collect();
     let endpoints = visible_endpoints(p.dc_endpoints.clone(), &dcs);
-    let peers: Vec<_> = p.peers.iter().filter_map(entry_of).collect();
+    let peers: Vec<FeroPeer> = p.peers.iter().filter_map(FeroPeer::of).collect();
     fits("DC entries", endpoints.len(), usize::from(u8::MAX))?;
     fits("channels", s.channels.len(), usize::from(u16::MAX))?;
     fits("peers", peers.len(), usize::from(u16::MAX))?;
@@ -259,10 +222,12 @@ pub(crate) fn encode(p: &Portable) -> Result<Vec<u8>> {
         b.extend_from_slice(&pts.to_le_bytes());
     }
     b.extend_from_slice(&(peers.len() as u16).to_le_bytes());
-    for (id, hash, kind, channel_kind, community) in peers {
-        b.extend_from_slice(&id.to_le_bytes());
-        b.extend_from_slice(&hash.to_le_bytes());
-        b.extend_from_slice(&[kind, channel_kind, community]);
+    for f in peers {
+        b.extend_from_slice(&f.id.to_le_bytes());
+        b.extend_from_slice(&f.access_hash.to_le_bytes());
+        let kind = if f.is_chat { 2 } else { u8::from(f.is_channel) };
+        let channel_kind = f.channel_kind.unwrap_or(NO_KIND);
+        b.extend_from_slice(&[kind, channel_kind, u8::from(f.is_community)]);
     }
     b.extend_from_slice(&(p.min_peers.len() as u16).to_le_bytes());
     for m in &p.min_peers {

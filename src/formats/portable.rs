@@ -133,7 +133,10 @@ impl Portable {
     /// keeping its date from the source; `progress` hears how many peers are written so far.
     pub fn write_to(&self, account: &Account, mut progress: impl FnMut(usize)) -> Result<()> {
         account.save(&self.session)?;
-        self.write_extras_to(account)?;
+        let extras = self.extras_ops(account)?;
+        if !extras.is_empty() {
+            account.submit(extras, true).wait()?;
+        }
         let mut done = 0;
         for chunk in self.peers.chunks(5_000) {
             account.restore_peers(chunk, crate::options::Durability::Durable)?;
@@ -142,22 +145,21 @@ impl Portable {
         }
         Ok(())
     }
-}
 
-impl Portable {
-    /// Writes the min-peer contexts, token and DC endpoints the portable holds, after its
-    /// session (writing the session's DCs dropped any endpoints).
-    pub fn write_extras_to(&self, account: &Account) -> Result<()> {
-        if !self.min_peers.is_empty() {
-            account.set_min_peers(&self.min_peers)?;
-        }
-        if self.login_token.is_some() {
-            account.set_login_token(self.login_token.clone())?;
-        }
-        if !self.dc_endpoints.is_empty() {
-            account.set_dc_endpoints(self.dc_endpoints.clone())?;
-        }
-        Ok(())
+    /// Replaces the whole account with this session, its peers, min-peer contexts, token
+    /// and DC endpoints in one durable record ([`Account::replace`]).
+    pub fn replace_into(&self, account: &Account) -> Result<()> {
+        account.replace_with(&self.session, &self.peers, self.extras_ops(account)?)
+    }
+
+    /// The ops that write the min-peer contexts, token and DC endpoints this holds.
+    fn extras_ops(&self, account: &Account) -> Result<Vec<crate::state::op::Op>> {
+        crate::extras::write_ops(
+            account.name(),
+            self.min_peers.clone(),
+            self.login_token.clone(),
+            self.dc_endpoints.clone(),
+        )
     }
 }
 

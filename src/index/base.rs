@@ -108,7 +108,7 @@ impl Base {
 }
 
 /// A table that older stores do not have yet (a writer creates it at its next checkpoint).
-fn optional<T>(opened: std::result::Result<T, redb::TableError>) -> Result<Option<T>> {
+pub(super) fn optional<T>(opened: std::result::Result<T, redb::TableError>) -> Result<Option<T>> {
     match opened {
         Ok(table) => Ok(Some(table)),
         Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
@@ -212,10 +212,9 @@ type NameTables = (
 
 impl Names {
     fn open(txn: &ReadTransaction, (new, old): NameTables, kind: &'static str) -> Result<Names> {
-        match txn.open_table(new) {
-            Ok(table) => Ok(Names::Checked(table, kind)),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Names::Bare(txn.open_table(old)?)),
-            Err(e) => Err(e.into()),
+        match optional(txn.open_table(new))? {
+            Some(table) => Ok(Names::Checked(table, kind)),
+            None => Ok(Names::Bare(txn.open_table(old)?)),
         }
     }
 

@@ -199,11 +199,9 @@ fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
     def: TableDefinition<K, V>,
 ) -> Result<()> {
     let mut to = dst.open_table(def)?;
-    let from = match src.open_table(def) {
-        Ok(table) => table,
-        // A table newer than the source store: the copy has it, empty.
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-        Err(e) => return Err(e.into()),
+    // A table newer than the source store: the copy has it, empty.
+    let Some(from) = super::base::optional(src.open_table(def))? else {
+        return Ok(());
     };
     for entry in from.iter()? {
         let (k, v) = entry?;

@@ -69,7 +69,7 @@ pub(super) fn set_login_token(account: &str, token: Option<&LoginToken>) -> Plan
 }
 
 pub(super) fn set_dc_endpoints(account: &str, endpoints: &[DcEndpoint]) -> Result<Plan> {
-    crate::extras::set_endpoints_op(account, endpoints.to_vec())?;
+    crate::extras::check_endpoints(endpoints)?;
     let positions: Vec<i32> = (0..endpoints.len() as i32).collect();
     let dcs: Vec<i32> = endpoints.iter().map(|e| e.dc).collect();
     let addresses: Vec<String> = endpoints.iter().map(|e| e.address.clone()).collect();

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::Result;
+use crate::extras::ExtrasRecord;
 use crate::index::Base;
 use crate::model::{Peer, PeerKind, UpdateStateChange};
 use crate::state::op::Op;
@@ -71,14 +72,16 @@ fn apply_op(
             remove_unkept(&mut touch(active, &account).channels, stored, &keep);
         }
         Op::SetLoginToken { account, token } => {
-            let mut extras = View::new(active, frozen, base).extras(&account)?;
-            extras.login_token = token;
-            touch(active, &account).extras = Some(extras);
+            edit_extras(active, frozen, base, &account, |e| {
+                e.login_token = token;
+                true
+            })?;
         }
         Op::SetDcEndpoints { account, endpoints } => {
-            let mut extras = View::new(active, frozen, base).extras(&account)?;
-            extras.dc_endpoints = endpoints;
-            touch(active, &account).extras = Some(extras);
+            edit_extras(active, frozen, base, &account, |e| {
+                e.dc_endpoints = endpoints;
+                true
+            })?;
         }
         Op::RemovePeer { account, id } => {
             let view = View::new(active, frozen, base);
@@ -136,6 +139,22 @@ fn apply_op(
     Ok(())
 }
 
+/// Changes the account's extras row as `edit` says; `edit` returns whether it changed it
+/// (an unchanged row is not written into the layer).
+fn edit_extras(
+    active: &mut Overlay,
+    frozen: Option<&Overlay>,
+    base: Option<&Base>,
+    account: &str,
+    edit: impl FnOnce(&mut ExtrasRecord) -> bool,
+) -> Result<()> {
+    let mut extras = View::new(active, frozen, base).extras(account)?;
+    if edit(&mut extras) {
+        touch(active, account).extras = Some(extras);
+    }
+    Ok(())
+}
+
 /// Drops the DC endpoints of the DCs `gone` picks: a DC written or removed by any front
 /// makes the endpoints a client kept for it stale.
 fn drop_endpoints(
@@ -145,12 +164,11 @@ fn drop_endpoints(
     account: &str,
     gone: impl Fn(i32) -> bool,
 ) -> Result<()> {
-    let mut extras = View::new(active, frozen, base).extras(account)?;
-    if extras.dc_endpoints.iter().any(|e| gone(e.dc)) {
-        extras.dc_endpoints.retain(|e| !gone(e.dc));
-        touch(active, account).extras = Some(extras);
-    }
-    Ok(())
+    edit_extras(active, frozen, base, account, |e| {
+        let before = e.dc_endpoints.len();
+        e.dc_endpoints.retain(|e| !gone(e.dc));
+        e.dc_endpoints.len() != before
+    })
 }
 
 /// Records the deletion of every stored key not in `keep`.
