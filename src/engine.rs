@@ -33,6 +33,8 @@ pub(crate) trait Engine: Send + Sync {
     /// Flush or checkpoint.
     fn control(&self, what: Control) -> Pending<u64>;
     fn config(&self) -> EngineConfig;
+    /// Batches applied since the open that changed `account`'s peers.
+    fn peer_writes(&self, account: &str) -> u64;
 }
 
 /// Runs `f` on a view of `engine` and returns its result.

@@ -16,34 +16,39 @@ use crate::pending::Pending;
 use crate::state::apply::apply_batch;
 use crate::state::op::Op;
 use crate::state::overlay::Overlay;
+use crate::state::peer_writes::PeerWrites;
 use crate::state::view::View;
 
 struct MemInner {
-    overlay: RwLock<Overlay>,
+    overlay: RwLock<(Overlay, PeerWrites)>,
     config: EngineConfig,
 }
 
 impl Engine for MemInner {
     fn view_dyn(&self, f: &mut dyn FnMut(&View<'_>) -> Result<()>) -> Result<()> {
-        let overlay = self.overlay.read().unpoisoned();
-        f(&View::new(&overlay, None, None))
+        let overlay = &self.overlay.read().unpoisoned().0;
+        f(&View::new(overlay, None, None))
     }
 
     fn submit(&self, ops: Vec<Op>, _durable: bool) -> Pending<u64> {
-        let mut overlay = self.overlay.write().unpoisoned();
+        let (overlay, peer_writes) = &mut *self.overlay.write().unpoisoned();
         let lsn = overlay.last_lsn + 1;
+        peer_writes.note(&ops);
         // With no index below, applying cannot fail on I/O; a failure leaves the batch out.
-        let result = apply_batch(&mut overlay, None, None, lsn, ops).map(|()| lsn);
+        let result = apply_batch(overlay, None, None, lsn, ops).map(|()| lsn);
         Pending::ready(result)
     }
 
     fn control(&self, _what: Control) -> Pending<u64> {
-        let overlay = self.overlay.read().unpoisoned();
-        Pending::ready(Ok(overlay.last_lsn))
+        Pending::ready(Ok(self.overlay.read().unpoisoned().0.last_lsn))
     }
 
     fn config(&self) -> EngineConfig {
         self.config
+    }
+
+    fn peer_writes(&self, account: &str) -> u64 {
+        self.overlay.read().unpoisoned().1.get(account)
     }
 }
 
@@ -114,7 +119,7 @@ impl MemoryStore {
 
     /// Per-account figures (the disk figures are 0).
     pub fn stats(&self) -> Result<crate::Stats> {
-        let last_lsn = self.inner.overlay.read().unpoisoned().last_lsn;
+        let last_lsn = self.inner.overlay.read().unpoisoned().0.last_lsn;
         Ok(crate::Stats {
             last_lsn,
             records_since_checkpoint: last_lsn,

@@ -14,6 +14,7 @@ use crate::pending::{Completer, Pending, completion};
 use crate::phase::{Phase, PhaseHook, reach};
 use crate::state::op::Op;
 use crate::state::overlay::Overlay;
+use crate::state::peer_writes::PeerWrites;
 
 /// The overlay layers (the one being written and the one being checkpointed) over the
 /// tables of the last checkpoint. All three change together under one lock, so a reader
@@ -22,6 +23,8 @@ pub(crate) struct Layers {
     pub active: Overlay,
     pub frozen: Option<Arc<Overlay>>,
     pub base: Arc<Base>,
+    /// Batches applied since the open that changed each account's peers.
+    pub peer_writes: PeerWrites,
 }
 
 /// Thresholds of the automatic checkpoint.
@@ -131,6 +134,7 @@ impl Shared {
             active,
             frozen: None,
             base,
+            peer_writes: PeerWrites::default(),
         };
         Shared {
             index_path: dir.join(crate::paths::INDEX_FILE),

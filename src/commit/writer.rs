@@ -255,6 +255,7 @@ impl Writer {
         let mut layers = self.shared.write_layers();
         let layers = &mut *layers;
         for (lsn, ops) in batches {
+            layers.peer_writes.note(&ops);
             // Applying reads older state from the index: damage there is an error, never a
             // panic that would take the writer thread down.
             crate::index::guarded(index, || {

@@ -108,4 +108,8 @@ impl Engine for Core {
             peer_durability: self.options.peer_durability,
         }
     }
+
+    fn peer_writes(&self, account: &str) -> u64 {
+        self.shared.read_layers().peer_writes.get(account)
+    }
 }

@@ -9,7 +9,7 @@ use crate::extras::{DcEndpoint, MinPeerContext};
 use crate::ferogram_peer::FeroPeer;
 use crate::model::{AuthKey, Peer};
 
-fn fero(p: &CachedPeer) -> FeroPeer {
+pub(super) fn fero(p: &CachedPeer) -> FeroPeer {
     FeroPeer {
         id: p.id,
         access_hash: p.access_hash,

@@ -8,11 +8,12 @@
 //! what is stored, in one durable batch.
 
 mod mapping;
+mod mirror;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ferogram_session::{
     CachedPeer, DcEntry, PersistedSession, SessionBackend, UpdateStateChange as FChange,
@@ -25,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::extras::{
     DcEndpoint, LoginToken, MinPeerContext, data_centers, set_endpoints_op, visible_endpoints,
 };
+use crate::locks::Unpoisoned;
 use crate::memory::MemoryStore;
 use crate::model::{DEFAULT_ACCOUNT, DataCenter, Peer, Session, UpdateState, UpdateStateChange};
 use crate::state::apply::merge_peer;
@@ -32,6 +34,7 @@ use crate::state::op::Op;
 use crate::store::Store;
 
 use mapping::*;
+use mirror::Mirror;
 
 /// Peer changes per record when a `save` changes more than fit in one: each record stays
 /// far below the log's payload limit.
@@ -43,7 +46,7 @@ const PAGE: usize = 8192;
 ///
 /// ```no_run
 /// # fn main() -> sessiondb::Result<()> {
-/// use std::sync::Arc;
+/// use std::sync::{Arc, Mutex};
 /// let backend = Arc::new(sessiondb::FerogramSession::open("bot")?);
 /// // ferogram::Client::builder().session_backend(backend) ...
 /// # let _ = backend; Ok(()) }
@@ -51,6 +54,10 @@ const PAGE: usize = 8192;
 pub struct FerogramSession {
     account: Account,
     owner: Owner,
+    /// The peers of the last save while they are what the store holds (see `mirror`).
+    mirror: Mutex<Option<Mirror>>,
+    /// Saves that compared with the mirror instead of the whole stored cache.
+    mirrored_saves: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for FerogramSession {
@@ -70,18 +77,35 @@ impl FerogramSession {
     /// Uses `account` of an open store (several adapters may share one store).
     pub fn from_store(store: Arc<Store>, account: &str) -> Result<Self> {
         let (account, owner) = Owner::file(store, account)?;
-        Ok(FerogramSession { account, owner })
+        Ok(FerogramSession {
+            account,
+            owner,
+            mirror: Mutex::default(),
+            mirrored_saves: Default::default(),
+        })
     }
 
     /// Uses `account` of an in-memory store.
     pub fn from_memory(store: MemoryStore, account: &str) -> Result<Self> {
         let (account, owner) = Owner::memory(store, account)?;
-        Ok(FerogramSession { account, owner })
+        Ok(FerogramSession {
+            account,
+            owner,
+            mirror: Mutex::default(),
+            mirrored_saves: Default::default(),
+        })
     }
 
     /// The sessiondb account behind this backend.
     pub fn account(&self) -> &Account {
         &self.account
+    }
+
+    /// How many saves compared with the last one saved instead of the whole stored cache.
+    #[cfg(feature = "testing")]
+    pub fn mirrored_saves(&self) -> u64 {
+        self.mirrored_saves
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Flushes and checkpoints the file store (a no-op for an in-memory one).
@@ -162,8 +186,9 @@ impl FerogramSession {
     }
 
     /// The ops that make the stored peers equal to `peers` (later duplicates win): a merge
-    /// of the snapshot, sorted by marked id, with the store's peers read in id order.
-    fn peer_ops(&self, peers: &[CachedPeer]) -> Result<Vec<Op>> {
+    /// of the snapshot, sorted by marked id, with the store's peers read in id order; and
+    /// whether no id came twice.
+    fn peer_ops(&self, peers: &[CachedPeer]) -> Result<(Vec<Op>, bool)> {
         let mut wanted = Vec::with_capacity(peers.len());
         for (i, p) in peers.iter().enumerate() {
             wanted.push((marked_id(p)?, i));
@@ -171,7 +196,7 @@ impl FerogramSession {
         // The last of equal ids first, and the one kept.
         wanted.sort_by_key(|&(id, i)| (id, std::cmp::Reverse(i)));
         wanted.dedup_by_key(|&mut (id, _)| id);
-        let account = self.account.acc();
+        let distinct = wanted.len() == peers.len();
         let (mut removed, mut cached) = (Vec::new(), Vec::new());
         let mut next = wanted.iter().peekable();
         let mut after = None;
@@ -212,6 +237,58 @@ impl FerogramSession {
         for &(id, i) in next {
             handle(None, Some((id, i)));
         }
+        Ok((self.peer_writes(removed, cached)?, distinct))
+    }
+
+    /// [`Self::peer_ops`] from the mirror of the last save: the store is read only for the
+    /// snapshot entries the mirror walk did not pair. `None` when the snapshot names an id
+    /// twice (the full merge then decides which one wins).
+    fn mirrored_peer_ops(&self, mirror: &Mirror, peers: &[CachedPeer]) -> Result<Option<Vec<Op>>> {
+        let diff = mirror.diff(peers);
+        let mut wanted = Vec::with_capacity(diff.new.len());
+        for &j in &diff.new {
+            wanted.push((marked_id(&peers[j])?, j));
+        }
+        wanted.sort_unstable();
+        if wanted.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Ok(None);
+        }
+        let mut unpaired: Vec<i64> = Vec::with_capacity(diff.old.len());
+        for &i in &diff.old {
+            // Mirror entries were saved, so their ids are valid.
+            unpaired.extend(mirror.get(i).marked_id());
+        }
+        unpaired.sort_unstable();
+        let name = self.account.name();
+        let stored: Vec<Option<Peer>> = self
+            .account
+            .view(|v| wanted.iter().map(|&(id, _)| v.peer(name, id)).collect())?;
+        let (mut removed, mut cached) = (Vec::new(), Vec::new());
+        for (&(id, j), stored) in wanted.iter().zip(&stored) {
+            // Stored but paired nowhere in the mirror walk: the snapshot has it twice.
+            if stored.is_some() && unpaired.binary_search(&id).is_err() {
+                return Ok(None);
+            }
+            if let Some((replace, new)) =
+                change(stored.as_ref(), peer_of(&peers[j], id, stored.as_ref()))
+            {
+                if replace {
+                    removed.push(id);
+                }
+                cached.push(new);
+            }
+        }
+        removed.extend(
+            unpaired
+                .into_iter()
+                .filter(|id| wanted.binary_search_by_key(id, |w| w.0).is_err()),
+        );
+        self.peer_writes(removed, cached).map(Some)
+    }
+
+    /// The ops that remove `removed` and then cache `cached`, in records of bounded size.
+    fn peer_writes(&self, removed: Vec<i64>, cached: Vec<Peer>) -> Result<Vec<Op>> {
+        let account = self.account.acc();
         let mut ops: Vec<Op> = removed
             .into_iter()
             .map(|id| Op::RemovePeer {
@@ -312,26 +389,53 @@ impl FerogramSession {
     }
 
     fn save_session(&self, s: &PersistedSession) -> Result<()> {
+        let engine = self.account.engine()?;
         let mut ops = self.save_ops(s)?;
-        if self.account.engine()?.config().cache_peers {
-            let peer_ops = self.peer_ops(&s.peers)?;
-            // Most saves fit one record: the whole save is then one atomic batch. A larger
-            // one writes its peers first, each record whole, and the session last.
-            let mut record = Vec::new();
-            let mut units = 0;
-            for op in peer_ops {
-                if units + peer_units(&op) > PEERS_PER_RECORD && !record.is_empty() {
-                    self.account
-                        .submit(std::mem::take(&mut record), true)
-                        .wait()?;
-                    units = 0;
-                }
-                units += peer_units(&op);
-                record.push(op);
-            }
-            ops.extend(record);
+        if !engine.config().cache_peers {
+            return self.account.submit(ops, true).wait().map(drop);
         }
-        self.account.submit(ops, true).wait().map(drop)
+        // Taken for the whole save: saves run one at a time, and a failed one leaves none.
+        let mut mirror = self.mirror.lock().unpoisoned();
+        let before = engine.peer_writes(self.account.name());
+        let last = mirror.take();
+        let fast = match last.as_ref().filter(|m| m.writes == before) {
+            Some(m) => self.mirrored_peer_ops(m, &s.peers)?,
+            None => None,
+        };
+        let (peer_ops, distinct) = match fast {
+            Some(ops) => {
+                self.mirrored_saves
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (ops, true)
+            }
+            None => self.peer_ops(&s.peers)?,
+        };
+        // Most saves fit one record: the whole save is then one atomic batch. A larger one
+        // writes its peers first, each record whole, and the session last.
+        let mut record = Vec::new();
+        let (mut units, mut peer_records) = (0, 0);
+        for op in peer_ops {
+            if units + peer_units(&op) > PEERS_PER_RECORD && !record.is_empty() {
+                self.account
+                    .submit(std::mem::take(&mut record), true)
+                    .wait()?;
+                peer_records += 1;
+                units = 0;
+            }
+            units += peer_units(&op);
+            record.push(op);
+        }
+        if !record.is_empty() {
+            peer_records += 1;
+        }
+        ops.extend(record);
+        self.account.submit(ops, true).wait()?;
+        // Only this save's records moved the count: the store holds exactly the snapshot.
+        let after = engine.peer_writes(self.account.name());
+        if distinct && after == before + peer_records {
+            *mirror = Some(Mirror::of(&s.peers, after, last));
+        }
+        Ok(())
     }
 
     fn update_entry(&self, entry: &DcEntry) -> Result<()> {
