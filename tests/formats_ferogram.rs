@@ -177,3 +177,239 @@ fn counts_past_the_formats_fields_are_refused() {
     std::fs::write(&path, &newer).expect("write");
     assert!(formats::import_file(&path, Some(Format::Ferogram)).is_err());
 }
+
+// ---- ferogram's two string forms -------------------------------------------------------
+
+use ferogram_session::string_session::{FullSession, Session, StringSession};
+
+fn compact(ip: &str, version: u8) -> StringSession {
+    let (dc_id, ip, port) = (4, ip.parse().expect("ip"), 443);
+    let auth_key = std::array::from_fn(|i| (i * 5 + 2) as u8);
+    let user_id = 5_000_000_123;
+    match version {
+        1 => StringSession::V1(FullSession {
+            dc_id,
+            ip,
+            port,
+            auth_key,
+            user_id,
+            server_salt: -42,
+            seq_no: 7,
+            layer: 220,
+        }),
+        _ => StringSession::V2(Session {
+            dc_id,
+            ip,
+            port,
+            auth_key,
+            user_id,
+        }),
+    }
+}
+
+#[test]
+fn ferograms_native_string_round_trips_and_ferogram_reads_ours() {
+    let written = sample().to_string();
+    assert_eq!(
+        formats::detect_string(&written).ok(),
+        Some(Format::FerogramString)
+    );
+    let p = formats::import_string(&format!("{written}\n"), None).expect("import");
+    assert_eq!((p.peers.len(), p.min_peers.len()), (40, 2));
+    assert!(p.login_token.is_some());
+    let ours = formats::export_string(&p, Format::FerogramString, &ExportOptions::default())
+        .expect("export");
+    assert!(ours == written, "the export differs from ferogram's string");
+    let read = PersistedSession::from_string(&ours).expect("ferogram reads it");
+    assert!(read.to_bytes() == sample().to_bytes());
+}
+
+#[test]
+fn ferograms_compact_strings_import_and_ours_are_what_ferogram_writes() {
+    for ip in ["149.154.167.91", "2001:67c:4e8:f004::a"] {
+        let v2 = compact(ip, 2).encode();
+        assert_eq!(
+            formats::detect_string(&v2).ok(),
+            Some(Format::FerogramCompactString),
+            "{ip}"
+        );
+        let p = formats::import_string(&v2, None).expect("import V2");
+        let dc = &p.session.dcs[0];
+        assert_eq!((p.session.home_dc, dc.id), (Some(4), 4));
+        assert!(
+            dc.auth_key.as_ref().map(|k| *k.as_bytes()) == Some(compact(ip, 2).session().auth_key)
+        );
+        assert_eq!(p.session.user.as_ref().map(|u| u.id), Some(5_000_000_123));
+        let ours =
+            formats::export_string(&p, Format::FerogramCompactString, &ExportOptions::default())
+                .expect("export");
+        assert!(
+            ours == v2,
+            "{ip}: the export differs from ferogram's V2 string"
+        );
+
+        // V1 carries the salt too; an export writes V2, which ferogram decodes to the same.
+        let v1 = compact(ip, 1).encode_v1();
+        let p = formats::import_string(&v1, None).expect("import V1");
+        assert_eq!(p.session.dcs[0].server_salt, -42);
+        let ours =
+            formats::export_string(&p, Format::FerogramCompactString, &ExportOptions::default())
+                .expect("export");
+        let read = StringSession::decode(&ours)
+            .expect("ferogram decodes it")
+            .session();
+        let want = compact(ip, 1).session();
+        assert_eq!(
+            (read.dc_id, read.ip, read.port, read.user_id),
+            (want.dc_id, want.ip, want.port, want.user_id)
+        );
+        assert!(read.auth_key == want.auth_key);
+    }
+}
+
+#[test]
+fn damaged_ferogram_strings_are_typed_errors() {
+    let strings = [
+        sample().to_string(),
+        compact("149.154.167.91", 2).encode(),
+        compact("149.154.167.91", 1).encode_v1(),
+    ];
+    for (s, format) in strings.iter().zip([
+        Format::FerogramString,
+        Format::FerogramCompactString,
+        Format::FerogramCompactString,
+    ]) {
+        for len in 0..s.len() {
+            let cut = &s[..len];
+            assert!(
+                matches!(
+                    formats::import_string(cut, Some(format)),
+                    Err(sessiondb::Error::Format { .. })
+                ),
+                "{format} cut at {len} characters imported"
+            );
+            assert!(formats::import_string(cut, None).is_err());
+        }
+    }
+    // A compact string of a version ferogram does not write.
+    let mut bytes = base64_decode(&compact("149.154.167.91", 2).encode());
+    bytes[0] = 3;
+    let text = base64_encode(&bytes);
+    let e = formats::import_string(&text, Some(Format::FerogramCompactString)).expect_err("v3");
+    assert!(e.to_string().contains("version 3"), "{e}");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .expect("base64")
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+// ---- ferogram's SqliteBackend file -----------------------------------------------------
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/formats")
+        .join(name)
+}
+
+#[test]
+fn ferograms_sqlite_file_imports_whole() {
+    // Written by SqliteBackend itself: a whole save, then incremental calls.
+    let path = fixture("ferogram-0.6.6.sqlite");
+    assert_eq!(
+        formats::detect_file(&path).ok(),
+        Some(Format::FerogramSqlite)
+    );
+    let p = formats::import_file(&path, None).expect("import");
+    let s = &p.session;
+    assert_eq!(s.home_dc, Some(2));
+    assert_eq!(p.dc_endpoints.len(), 4);
+    assert_eq!(s.dcs.iter().map(|d| d.id).collect::<Vec<_>>(), [1, 2, 4]);
+    assert!(s.dcs[1].auth_key.is_some() && s.dcs[0].auth_key.is_none());
+    assert_eq!(s.dcs[0].server_salt, 11);
+    let state = s.update_state.expect("update state");
+    assert_eq!(
+        (state.pts, state.qts, state.date, state.seq),
+        (1300, 5, 1_700_000_100, 10)
+    );
+    assert_eq!(s.channels.len(), 3);
+    assert_eq!(p.peers.len(), 41);
+    let kinds = |k: sessiondb::PeerKind| p.peers.iter().filter(|x| x.kind == k).count();
+    assert_eq!(kinds(sessiondb::PeerKind::BasicGroup), 10);
+    assert_eq!(kinds(sessiondb::PeerKind::Community), 10);
+    assert_eq!(p.min_peers.len(), 2);
+    assert_eq!(p.login_token.as_ref().map(|t| t.as_bytes().len()), Some(3));
+}
+
+/// ferogram's own reader (fixtures-gen/ferogram, built by .ci/run): a digest of a file as
+/// `SqliteBackend` loads it. Under `CI=true` it must be there; elsewhere it is skipped.
+fn ferogram_digest(path: &std::path::Path) -> Option<String> {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let reader = std::env::var("SESSIONDB_FEROGRAM_READER").ok();
+    let reader = reader.filter(|r| std::path::Path::new(r).exists());
+    assert!(
+        reader.is_some() || !ci,
+        "CI=true but SESSIONDB_FEROGRAM_READER is not built"
+    );
+    let out = std::process::Command::new(reader?)
+        .arg("read")
+        .arg(path)
+        .output()
+        .expect("run the reader");
+    assert!(
+        out.status.success(),
+        "ferogram could not load {}",
+        path.display()
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn our_sqlite_export_holds_what_ferograms_did_and_ferogram_loads_it() {
+    let p = formats::import_file(&fixture("ferogram-0.6.6.sqlite"), None).expect("import");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("ours.sqlite");
+    formats::export_file(&p, Format::FerogramSqlite, &out, &ExportOptions::default())
+        .expect("export");
+    let back = formats::import_file(&out, None).expect("import ours");
+    assert_eq!(back.session, p.session);
+    assert_eq!(back.peers, p.peers);
+    assert_eq!(back.min_peers, p.min_peers);
+    assert_eq!(back.dc_endpoints, p.dc_endpoints);
+    assert!(back.login_token == p.login_token);
+    // The same through a store, and into ferogram's binary format and back.
+    let store = MemoryStore::new();
+    p.write_to(&store.default_account(), |_| {}).expect("write");
+    let stored = Portable::from_account(&store.default_account()).expect("read");
+    assert_eq!(stored.dc_endpoints, p.dc_endpoints);
+    if let (Some(theirs), Some(ours)) = (
+        ferogram_digest(&fixture("ferogram-0.6.6.sqlite")),
+        ferogram_digest(&out),
+    ) {
+        assert!(
+            theirs == ours,
+            "ferogram loads our export differently from its own file"
+        );
+    }
+}
+
+#[test]
+fn a_damaged_sqlite_file_is_a_typed_error() {
+    let bytes = std::fs::read(fixture("ferogram-0.6.6.sqlite")).expect("read");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for len in [0, 100, 4096, bytes.len() / 2] {
+        let path = dir.path().join(format!("cut-{len}.sqlite"));
+        std::fs::write(&path, &bytes[..len]).expect("write");
+        assert!(
+            formats::import_file(&path, Some(Format::FerogramSqlite)).is_err(),
+            "a file cut at {len} bytes imported"
+        );
+    }
+}

@@ -223,3 +223,28 @@ fn layer_version_2_files_import() {
     bytes[0] = 1;
     assert!(layer_import(&bytes).is_err());
 }
+
+#[test]
+fn layer_string_is_its_file_in_base64_both_ways() {
+    // Written by layer's own StringSessionBackend from the file fixture's session.
+    let text = std::fs::read_to_string(fixture("layer-0.5.0.string")).unwrap();
+    assert_eq!(
+        formats::detect_string(&text).ok(),
+        Some(Format::LayerString)
+    );
+    let from_string = formats::import_string(&text, None).unwrap();
+    let from_file = formats::import_file(&fixture("layer-0.5.0.session"), None).unwrap();
+    same_portable(&from_string, &from_file, "layer string");
+    let ours = formats::export_string(&from_string, Format::LayerString, &ExportOptions::default())
+        .unwrap();
+    assert!(
+        ours == text.trim(),
+        "the export differs from layer's string"
+    );
+    for len in [0, 1, 10, text.len() / 2, text.trim().len() - 1] {
+        assert!(
+            formats::import_string(&text[..len], Some(Format::LayerString)).is_err(),
+            "a string cut at {len} characters imported"
+        );
+    }
+}

@@ -119,19 +119,28 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Portable> {
 
 fn read_peers(r: &mut Reader<'_>, version: u8, p: &mut Portable) -> Result<()> {
     let n = usize::from(r.u16()?);
-    let (mut invalid, mut duplicate) = (0usize, 0usize);
-    let mut at = std::collections::HashMap::with_capacity(n);
+    let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
         let (id, access_hash, kind) = (r.i64()?, r.i64()?, r.u8()?);
         let channel_kind = if version >= 6 { r.u8()? } else { NO_KIND };
-        let entry = FeroPeer {
+        entries.push(FeroPeer {
             id,
             access_hash,
             is_chat: kind == 2,
             is_channel: kind == 1,
             channel_kind: (channel_kind != NO_KIND).then_some(channel_kind),
             is_community: version >= 8 && r.u8()? != 0,
-        };
+        });
+    }
+    add_peers(p, entries);
+    Ok(())
+}
+
+/// ferogram's peer entries as ours, with a note for those skipped or listed twice.
+pub(super) fn add_peers(p: &mut Portable, entries: impl IntoIterator<Item = FeroPeer>) {
+    let (mut invalid, mut duplicate) = (0usize, 0usize);
+    let mut at = std::collections::HashMap::new();
+    for entry in entries {
         let Some(marked) = entry.marked_id() else {
             invalid += 1;
             continue;
@@ -159,7 +168,14 @@ fn read_peers(r: &mut Reader<'_>, version: u8, p: &mut Portable) -> Result<()> {
             "{duplicate} peer id(s) listed more than once: the last entry kept"
         ));
     }
-    Ok(())
+}
+
+/// What an export writes: the DC entries a client sees (the stored endpoints completed
+/// from the DCs) and the peers ferogram can hold.
+pub(super) fn export_entries(p: &Portable) -> (Vec<DcEndpoint>, Vec<FeroPeer>) {
+    let dcs = p.session.dcs.iter().map(|d| (d.id, d.clone())).collect();
+    let endpoints = visible_endpoints(p.dc_endpoints.clone(), &dcs);
+    (endpoints, p.peers.iter().filter_map(FeroPeer::of).collect())
 }
 
 /// Refuses a count past what the format's field holds.
@@ -175,9 +191,7 @@ fn fits(what: &str, n: usize, max: usize) -> Result<()> {
 
 pub(crate) fn encode(p: &Portable) -> Result<Vec<u8>> {
     let s = &p.session;
-    let dcs = s.dcs.iter().map(|d| (d.id, d.clone())).collect();
-    let endpoints = visible_endpoints(p.dc_endpoints.clone(), &dcs);
-    let peers: Vec<FeroPeer> = p.peers.iter().filter_map(FeroPeer::of).collect();
+    let (endpoints, peers) = export_entries(p);
     fits("DC entries", endpoints.len(), usize::from(u8::MAX))?;
     fits("channels", s.channels.len(), usize::from(u16::MAX))?;
     fits("peers", peers.len(), usize::from(u16::MAX))?;

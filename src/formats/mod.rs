@@ -1,13 +1,16 @@
 //! Import and export of other libraries' session formats (feature `formats`): Telethon v1
 //! and v2 `.session` files, Telethon, GramJS and Pyrogram strings, Pyrogram `.session`
-//! files, grammers-session SQLite files and layer-client binary files.
+//! files, grammers-session SQLite files, layer-client binary files and strings, and ferogram
+//! binary, SQLite and string sessions.
 //!
 //! Every format goes through [`Portable`]: the session and peers it holds, plus notes on what
 //! the import had to guess or recover. Decoders bound every length before allocating and
 //! return [`Error::Format`] on bad input, never panic.
 
+mod binary_strings;
 mod dc_table;
 mod ferogram;
+mod ferogram_sqlite;
 mod grammers_sqlite;
 mod layer;
 mod le_reader;
@@ -148,6 +151,7 @@ fn import_file_as_is(path: &Path, format: Option<Format>) -> Result<Portable> {
         Format::Grammers => grammers_sqlite::import(path),
         Format::Layer => layer::decode(&read_all(path)?),
         Format::Ferogram => ferogram::decode(&read_all(path)?),
+        Format::FerogramSqlite => ferogram_sqlite::import(path),
         f => Err(string_not_file(f)),
     }
 }
@@ -188,6 +192,7 @@ pub fn export_file(
             let bytes = ferogram::encode(portable)?;
             crate::paths::write_private_file(path, &bytes)
         }
+        Format::FerogramSqlite => ferogram_sqlite::export(portable, path, options),
         f => Err(Error::InvalidArgument(format!(
             "{f} is a string format: export it as a string"
         ))),

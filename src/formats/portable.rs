@@ -28,11 +28,19 @@ pub enum Format {
     Layer,
     /// ferogram binary session (format versions 4 to 8; written at 8).
     Ferogram,
+    /// layer-client session string (base64 of its binary session).
+    LayerString,
+    /// ferogram native session string (base64 of its binary session).
+    FerogramString,
+    /// ferogram compact `string_session` (V2 written; V1 and V2 read).
+    FerogramCompactString,
+    /// ferogram `SqliteBackend` file.
+    FerogramSqlite,
 }
 
 impl Format {
     /// Every format, for listings and detection.
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 13] = [
         Format::TelethonV1,
         Format::TelethonV2,
         Format::TelethonString,
@@ -42,6 +50,10 @@ impl Format {
         Format::Grammers,
         Format::Layer,
         Format::Ferogram,
+        Format::LayerString,
+        Format::FerogramString,
+        Format::FerogramCompactString,
+        Format::FerogramSqlite,
     ];
 
     /// The name used on the command line.
@@ -56,6 +68,10 @@ impl Format {
             Format::Grammers => "grammers",
             Format::Layer => "layer",
             Format::Ferogram => "ferogram",
+            Format::LayerString => "layer-string",
+            Format::FerogramString => "ferogram-string",
+            Format::FerogramCompactString => "ferogram-compact-string",
+            Format::FerogramSqlite => "ferogram-sqlite",
         }
     }
 
@@ -63,7 +79,12 @@ impl Format {
     pub fn is_string(self) -> bool {
         matches!(
             self,
-            Format::TelethonString | Format::GramjsString | Format::PyrogramString
+            Format::TelethonString
+                | Format::GramjsString
+                | Format::PyrogramString
+                | Format::LayerString
+                | Format::FerogramString
+                | Format::FerogramCompactString
         )
     }
 }

@@ -36,6 +36,11 @@ fn table_names(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
     names.collect()
 }
 
+/// Whether the file has a table of that name.
+pub(crate) fn has_table(conn: &Connection, format: Format, name: &str) -> Result<bool> {
+    Ok(table_names(conn).map_err(err(format))?.contains(name))
+}
+
 /// Identifies a SQLite session file by its tables.
 pub(crate) fn detect(path: &Path) -> Result<Format> {
     // Which library wrote it is not known yet: errors name SQLite and the path.
@@ -58,11 +63,13 @@ pub(crate) fn detect(path: &Path) -> Result<Format> {
         Format::Pyrogram
     } else if has(&["dc_home", "dc_option", "peer_info"]) {
         Format::Grammers
+    } else if has(&super::ferogram_sqlite::TABLES) {
+        Format::FerogramSqlite
     } else {
         return Err(Error::Format {
             format: "sqlite".into(),
             reason: format!(
-                "{} is a SQLite file but not a Telethon, Pyrogram or grammers session",
+                "{} is a SQLite file but not a Telethon, Pyrogram, grammers or ferogram session",
                 path.display()
             ),
         });

@@ -1,4 +1,5 @@
-//! Telethon, GramJS and Pyrogram session strings.
+//! Session strings: Telethon, GramJS and Pyrogram here; the Rust clients' (layer-client,
+//! ferogram) in `binary_strings`. Detection tries them all.
 //!
 //! Layouts (all big-endian; see FORMATS.md):
 //! - Telethon: `'1' + urlsafe_b64(>B {4|16}s H 256s)`, padding kept: 263 or 275 bytes.
@@ -23,6 +24,9 @@ use base64::engine::general_purpose::{
 
 use zeroize::Zeroizing;
 
+use super::binary_strings::{
+    COMPACT_LENGTHS, MAX_NATIVE_TEXT, decode_compact, decode_native, encode_compact, encode_native,
+};
 use super::portable::{ExportOptions, Format, Portable, bad, export_dc};
 use crate::error::{Error, Result};
 use crate::model::{AUTH_KEY_LEN, AuthKey, DataCenter, Session, User};
@@ -48,10 +52,13 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-const CANDIDATES: [Format; 3] = [
+const CANDIDATES: [Format; 6] = [
     Format::TelethonString,
     Format::GramjsString,
     Format::PyrogramString,
+    Format::FerogramCompactString,
+    Format::FerogramString,
+    Format::LayerString,
 ];
 
 /// How strictly to read: `Detect` adds the encoding and plausibility checks.
@@ -108,24 +115,36 @@ fn unlikeness(text: &str, format: Format) -> usize {
     // Characters of `n` bytes in base64, padded or not; the version '1' adds one.
     let padded = |n: usize| n.div_ceil(3) * 4;
     let unpadded = |n: usize| (n * 4).div_ceil(3);
-    let (prefixed, url_safe, lengths): (bool, bool, Vec<usize>) = match format {
-        Format::TelethonString => (true, true, vec![TELETHON_V4, TELETHON_V6]),
-        // An address of 7 to 45 characters.
-        Format::GramjsString => (true, false, vec![GRAMJS_FIXED + 7, GRAMJS_FIXED + 45]),
-        _ => (false, true, vec![PYRO_V2, PYRO_OLD32, PYRO_OLD64]),
+    // A range of lengths fits GramJS (an address of 7 to 45 characters) and the native
+    // strings (any session from a bare one up); the others have fixed lengths.
+    let (prefixed, url_safe, lengths, ranged): (bool, bool, Vec<usize>, bool) = match format {
+        Format::TelethonString => (true, true, vec![TELETHON_V4, TELETHON_V6], false),
+        Format::GramjsString => (true, false, vec![GRAMJS_FIXED + 7, GRAMJS_FIXED + 45], true),
+        Format::FerogramCompactString => (false, true, COMPACT_LENGTHS.to_vec(), false),
+        Format::FerogramString | Format::LayerString => (false, true, vec![20, usize::MAX], true),
+        _ => (false, true, vec![PYRO_V2, PYRO_OLD32, PYRO_OLD64], false),
     };
-    let chars = |n| if prefixed { 1 + padded(n) } else { unpadded(n) };
+    let chars = |n: usize| match (prefixed, n) {
+        (_, usize::MAX) => n,
+        (true, n) => 1 + padded(n),
+        (false, n) => unpadded(n),
+    };
     let lengths: Vec<usize> = lengths.into_iter().map(chars).collect();
     let len = text.len();
-    let mut score = if format == Format::GramjsString {
-        // Any length between the shortest and the longest address fits.
+    let mut score = if ranged {
         lengths[0].saturating_sub(len) + len.saturating_sub(lengths[1])
     } else {
         lengths.iter().map(|&n| n.abs_diff(len)).min().unwrap_or(0)
     };
-    // Telethon and GramJS strings start with their version '1'; a Pyrogram string with the
-    // DC id's first six bits, which are zero: 'A'.
-    if !text.starts_with(if prefixed { '1' } else { 'A' }) {
+    // Telethon and GramJS strings start with their version '1'; the others with their
+    // first byte's top six bits: zero ('A') for a DC id or a version up to 3, and 'C' for
+    // ferogram's binary version 8.
+    let first = match format {
+        _ if prefixed => '1',
+        Format::FerogramString => 'C',
+        _ => 'A',
+    };
+    if !text.starts_with(first) {
         score += 1000;
     }
     let standard_only = text.contains(['+', '/']);
@@ -145,6 +164,8 @@ pub(crate) fn encode(p: &Portable, format: Format, options: &ExportOptions) -> R
         Format::TelethonString => encode_telethon(p, options),
         Format::GramjsString => encode_gramjs(p, options),
         Format::PyrogramString => encode_pyrogram(p, options),
+        Format::FerogramCompactString => encode_compact(p, options),
+        Format::FerogramString | Format::LayerString => encode_native(p, format),
         f => Err(Error::InvalidArgument(format!(
             "{f} is a file format: export it to a file"
         ))),
@@ -164,8 +185,10 @@ fn reason_of(e: &Error) -> String {
 }
 
 fn decode_mode(text: &str, format: Format, mode: Mode) -> Result<Portable> {
-    // The longest string is GramJS with a 64-byte address (~440 characters).
-    if text.len() > MAX_TEXT {
+    // The longest session-only string is GramJS with a 64-byte address (~440 characters);
+    // native strings carry peers too.
+    let native = matches!(format, Format::FerogramString | Format::LayerString);
+    if text.len() > if native { MAX_NATIVE_TEXT } else { MAX_TEXT } {
         return Err(bad(
             format,
             format!("{} characters is too long", text.len()),
@@ -175,6 +198,13 @@ fn decode_mode(text: &str, format: Format, mode: Mode) -> Result<Portable> {
         Format::TelethonString => decode_telethon(text, mode),
         Format::GramjsString => decode_gramjs(text, mode),
         Format::PyrogramString => decode_pyrogram(text, mode),
+        Format::FerogramCompactString => {
+            let b = unbase64(format, text, &URL_SAFE_NO_PAD, mode)?;
+            decode_compact(&b, mode == Mode::Detect)
+        }
+        Format::FerogramString | Format::LayerString => {
+            decode_native(&unbase64(format, text, &URL_SAFE_NO_PAD, mode)?, format)
+        }
         f => Err(Error::InvalidArgument(format!(
             "{f} is a file format, not a session string"
         ))),
@@ -218,6 +248,14 @@ fn shape(format: Format) -> String {
         Format::GramjsString => format!(
             "GramJS strings are '1' + base64 of {GRAMJS_FIXED} bytes plus the address text \
              (275 bytes, 369 characters, for a 14-character IPv4 address)"
+        ),
+        Format::FerogramCompactString => format!(
+            "ferogram compact strings are URL-safe base64 without padding of {:?} bytes",
+            COMPACT_LENGTHS
+        ),
+        Format::FerogramString | Format::LayerString => format!(
+            "{} strings are URL-safe base64 without padding of a binary session",
+            format.name()
         ),
         _ => format!(
             "Pyrogram strings are URL-safe base64 without padding of {PYRO_V2} bytes (2.x, \
@@ -266,7 +304,7 @@ fn portable(dc: DataCenter) -> Portable {
     }
 }
 
-fn set_addr(dc: &mut DataCenter, ip: IpAddr, port: u16) {
+pub(super) fn set_addr(dc: &mut DataCenter, ip: IpAddr, port: u16) {
     match ip {
         IpAddr::V4(a) => dc.ipv4 = Some(SocketAddrV4::new(a, port)),
         IpAddr::V6(a) => dc.ipv6 = Some(SocketAddrV6::new(a, port, 0, 0)),

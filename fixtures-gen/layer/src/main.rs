@@ -8,6 +8,7 @@
 //! - `layer-0.5.0-getconfig.session`: the shapes `help.getConfig` adds: a media-only entry
 //!   for DC 2 that shares its key (`DcPool::collect_keys`), and an IPv6 address written as
 //!   `format!("{}:{}", ip, port)`, i.e. without brackets.
+//! - `layer-0.5.0.string`: the first session as layer's `StringSessionBackend` holds it.
 //!
 //! layer-client does not export `CachedPeer`: peers come from a one-peer template string
 //! that layer's own `StringSessionBackend` parses, cloned and changed field by field, then
@@ -39,6 +40,19 @@ fn main() -> std::io::Result<()> {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));
     plain(&out.join("layer-0.5.0.session"))?;
     getconfig(&out.join("layer-0.5.0-getconfig.session"))?;
+    string(&out.join("layer-0.5.0.session"), &out.join("layer-0.5.0.string"))?;
+    Ok(())
+}
+
+/// `layer-0.5.0.string`: the plain session as layer's own `StringSessionBackend` holds it
+/// (what `export_session_string` returns), read back by layer.
+fn string(from: &Path, out: &Path) -> std::io::Result<()> {
+    let session = BinaryFileBackend::new(from).load()?.expect("written above");
+    let be = StringSessionBackend::new("");
+    be.save(&session)?;
+    std::fs::write(out, be.current())?;
+    let back = StringSessionBackend::new(std::fs::read_to_string(out)?).load()?;
+    assert_eq!(back.map(|s| s.peers.len()), Some(session.peers.len()));
     Ok(())
 }
 
