@@ -115,23 +115,24 @@ fn unlikeness(text: &str, format: Format) -> usize {
     // Characters of `n` bytes in base64, padded or not; the version '1' adds one.
     let padded = |n: usize| n.div_ceil(3) * 4;
     let unpadded = |n: usize| (n * 4).div_ceil(3);
-    // A range of lengths fits GramJS (an address of 7 to 45 characters) and the native
-    // strings (any session from a bare one up); the others have fixed lengths.
-    let (prefixed, url_safe, lengths, ranged): (bool, bool, Vec<usize>, bool) = match format {
-        Format::TelethonString => (true, true, vec![TELETHON_V4, TELETHON_V6], false),
-        Format::GramjsString => (true, false, vec![GRAMJS_FIXED + 7, GRAMJS_FIXED + 45], true),
-        Format::FerogramCompactString => (false, true, COMPACT_LENGTHS.to_vec(), false),
-        Format::FerogramString | Format::LayerString => (false, true, vec![20, usize::MAX], true),
-        _ => (false, true, vec![PYRO_V2, PYRO_OLD32, PYRO_OLD64], false),
+    // Native strings (a whole binary session, peers included) fit any length: a weak
+    // guess, behind a fixed-length format whose length is near.
+    let native = matches!(format, Format::FerogramString | Format::LayerString);
+    let (prefixed, url_safe, lengths): (bool, bool, Vec<usize>) = match format {
+        Format::TelethonString => (true, true, vec![TELETHON_V4, TELETHON_V6]),
+        // An address of 7 to 45 characters.
+        Format::GramjsString => (true, false, vec![GRAMJS_FIXED + 7, GRAMJS_FIXED + 45]),
+        Format::FerogramCompactString => (false, true, COMPACT_LENGTHS.to_vec()),
+        _ if native => (false, true, vec![]),
+        _ => (false, true, vec![PYRO_V2, PYRO_OLD32, PYRO_OLD64]),
     };
-    let chars = |n: usize| match (prefixed, n) {
-        (_, usize::MAX) => n,
-        (true, n) => 1 + padded(n),
-        (false, n) => unpadded(n),
-    };
+    let chars = |n| if prefixed { 1 + padded(n) } else { unpadded(n) };
     let lengths: Vec<usize> = lengths.into_iter().map(chars).collect();
     let len = text.len();
-    let mut score = if ranged {
+    let mut score = if native {
+        50
+    } else if format == Format::GramjsString {
+        // Any length between the shortest and the longest address fits.
         lengths[0].saturating_sub(len) + len.saturating_sub(lengths[1])
     } else {
         lengths.iter().map(|&n| n.abs_diff(len)).min().unwrap_or(0)
