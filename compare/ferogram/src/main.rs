@@ -21,9 +21,9 @@ const SYSTEMS: [&str; 4] = ["sessiondb", "binary-file", "sqlite-normal", "sqlite
 /// Peers in the session the update-state rows run on.
 const UPDATE_PEERS: usize = 10_000;
 /// `apply_update_state` calls per round from one thread, and per thread from 16.
-const ONE_WRITER_CALLS: i32 = 400;
+const ONE_WRITER_CALLS: i32 = 1000;
 const THREADS: usize = 16;
-const CALLS_PER_THREAD: i32 = 60;
+const CALLS_PER_THREAD: i32 = 200;
 
 fn main() {
     let mut args = std::env::args().skip(1);
