@@ -313,16 +313,21 @@ fn base64_encode(b: &[u8]) -> String {
 
 // ---- ferogram's SqliteBackend file -----------------------------------------------------
 
-fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/formats")
-        .join(name)
+/// A copy of the SQLite fixture in `dir`: the file is in WAL mode, so opening it (even
+/// read-only) makes `-wal` and `-shm` files beside it, which must not land in the tree.
+fn sqlite_fixture(dir: &std::path::Path) -> std::path::PathBuf {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/formats/ferogram-0.6.6.sqlite");
+    let to = dir.join("ferogram-0.6.6.sqlite");
+    std::fs::copy(from, &to).expect("copy the fixture");
+    to
 }
 
 #[test]
 fn ferograms_sqlite_file_imports_whole() {
     // Written by SqliteBackend itself: a whole save, then incremental calls.
-    let path = fixture("ferogram-0.6.6.sqlite");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = sqlite_fixture(dir.path());
     assert_eq!(
         formats::detect_file(&path).ok(),
         Some(Format::FerogramSqlite)
@@ -373,8 +378,9 @@ fn ferogram_digest(path: &std::path::Path) -> Option<String> {
 
 #[test]
 fn our_sqlite_export_holds_what_ferograms_did_and_ferogram_loads_it() {
-    let p = formats::import_file(&fixture("ferogram-0.6.6.sqlite"), None).expect("import");
     let dir = tempfile::tempdir().expect("tempdir");
+    let theirs = sqlite_fixture(dir.path());
+    let p = formats::import_file(&theirs, None).expect("import");
     let out = dir.path().join("ours.sqlite");
     formats::export_file(&p, Format::FerogramSqlite, &out, &ExportOptions::default())
         .expect("export");
@@ -389,10 +395,7 @@ fn our_sqlite_export_holds_what_ferograms_did_and_ferogram_loads_it() {
     p.write_to(&store.default_account(), |_| {}).expect("write");
     let stored = Portable::from_account(&store.default_account()).expect("read");
     assert_eq!(stored.dc_endpoints, p.dc_endpoints);
-    if let (Some(theirs), Some(ours)) = (
-        ferogram_digest(&fixture("ferogram-0.6.6.sqlite")),
-        ferogram_digest(&out),
-    ) {
+    if let (Some(theirs), Some(ours)) = (ferogram_digest(&theirs), ferogram_digest(&out)) {
         assert!(
             theirs == ours,
             "ferogram loads our export differently from its own file"
@@ -402,8 +405,8 @@ fn our_sqlite_export_holds_what_ferograms_did_and_ferogram_loads_it() {
 
 #[test]
 fn a_damaged_sqlite_file_is_a_typed_error() {
-    let bytes = std::fs::read(fixture("ferogram-0.6.6.sqlite")).expect("read");
     let dir = tempfile::tempdir().expect("tempdir");
+    let bytes = std::fs::read(sqlite_fixture(dir.path())).expect("read");
     for len in [0, 100, 4096, bytes.len() / 2] {
         let path = dir.path().join(format!("cut-{len}.sqlite"));
         std::fs::write(&path, &bytes[..len]).expect("write");

@@ -47,7 +47,7 @@ const PAGE: usize = 8192;
 ///
 /// ```no_run
 /// # fn main() -> sessiondb::Result<()> {
-/// use std::sync::{Arc, Mutex};
+/// use std::sync::Arc;
 /// let backend = Arc::new(sessiondb::FerogramSession::open("bot")?);
 /// // ferogram::Client::builder().session_backend(backend) ...
 /// # let _ = backend; Ok(()) }
@@ -77,24 +77,21 @@ impl FerogramSession {
 
     /// Uses `account` of an open store (several adapters may share one store).
     pub fn from_store(store: Arc<Store>, account: &str) -> Result<Self> {
-        let (account, owner) = Owner::file(store, account)?;
-        Ok(FerogramSession {
-            account,
-            owner,
-            mirror: Mutex::default(),
-            mirrored_saves: Default::default(),
-        })
+        Owner::file(store, account).map(Self::new)
     }
 
     /// Uses `account` of an in-memory store.
     pub fn from_memory(store: MemoryStore, account: &str) -> Result<Self> {
-        let (account, owner) = Owner::memory(store, account)?;
-        Ok(FerogramSession {
+        Owner::memory(store, account).map(Self::new)
+    }
+
+    fn new((account, owner): (Account, Owner)) -> Self {
+        FerogramSession {
             account,
             owner,
             mirror: Mutex::default(),
             mirrored_saves: Default::default(),
-        })
+        }
     }
 
     /// The sessiondb account behind this backend.

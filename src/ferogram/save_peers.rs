@@ -29,14 +29,7 @@ impl FerogramSession {
         let mut after = None;
         let mut handle = |stored: Option<&Peer>, want: Option<(i64, usize)>| match (stored, want) {
             (Some(s), None) => removed.push(s.id),
-            (stored, Some((id, i))) => {
-                if let Some((replace, new)) = change(stored, peer_of(&peers[i], id, stored)) {
-                    if replace {
-                        removed.push(id);
-                    }
-                    cached.push(new);
-                }
-            }
+            (stored, Some((id, i))) => rewrite(stored, &peers[i], id, &mut removed, &mut cached),
             (None, None) => {}
         };
         loop {
@@ -64,7 +57,7 @@ impl FerogramSession {
         for &(id, i) in next {
             handle(None, Some((id, i)));
         }
-        Ok((self.peer_writes(removed, cached)?, distinct))
+        Ok((self.peer_change_ops(removed, cached)?, distinct))
     }
 
     /// [`Self::peer_ops`] from the mirror of the last save: the store is read only for the
@@ -100,25 +93,18 @@ impl FerogramSession {
             if stored.is_some() && unpaired.binary_search(&id).is_err() {
                 return Ok(None);
             }
-            if let Some((replace, new)) =
-                change(stored.as_ref(), peer_of(&peers[j], id, stored.as_ref()))
-            {
-                if replace {
-                    removed.push(id);
-                }
-                cached.push(new);
-            }
+            rewrite(stored.as_ref(), &peers[j], id, &mut removed, &mut cached);
         }
         removed.extend(
             unpaired
                 .into_iter()
                 .filter(|id| wanted.binary_search_by_key(id, |w| w.0).is_err()),
         );
-        self.peer_writes(removed, cached).map(Some)
+        self.peer_change_ops(removed, cached).map(Some)
     }
 
     /// The ops that remove `removed` and then cache `cached`, in records of bounded size.
-    fn peer_writes(&self, removed: Vec<i64>, cached: Vec<Peer>) -> Result<Vec<Op>> {
+    fn peer_change_ops(&self, removed: Vec<i64>, cached: Vec<Peer>) -> Result<Vec<Op>> {
         let account = self.account.acc();
         let mut ops: Vec<Op> = removed
             .into_iter()
@@ -152,6 +138,23 @@ pub(super) fn change(stored: Option<&Peer>, mut new: Peer) -> Option<(bool, Peer
     let replace = stored.is_some() && merge_peer(stored, new.clone()) != new;
     new.updated_at = 0;
     Some((replace, new))
+}
+
+/// Notes what makes the stored peer at `id` ferogram's `p`: the peer to write, and its id
+/// among those removed first when the store's merge would not give `p`.
+fn rewrite(
+    stored: Option<&Peer>,
+    p: &CachedPeer,
+    id: i64,
+    removed: &mut Vec<i64>,
+    cached: &mut Vec<Peer>,
+) {
+    if let Some((replace, new)) = change(stored, peer_of(p, id, stored)) {
+        if replace {
+            removed.push(id);
+        }
+        cached.push(new);
+    }
 }
 
 /// How many peers an op writes or removes (the size of a record, roughly).
