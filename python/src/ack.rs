@@ -1,0 +1,116 @@
+//! A write's acknowledgement, handed to Python: `wait()` blocks with the GIL released;
+//! `notify(call_soon_threadsafe, resolve, future)` settles an asyncio future from the
+//! runtime thread once the write is acknowledged (or failed), so the event loop never waits.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, OnceLock};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use sessiondb::Pending;
+
+use crate::errors::{OrRaise, to_py};
+
+type Work = Pin<Box<dyn Future<Output = sessiondb::Result<()>> + Send>>;
+
+enum Source {
+    /// An engine acknowledgement: waited on in place, no runtime needed.
+    Pending(Pending<u64>),
+    /// A future that may need tokio (closing a file store uses its blocking pool).
+    Future(Work),
+}
+
+/// One write (or flush) in flight. Settles once: a second `wait` or `notify` raises.
+#[pyclass(module = "sessiondb._native", frozen)]
+pub struct Ack {
+    source: Mutex<Option<Source>>,
+}
+
+impl Ack {
+    pub fn pending(p: Pending<u64>) -> Ack {
+        Ack::of(Source::Pending(p))
+    }
+
+    pub fn future(f: impl Future<Output = sessiondb::Result<()>> + Send + 'static) -> Ack {
+        Ack::of(Source::Future(Box::pin(f)))
+    }
+
+    fn of(source: Source) -> Ack {
+        Ack {
+            source: Mutex::new(Some(source)),
+        }
+    }
+
+    fn take(&self) -> PyResult<Source> {
+        self.source
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("acknowledgement lock poisoned"))?
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("this acknowledgement was already used"))
+    }
+}
+
+/// The runtime whose one thread drives acknowledgements for asyncio (and closes stores).
+fn runtime() -> PyResult<&'static tokio::runtime::Handle> {
+    static HANDLE: OnceLock<Result<tokio::runtime::Handle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let handle = rt.handle().clone();
+            std::thread::Builder::new()
+                .name("sessiondb-acks".into())
+                .spawn(move || rt.block_on(std::future::pending::<()>()))
+                .map_err(|e| e.to_string())?;
+            Ok(handle)
+        })
+        .as_ref()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start sessiondb's runtime: {e}")))
+}
+
+async fn finish(source: Source) -> sessiondb::Result<()> {
+    match source {
+        Source::Pending(p) => p.await.map(drop),
+        Source::Future(f) => f.await,
+    }
+}
+
+#[pymethods]
+impl Ack {
+    /// Blocks until the write is acknowledged (the GIL released meanwhile); raises its error.
+    fn wait(&self, py: Python<'_>) -> PyResult<()> {
+        match self.take()? {
+            Source::Pending(p) => py.detach(|| p.wait().map(drop)).or_raise(),
+            Source::Future(f) => {
+                let handle = runtime()?;
+                let (tx, rx) = std::sync::mpsc::channel();
+                handle.spawn(async move {
+                    let _ = tx.send(f.await);
+                });
+                py.detach(move || rx.recv())
+                    .map_err(|_| PyRuntimeError::new_err("sessiondb's runtime stopped"))?
+                    .or_raise()
+            }
+        }
+    }
+
+    /// Once acknowledged, calls `call_soon(resolve, future, error)` (`error` is `None` on
+    /// success): pass the loop's `call_soon_threadsafe`.
+    fn notify(&self, call_soon: Py<PyAny>, resolve: Py<PyAny>, future: Py<PyAny>) -> PyResult<()> {
+        let source = self.take()?;
+        runtime()?.spawn(async move {
+            let result = finish(source).await;
+            Python::attach(|py| {
+                let error = match result {
+                    Ok(()) => py.None(),
+                    Err(e) => to_py(e).into_value(py).into_any(),
+                };
+                // A closed loop refuses the call: nobody is left to tell.
+                let _ = call_soon.call1(py, (resolve, future, error));
+            });
+        });
+        Ok(())
+    }
+}
