@@ -33,7 +33,9 @@ pub(crate) trait Engine: Send + Sync {
     /// Flush or checkpoint.
     fn control(&self, what: Control) -> Pending<u64>;
     fn config(&self) -> EngineConfig;
-    /// Batches applied since the open that changed `account`'s peers.
+    /// Batches applied since the open that changed `account`'s peers (counted always, read
+    /// by the ferogram adapter only).
+    #[cfg_attr(not(feature = "ferogram"), allow(dead_code))]
     fn peer_writes(&self, account: &str) -> u64;
 }
 

@@ -33,6 +33,8 @@ mod commit;
 mod core;
 mod creation;
 mod crypto;
+#[cfg(any(feature = "ferogram", feature = "formats"))]
+mod dc_endpoints;
 mod engine;
 mod error;
 mod extras;

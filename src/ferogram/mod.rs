@@ -23,10 +23,9 @@ use ferogram_session::{
 
 use crate::account::Account;
 use crate::adapter_owner::Owner;
+use crate::dc_endpoints::{data_centers, visible_endpoints};
 use crate::error::{Error, Result};
-use crate::extras::{
-    DcEndpoint, LoginToken, MinPeerContext, data_centers, set_endpoints_op, visible_endpoints,
-};
+use crate::extras::{DcEndpoint, LoginToken, MinPeerContext, set_endpoints_op};
 use crate::locks::Unpoisoned;
 use crate::memory::MemoryStore;
 use crate::model::{DEFAULT_ACCOUNT, DataCenter, Session, UpdateState, UpdateStateChange};

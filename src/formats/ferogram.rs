@@ -24,8 +24,9 @@ use std::collections::BTreeMap;
 
 use super::le_reader::Reader;
 use super::portable::{Format, Portable, bad};
+use crate::dc_endpoints::{data_centers, visible_endpoints};
 use crate::error::Result;
-use crate::extras::{DcEndpoint, LoginToken, MinPeerContext, data_centers, visible_endpoints};
+use crate::extras::{DcEndpoint, LoginToken, MinPeerContext};
 use crate::ferogram_peer::FeroPeer;
 use crate::model::{AUTH_KEY_LEN, AuthKey, UpdateState};
 

@@ -14,8 +14,9 @@ use std::path::Path;
 use super::ferogram::{add_peers, export_entries};
 use super::portable::{ExportOptions, Format, Portable, bad};
 use super::sqlite::{self, auth_key, for_each_row, int, int32};
+use crate::dc_endpoints::data_centers;
 use crate::error::Result;
-use crate::extras::{DcEndpoint, LoginToken, MinPeerContext, data_centers};
+use crate::extras::{DcEndpoint, LoginToken, MinPeerContext};
 use crate::ferogram_peer::FeroPeer;
 
 const F: Format = Format::FerogramSqlite;

@@ -33,6 +33,7 @@ impl PeerWrites {
         }
     }
 
+    #[cfg_attr(not(feature = "ferogram"), allow(dead_code))]
     pub fn get(&self, account: &str) -> u64 {
         self.0.get(account).copied().unwrap_or(0)
     }
