@@ -32,21 +32,27 @@ class World:
         v = self._version
         e["username"] = "n{}v{}".format(id_, v) if rng.random() < 0.8 else None
         e["phone"] = "7{}{}".format(id_, v) if e["kind"] == "user" and rng.random() < 0.6 else None
-        e["name"] = "Name {} {}".format(id_, v)
+        # A user's display name is "first last", or either alone.
+        e["first"], e["last"] = rng.choice([("Name", "{} {}".format(id_, v)),
+                                            ("Name {} {}".format(id_, v), None),
+                                            (None, "Name {} {}".format(id_, v))])
+        e["name"] = " ".join(p for p in (e["first"], e["last"]) if p)
         e["bot"] = rng.random() < 0.2
         e["flavour"] = rng.choice(["broadcast", "megagroup", "gigagroup"])
+        e["min"] = rng.random() < 0.1  # seen only as `min`: Telethon caches no hash from it
 
     def tl(self, id_):
         e = self.entities[id_]
         if e["kind"] == "user":
             return types.User(id=id_, access_hash=e["hash"], username=e["username"],
-                              phone=e["phone"], first_name=e["name"], bot=e["bot"])
+                              phone=e["phone"], first_name=e["first"], last_name=e["last"],
+                              bot=e["bot"], min=e["min"])
         if e["kind"] == "chat":
             return types.Chat(id=id_, title=e["name"], photo=types.ChatPhotoEmpty(),
                               participants_count=3, date=EPOCH, version=1)
         flavour = e["flavour"]
         return types.Channel(id=id_, title=e["name"], photo=types.ChatPhotoEmpty(), date=EPOCH,
-                             access_hash=e["hash"], username=e["username"],
+                             access_hash=e["hash"], username=e["username"], min=e["min"],
                              broadcast=flavour == "broadcast",
                              megagroup=flavour in ("megagroup", "gigagroup"),
                              gigagroup=flavour == "gigagroup")
