@@ -59,18 +59,25 @@ class Storage(_StorageBase):
 
     def __init__(self, path=None, *, account=_native.DEFAULT_ACCOUNT, passphrase=None,
                  store=None):
-        if store is None:
-            store = _native.Store(path, passphrase) if path else _native.Store.memory()
-            self._owns_store = True
-        else:
-            self._owns_store = False
+        self._path = path
+        self._passphrase = passphrase
+        self._owns_store = store is None
         self._store = store
-        self._account = store.account(account)
         self._name = account
+        self._account = None
+
+    def _acct(self):
+        """The account; a store this storage opened from a path opens again after close()."""
+        if self._account is None:
+            if self._store is None:
+                self._store = (_native.Store(self._path, self._passphrase) if self._path
+                               else _native.Store.memory())
+            self._account = self._store.account(self._name)
+        return self._account
 
     async def load(self):
         """The stored session, or None for an account never saved."""
-        home, dcs, user, state, channels, _takeout = self._account.snapshot()
+        home, dcs, user, state, channels, _takeout = self._acct().snapshot()
         if not dcs and user is None and state is None and not channels:
             return None
         session = Session(
@@ -94,16 +101,23 @@ class Storage(_StorageBase):
         common = (state.pts, state.qts, state.date, state.seq) if state is not None else None
         channels = {c.id: c.pts for c in state.channels} if state is not None else {}
         user_row = (user.id, user.dc, user.bot, user.username) if user is not None else None
-        await _awaitable(self._account.save(home, dcs, user_row, common, channels))
+        await _awaitable(self._acct().save(home, dcs, user_row, common, channels))
 
     async def delete(self):
         """Deletes the account and everything under it."""
+        self._acct()
         await _awaitable(self._store.delete_account(self._name))
 
     async def close(self):
-        """Closes a store this storage opened; a shared one is only flushed."""
-        ack = self._store.close() if self._owns_store else self._store.flush()
-        await _awaitable(ack)
+        """Closes a store this storage opened from a path (it opens again on the next call);
+        a shared or in-memory one is only flushed."""
+        if self._store is None:
+            return
+        if not (self._owns_store and self._path):
+            await _awaitable(self._store.flush())
+            return
+        store, self._store, self._account = self._store, None, None
+        await _awaitable(store.close())
 
 
 async def _awaitable(ack):

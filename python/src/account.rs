@@ -97,6 +97,11 @@ impl Account {
         ))
     }
 
+    /// The ids of the account's DCs (no keys copied out).
+    fn dc_ids(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
+        Ok(self.read(py, |a| a.dcs())?.iter().map(|dc| dc.id).collect())
+    }
+
     fn update_state(&self, py: Python<'_>) -> PyResult<Option<StateRow>> {
         Ok(self.read(py, |a| a.update_state())?.map(state_row))
     }

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -51,23 +51,34 @@ impl Ack {
     }
 }
 
+/// The name of the runtime's thread (a wait on it could never finish).
+const RUNTIME_THREAD: &str = "sessiondb-acks";
+
 /// The runtime whose one thread drives acknowledgements for asyncio (and closes stores).
-fn runtime() -> PyResult<&'static tokio::runtime::Handle> {
-    static HANDLE: OnceLock<Result<tokio::runtime::Handle, String>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .build()
-                .map_err(|e| e.to_string())?;
-            let handle = rt.handle().clone();
-            std::thread::Builder::new()
-                .name("sessiondb-acks".into())
-                .spawn(move || rt.block_on(std::future::pending::<()>()))
-                .map_err(|e| e.to_string())?;
-            Ok(handle)
-        })
-        .as_ref()
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start sessiondb's runtime: {e}")))
+/// One per process: a child made by `fork` has no copy of the thread, so it starts its own.
+fn runtime() -> PyResult<tokio::runtime::Handle> {
+    static RUNTIME: Mutex<Option<(u32, tokio::runtime::Handle)>> = Mutex::new(None);
+    let mut slot = RUNTIME
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("sessiondb's runtime lock poisoned"))?;
+    let pid = std::process::id();
+    if let Some((owner, handle)) = slot.as_ref()
+        && *owner == pid
+    {
+        return Ok(handle.clone());
+    }
+    let started = || -> std::io::Result<tokio::runtime::Handle> {
+        let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        let handle = rt.handle().clone();
+        std::thread::Builder::new()
+            .name(RUNTIME_THREAD.into())
+            .spawn(move || rt.block_on(std::future::pending::<()>()))?;
+        Ok(handle)
+    };
+    let handle = started()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start sessiondb's runtime: {e}")))?;
+    *slot = Some((pid, handle.clone()));
+    Ok(handle)
 }
 
 async fn finish(source: Source) -> sessiondb::Result<()> {
@@ -84,6 +95,11 @@ impl Ack {
         match self.take()? {
             Source::Pending(p) => py.detach(|| p.wait().map(drop)).or_raise(),
             Source::Future(f) => {
+                if std::thread::current().name() == Some(RUNTIME_THREAD) {
+                    return Err(PyRuntimeError::new_err(
+                        "an acknowledgement cannot be waited for on sessiondb's own thread",
+                    ));
+                }
                 let handle = runtime()?;
                 let (tx, rx) = std::sync::mpsc::channel();
                 handle.spawn(async move {
@@ -102,12 +118,13 @@ impl Ack {
         let source = self.take()?;
         runtime()?.spawn(async move {
             let result = finish(source).await;
-            Python::attach(|py| {
+            // `None` once the interpreter is shutting down: nobody is left to tell.
+            let _ = Python::try_attach(|py| {
                 let error = match result {
                     Ok(()) => py.None(),
                     Err(e) => to_py(e).into_value(py).into_any(),
                 };
-                // A closed loop refuses the call: nobody is left to tell.
+                // A closed loop refuses the call: nobody is left to tell either.
                 let _ = call_soon.call1(py, (resolve, future, error));
             });
         });

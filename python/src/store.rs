@@ -10,6 +10,22 @@ use crate::account::Account;
 use crate::ack::Ack;
 use crate::errors::OrRaise;
 
+/// A passphrase as text (UTF-8) or bytes.
+#[derive(FromPyObject)]
+enum Passphrase {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Passphrase {
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Passphrase::Text(t) => t.into_bytes(),
+            Passphrase::Bytes(b) => b,
+        }
+    }
+}
+
 enum Backing {
     File(sessiondb::Store),
     Memory(MemoryStore),
@@ -40,11 +56,11 @@ impl Store {
     fn open(
         py: Python<'_>,
         path: PathBuf,
-        passphrase: Option<Vec<u8>>,
+        passphrase: Option<Passphrase>,
         read_only: bool,
     ) -> PyResult<Store> {
         let options = Options {
-            encryption: passphrase.map(Encryption::new),
+            encryption: passphrase.map(|p| Encryption::new(p.into_bytes())),
             ..Options::default()
         };
         let store = py

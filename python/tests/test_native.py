@@ -131,3 +131,25 @@ def test_memory_store_and_delete_account():
     assert account.user() == (42, 2, True, "me_bot")
     store.delete_account("default").wait()
     assert account.user() is None and store.accounts() == []
+
+
+def _child_uses_a_new_store():
+    async def main():
+        store = sessiondb.Store.memory()
+        await sessiondb.settle(store.account("default").set_home_dc(2))
+        await sessiondb.settle(store.flush())
+
+    asyncio.run(main())
+
+
+def test_a_forked_child_gets_its_own_runtime():
+    import multiprocessing
+
+    _child_uses_a_new_store()  # the parent's runtime thread is running now
+    child = multiprocessing.get_context("fork").Process(target=_child_uses_a_new_store)
+    child.start()
+    child.join(120)  # a bound, not a wait for something to happen: a hang fails here
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0

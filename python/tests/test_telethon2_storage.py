@@ -67,3 +67,15 @@ def test_a_bad_address_is_a_typed_error_and_changes_nothing():
         assert await storage.load() == session()
 
     asyncio.run(main())
+
+
+def test_close_then_use_again_reopens_the_store(tmp_path):
+    storage = Storage(str(tmp_path / "bot"), passphrase="words")
+
+    async def main():
+        await storage.save(session())
+        await storage.close()
+        assert await storage.load() == session()
+        await storage.close()
+
+    asyncio.run(main())

@@ -135,3 +135,37 @@ def test_save_entities_false_caches_nothing_and_clone_is_in_memory(tmp_path):
     copy.set_dc(4, "149.154.167.91", 443)
     assert copy._store.path is None and session.dc_id == 0
     session.close()
+
+
+def test_an_in_memory_session_keeps_its_data_across_close():
+    session = Session()
+    session.set_dc(2, "149.154.167.51", 443)
+    session.process_entities(types.contacts.ResolvedPeer(None, [], [ALICE]))
+    session.close()  # what every disconnect() does
+    assert session.get_input_entity("alice") == types.InputPeerUser(ALICE.id, ALICE.access_hash)
+    assert session.dc_id == 2
+
+
+def test_a_host_name_is_refused_before_anything_changes(tmp_path):
+    session = Session(str(tmp_path / "bot"))
+    session.set_dc(2, "149.154.167.51", 443)
+    try:
+        session.set_dc(4, "venus.example.org", 443)
+    except sessiondb.errors.InvalidArgumentError:
+        pass
+    else:
+        raise AssertionError("a host name was accepted")
+    assert (session.dc_id, session.server_address) == (2, "149.154.167.51")
+    session.close()
+    assert Session(str(tmp_path / "bot")).dc_id == 2
+
+
+def test_delete_wipes_the_account_and_releases_the_store(tmp_path):
+    path = str(tmp_path / "bot")
+    session = Session(path, passphrase="text passphrase")
+    session.set_dc(2, "149.154.167.51", 443)
+    session.auth_key = AuthKey(KEY)
+    session.delete()
+    store = sessiondb.Store(path, "text passphrase".encode())  # the lock is free again
+    assert store.account(sessiondb.DEFAULT_ACCOUNT).snapshot()[:2] == (None, [])
+    store.close().wait()

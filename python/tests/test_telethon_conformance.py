@@ -195,3 +195,15 @@ def test_awaited_as_the_client_awaits(tmp_path, seed):
         run_sequence(Pair(tmp_path, False, drive), seed)
     finally:
         loop.close()
+
+
+def test_a_bare_id_shared_by_a_user_and_a_channel_answers_like_sqlite(tmp_path):
+    pair = Pair(tmp_path, False, sync_driver)
+    bare = 1_234_567_890
+    user = types.User(id=bare, access_hash=7, username="same_id_user")
+    channel = types.Channel(id=bare, title="Same id", photo=types.ChatPhotoEmpty(), date=EPOCH,
+                            access_hash=8, megagroup=True)
+    pair.both(lambda s: s.process_entities(types.contacts.ResolvedPeer(None, [channel], [user])))
+    pair.both(lambda s: s.get_input_entity(bare))
+    pair.reopen()
+    pair.both(lambda s: s.get_input_entity(bare))
