@@ -289,6 +289,20 @@ impl Account {
         self.submit(ops, true)
     }
 
+    /// Forgets the common update state (pts, qts, date, seq); the channels' pts stay.
+    pub fn clear_update_state(&self) -> Result<()> {
+        self.clear_update_state_async().wait().map(drop)
+    }
+
+    /// [`Account::clear_update_state`] without blocking. Cancel safety: see
+    /// [`Account::set_dc_async`].
+    pub fn clear_update_state_async(&self) -> Pending<u64> {
+        self.durable(Op::SetUpdateState {
+            account: self.acc(),
+            state: None,
+        })
+    }
+
     waited! {
         /// Forgets one channel's pts.
         fn remove_channel = remove_channel_async(channel_id: i64);

@@ -25,6 +25,14 @@ type SnapshotRow = (
     BTreeMap<i64, i32>,
     Option<i64>,
 );
+/// (api_id, test_mode, takeout_id, created_at, custom values)
+type AppRow = (
+    Option<i32>,
+    bool,
+    Option<i64>,
+    Option<i64>,
+    BTreeMap<String, Py<PyBytes>>,
+);
 /// What `save` takes of a DC: (id, ipv4, ipv6, auth_key).
 type DcIn<'py> = (
     i32,
@@ -221,6 +229,11 @@ impl Account {
         )
     }
 
+    /// Forgets the common update state (channels keep theirs).
+    fn clear_update_state(&self) -> Ack {
+        Ack::pending(self.inner.clear_update_state_async())
+    }
+
     fn set_channel_pts(&self, channel_id: i64, pts: i32) -> Ack {
         let change = UpdateStateChange::Channel {
             id: channel_id,
@@ -241,6 +254,43 @@ impl Account {
         )
     }
 
+    /// (api_id, test_mode, takeout_id, created_at, custom) of the account.
+    fn app_fields(&self, py: Python<'_>) -> PyResult<AppRow> {
+        let app = self.read(py, |a| a.app_fields())?;
+        let custom = app
+            .custom
+            .into_iter()
+            .map(|(k, v)| (k, PyBytes::new(py, &v).unbind()))
+            .collect();
+        Ok((
+            app.api_id,
+            app.test_mode,
+            app.takeout_id,
+            app.created_at,
+            custom,
+        ))
+    }
+
+    /// Replaces the app fields: api_id, test_mode, takeout_id, created_at and the custom
+    /// values (key → bytes; at most 64, each at most 4 KiB).
+    fn set_app_fields(
+        &self,
+        api_id: Option<i32>,
+        test_mode: bool,
+        takeout_id: Option<i64>,
+        created_at: Option<i64>,
+        custom: BTreeMap<String, Vec<u8>>,
+    ) -> Ack {
+        let app = sessiondb::AppFields {
+            api_id,
+            test_mode,
+            takeout_id,
+            created_at,
+            custom,
+        };
+        Ack::pending(self.inner.set_app_fields_async(app))
+    }
+
     /// Sets or clears the takeout session id (an app field).
     fn set_takeout_id(&self, py: Python<'_>, takeout_id: Option<i64>) -> PyResult<Ack> {
         let mut app = self.read(py, |a| a.app_fields())?;
@@ -248,8 +298,9 @@ impl Account {
         Ok(Ack::pending(self.inner.set_app_fields_async(app)))
     }
 
-    /// Caches peers given as (id, kind, access_hash, username, phone, name, is_self), with the
-    /// store's peer durability (buffered unless the store says otherwise).
+    /// Caches peers given as (id, kind, access_hash, username or [usernames], phone, name,
+    /// is_self), each replacing what was cached under its id, with the store's peer
+    /// durability (buffered unless the store says otherwise).
     fn cache_peers(&self, peers: Vec<PeerIn>) -> PyResult<Ack> {
         let peers = peers
             .into_iter()

@@ -63,12 +63,19 @@ pub fn peer_row(p: Peer) -> PeerRow {
     )
 }
 
-/// What `cache_peers` takes: (id, kind, access_hash, username, phone, name, is_self).
+/// A peer's usernames as given: one, or a list (the first is the main one).
+#[derive(FromPyObject)]
+pub enum Usernames {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// What `cache_peers` takes: (id, kind, access_hash, username(s), phone, name, is_self).
 pub type PeerIn = (
     i64,
     String,
     Option<i64>,
-    Option<String>,
+    Option<Usernames>,
     Option<String>,
     Option<String>,
     Option<bool>,
@@ -82,9 +89,14 @@ const MAX_NAME_LEN: usize = 1024;
 pub fn peer_in(row: PeerIn) -> PyResult<Peer> {
     let (id, kind, access_hash, username, phone, name, is_self) = row;
     let mut p = Peer::new(id, kind_of(&kind)?, access_hash);
-    p.usernames = username
-        .and_then(|u| sessiondb::normalize_username(&u).ok())
-        .into_iter()
+    let given = match username {
+        None => Vec::new(),
+        Some(Usernames::One(u)) => vec![u],
+        Some(Usernames::Many(list)) => list,
+    };
+    p.usernames = given
+        .iter()
+        .filter_map(|u| sessiondb::normalize_username(u).ok())
         .collect();
     p.phone = phone.and_then(|n| sessiondb::normalize_phone(&n).ok());
     p.name = name.filter(|n| n.len() <= MAX_NAME_LEN);

@@ -62,7 +62,9 @@ def test_no_acknowledged_update_is_lost_across_kills(tmp_path, kind):
         state = session.get_update_state(0)
         stored = state.pts if state else 0
         channel = session.get_update_state(CHANNEL)
-        assert (channel.pts if channel else 0) == stored
+        # The child writes the channel's pts, then the common state: a kill between the two
+        # leaves the channel one ahead.
+        assert stored <= (channel.pts if channel else 0) <= stored + 1
         if stored < acked:
             lost_acked += acked - stored
         lost_handled += max(0, handled - stored)
