@@ -11,10 +11,15 @@ engine (Linux only for now).
 - ``sessiondb.errors``: one exception class per error kind, all ``SessiondbError``.
 """
 
+import atexit
+
 from . import errors
 from ._ack import settle, settle_all
-from ._native import AUTH_KEY_LEN, DEFAULT_ACCOUNT, Account, Ack, Store
+from ._native import AUTH_KEY_LEN, DEFAULT_ACCOUNT, Account, Ack, Store, shutdown
 from .errors import SessiondbError
+
+# Keeps the acknowledgement thread out of the interpreter once it starts to finalize.
+atexit.register(shutdown)
 
 __all__ = [
     "AUTH_KEY_LEN",

@@ -9,6 +9,7 @@ the store's peer durability (synced by the next durable write or ``save()``). Th
 is, loaded at ``open()`` and written through.
 """
 
+import asyncio
 import os
 import time
 
@@ -27,7 +28,7 @@ except ImportError:  # Pyrofork: update states are plain tuples
 # What a fresh fork session holds before its client writes anything (Kurigram's row also has
 # DC 2's address; Pyrofork's has none).
 _FRESH_ADDRESS = ("149.154.167.51", 443) if UpdateState is not None else (None, None)
-# Which of qts, date, seq of the common state the fork left unset (None), as one custom app
+# Which of pts, qts, date, seq of the common state the fork left unset (None), as one custom app
 # value, so that they read back as None after a reopen.
 _UNSET_KEY = "pyrogram-state-unset"
 # is_bot where the user cannot hold it (no user id yet, or a user whose kind is unset):
@@ -75,16 +76,19 @@ async def _done(ack):
 
 class Storage(_ForkStorage):
     """``Storage("bot")`` keeps the session in ``./bot.session/`` (``workdir=`` moves it);
-    ``store=`` shares an open ``sessiondb.Store`` (``account=`` names the account);
-    ``passphrase=`` opens or creates an encrypted store."""
+    ``store=`` shares an open ``sessiondb.Store``, one account per client (``account=``,
+    by default the name); ``passphrase=`` opens or creates an encrypted store. Session strings
+    and in-memory clients stay with the forks' own storage (Kurigram ignores a storage engine
+    for them; Pyrofork ignores the string): import a string with the CLI instead."""
 
-    def __init__(self, name, *, workdir=".", account=_native.DEFAULT_ACCOUNT, passphrase=None,
-                 store=None):
+    def __init__(self, name, *, workdir=".", account=None, passphrase=None, store=None):
         self.name = name
         self._path = os.path.join(os.fspath(workdir), name) if store is None else None
         self._passphrase = passphrase
         self._owns_store = store is None
         self._store = store
+        if account is None:
+            account = _native.DEFAULT_ACCOUNT if store is None else name
         self._account_name = account
         self._account = None
         self._row = None
@@ -94,7 +98,9 @@ class Storage(_ForkStorage):
 
     async def open(self):
         if self._store is None:
-            self._store = _native.Store(self._path, self._passphrase)
+            # Creating or recovering a store syncs the disk: off the event loop.
+            self._store = await asyncio.get_running_loop().run_in_executor(
+                None, _native.Store, self._path, self._passphrase)
         self._account = self._store.account(self._account_name)
         home, dcs, user, state, _channels, _takeout = self._account.snapshot()
         app = self._account.app_fields()
@@ -121,9 +127,7 @@ class Storage(_ForkStorage):
         unset = app[4].get(_UNSET_KEY, b"\x00")[0]
         self._state = None
         if state is not None:
-            pts, qts, date, seq = state
-            self._state = [pts, None if unset & 1 else qts, None if unset & 2 else date,
-                           None if unset & 4 else seq]
+            self._state = [None if unset & bit else v for bit, v in zip((8, 1, 2, 4), state)]
 
     async def save(self):
         await self.date(int(time.time()))
@@ -141,7 +145,19 @@ class Storage(_ForkStorage):
             await _done(store.flush())
 
     async def delete(self):
-        await _done(self._store.delete_account(self._account_name))
+        """Deletes the account (the log-out; the forks call it after ``stop()`` closed the
+        storage, so a closed store is opened for it). The store's directory stays."""
+        store = self._store
+        if store is None:
+            store = await asyncio.get_running_loop().run_in_executor(
+                None, _native.Store, self._path, self._passphrase)
+        try:
+            await _done(store.delete_account(self._account_name))
+        finally:
+            if self._store is None:
+                await _done(store.close())
+        self._account = None
+        self._row = self._state = self._app = None
 
     # ---- the session row -----------------------------------------------------------------
 
@@ -191,14 +207,24 @@ class Storage(_ForkStorage):
     async def _field(self, name, value, write):
         if value is object:
             return self._row[name]
+        old = self._row[name]
         self._row[name] = value
-        await write()
+        try:
+            await write()
+        except BaseException:
+            self._row[name] = old  # refused: memory keeps what the store has
+            raise
 
     async def dc_id(self, value=object):
         if value is not object:
             # The key and address stay with the row, as in the forks' own file.
+            old = self._row["dc_id"]
             self._row["dc_id"] = value
-            await self._dc(remove_others=True)
+            try:
+                await self._dc(remove_others=True)
+            except BaseException:
+                self._row["dc_id"] = old
+                raise
             return None
         return self._row["dc_id"]
 
@@ -241,8 +267,9 @@ class Storage(_ForkStorage):
             names = list(old[4]) if old else []
             if len(peer) == 5:  # Pyrofork's row names the main username: first in ours
                 names = ([username] if username else []) + [n for n in names[1:] if n != username]
-            rows.append((peer_id, _KINDS.get(kind, "channel_unknown"), access_hash or None,
-                         names, phone, None, None))
+            ours = _KINDS.get(kind, "channel_unknown")
+            rows.append((peer_id, ours, None if ours == "group" else access_hash, names, phone,
+                         None, None))
         if rows:
             await _done(self._account.cache_peers(rows))
 
@@ -265,6 +292,11 @@ class Storage(_ForkStorage):
             await _done(self._account.cache_peers(rows))
 
     async def get_peer_by_id(self, peer_id):
+        if isinstance(peer_id, str):  # the forks' SQLite matches "-100…" to the number
+            try:
+                peer_id = int(peer_id.strip())
+            except ValueError:
+                peer_id = None
         peer = self._account.peer(peer_id) if isinstance(peer_id, int) else None
         if peer is None:
             raise KeyError(f"ID not found: {peer_id}")
@@ -272,7 +304,8 @@ class Storage(_ForkStorage):
 
     async def get_peer_by_username(self, username):
         try:
-            peer = self._account.peer_by_username(username)
+            peer = self._account.peer_by_username(username) if isinstance(username, str) \
+                else None
         except InvalidArgumentError:
             peer = None
         if peer is None:
@@ -283,7 +316,8 @@ class Storage(_ForkStorage):
 
     async def get_peer_by_phone_number(self, phone_number):
         try:
-            peer = self._account.peer_by_phone(phone_number)
+            peer = self._account.peer_by_phone(phone_number) if isinstance(phone_number, str) \
+                else None
         except InvalidArgumentError:
             peer = None
         if peer is None:
@@ -310,7 +344,7 @@ class Storage(_ForkStorage):
         if not replace and self._state is not None:  # Kurigram keeps what it is not given
             new = [n if n is not None else o for n, o in zip(new, self._state)]
         self._state = new
-        unset = sum(bit for bit, v in ((1, new[1]), (2, new[2]), (4, new[3])) if v is None)
+        unset = sum(bit for bit, v in zip((8, 1, 2, 4), new) if v is None)
         acks = [self._account.set_update_state(*(v or 0 for v in new)),
                 self._custom(_UNSET_KEY, bytes([unset]) if unset else None)]
         for ack in acks:

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -54,18 +54,31 @@ impl Ack {
 /// The name of the runtime's thread (a wait on it could never finish).
 const RUNTIME_THREAD: &str = "sessiondb-acks";
 
-/// The runtime whose one thread drives acknowledgements for asyncio (and closes stores).
-/// One per process: a child made by `fork` has no copy of the thread, so it starts its own.
-fn runtime() -> PyResult<tokio::runtime::Handle> {
-    static RUNTIME: Mutex<Option<(u32, tokio::runtime::Handle)>> = Mutex::new(None);
+/// The runtime of this process and its gate into Python.
+struct Runtime {
+    pid: u32,
+    handle: tokio::runtime::Handle,
+    /// Held by the runtime thread while it calls into Python; `shutdown` (at interpreter
+    /// exit) takes it and closes it, so that the thread never touches a finalizing
+    /// interpreter (a call it had begun, e.g. `call_soon_threadsafe` letting go of the GIL
+    /// mid-way, is waited for first).
+    gate: Arc<Mutex<bool>>,
+}
+
+static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+
+/// The runtime whose one thread drives acknowledgements for asyncio (and closes stores),
+/// with its gate. One per process: a child made by `fork` has no copy of the thread (nor a
+/// usable copy of the gate), so it starts its own.
+fn runtime() -> PyResult<(tokio::runtime::Handle, Arc<Mutex<bool>>)> {
     let mut slot = RUNTIME
         .lock()
         .map_err(|_| PyRuntimeError::new_err("sessiondb's runtime lock poisoned"))?;
     let pid = std::process::id();
-    if let Some((owner, handle)) = slot.as_ref()
-        && *owner == pid
+    if let Some(rt) = slot.as_ref()
+        && rt.pid == pid
     {
-        return Ok(handle.clone());
+        return Ok((rt.handle.clone(), rt.gate.clone()));
     }
     let started = || -> std::io::Result<tokio::runtime::Handle> {
         let rt = tokio::runtime::Builder::new_current_thread().build()?;
@@ -77,8 +90,41 @@ fn runtime() -> PyResult<tokio::runtime::Handle> {
     };
     let handle = started()
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start sessiondb's runtime: {e}")))?;
-    *slot = Some((pid, handle.clone()));
-    Ok(handle)
+    let gate = Arc::new(Mutex::new(true));
+    *slot = Some(Runtime {
+        pid,
+        handle: handle.clone(),
+        gate: gate.clone(),
+    });
+    Ok((handle, gate))
+}
+
+/// Runs `f` attached to Python unless the interpreter is exiting (see [`Runtime::gate`]).
+fn with_python(gate: &Mutex<bool>, f: impl for<'py> FnOnce(Python<'py>)) {
+    let Ok(open) = gate.lock() else { return };
+    if *open {
+        let _ = Python::try_attach(f);
+    }
+    drop(open);
+}
+
+/// Called at interpreter exit (`atexit`): waits for a callback under way, then keeps the
+/// runtime thread out of Python for good.
+#[pyfunction]
+pub fn shutdown(py: Python<'_>) {
+    let gate = match RUNTIME.lock() {
+        Ok(slot) => match slot.as_ref() {
+            Some(rt) if rt.pid == std::process::id() => rt.gate.clone(),
+            _ => return,
+        },
+        Err(_) => return,
+    };
+    // The GIL is let go while waiting: the callback under way may need it to finish.
+    py.detach(|| {
+        if let Ok(mut open) = gate.lock() {
+            *open = false;
+        }
+    });
 }
 
 async fn finish(source: Source) -> sessiondb::Result<()> {
@@ -100,7 +146,7 @@ impl Ack {
                         "an acknowledgement cannot be waited for on sessiondb's own thread",
                     ));
                 }
-                let handle = runtime()?;
+                let (handle, _) = runtime()?;
                 let (tx, rx) = std::sync::mpsc::channel();
                 handle.spawn(async move {
                     let _ = tx.send(f.await);
@@ -116,15 +162,15 @@ impl Ack {
     /// success): pass the loop's `call_soon_threadsafe`.
     fn notify(&self, call_soon: Py<PyAny>, resolve: Py<PyAny>, future: Py<PyAny>) -> PyResult<()> {
         let source = self.take()?;
-        runtime()?.spawn(async move {
+        let (handle, gate) = runtime()?;
+        handle.spawn(async move {
             let result = finish(source).await;
-            // `None` once the interpreter is shutting down: nobody is left to tell.
-            let _ = Python::try_attach(|py| {
+            with_python(&gate, move |py| {
                 let error = match result {
                     Ok(()) => py.None(),
                     Err(e) => to_py(e).into_value(py).into_any(),
                 };
-                // A closed loop refuses the call: nobody is left to tell either.
+                // A closed loop refuses the call: nobody is left to tell.
                 let _ = call_soon.call1(py, (resolve, future, error));
             });
         });

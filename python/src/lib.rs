@@ -16,6 +16,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::Store>()?;
     m.add_class::<account::Account>()?;
     m.add_class::<ack::Ack>()?;
+    m.add_function(wrap_pyfunction!(ack::shutdown, m)?)?;
     m.add("DEFAULT_ACCOUNT", sessiondb::DEFAULT_ACCOUNT)?;
     m.add("AUTH_KEY_LEN", sessiondb::AUTH_KEY_LEN)?;
     Ok(())

@@ -153,3 +153,25 @@ def test_a_forked_child_gets_its_own_runtime():
     if alive:
         child.kill()
     assert not alive and child.exitcode == 0
+
+
+EXIT_AFTER_AWAITED_CLOSE = """
+import asyncio, os, sys, sessiondb
+async def main():
+    store = sessiondb.Store(os.path.join(sys.argv[1], "bot"))
+    await sessiondb.settle(store.account("default").set_home_dc(2))
+    await sessiondb.settle(store.close())
+asyncio.run(main())
+"""
+
+
+def test_the_interpreter_exits_cleanly_right_after_an_awaited_write(tmp_path):
+    # The acknowledgement thread once called back into an interpreter that had begun to
+    # finalize ("PyGILState_Release ... must be current"), in most runs of this script.
+    import subprocess
+    import sys
+
+    for i in range(20):
+        run = subprocess.run([sys.executable, "-c", EXIT_AFTER_AWAITED_CLOSE,
+                              str(tmp_path / str(i))], capture_output=True, text=True)
+        assert run.returncode == 0 and "Fatal" not in run.stderr, run.stderr[-500:]

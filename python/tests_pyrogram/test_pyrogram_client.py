@@ -103,3 +103,53 @@ def test_a_client_writes_and_a_second_client_reads_it_back(tmp_path):
                      utils.get_channel_id(NEWS.id): "channel",
                      utils.get_channel_id(CHAT.id): "megagroup"}
     store.close().wait()
+
+
+def test_log_out_after_stop_deletes_the_account(tmp_path):
+    async def main():
+        await logged_in(tmp_path)
+        app = client(tmp_path)
+        await app.load_session()
+        await app.storage.close()  # stop()
+        await app.storage.delete()  # ... then log_out() deletes
+        storage = Storage("bot", workdir=str(tmp_path))
+        await storage.open()
+        assert await storage.auth_key() is None and await storage.user_id() is None
+        await storage.close()
+
+    asyncio.run(main())
+
+
+def test_two_storages_on_one_store_keep_their_accounts_apart():
+    store = sessiondb.Store.memory()
+
+    async def main():
+        a, b = Storage("a", store=store), Storage("b", store=store)
+        await a.open()
+        await b.open()
+        await a.api_id(11)
+        await b.api_id(22)
+        await b.date(5)
+        assert (await a.api_id(), await b.api_id()) == (11, 22)
+        await a.close()
+        await a.open()
+        assert await a.api_id() == 11
+
+    asyncio.run(main())
+
+
+def test_a_refused_write_leaves_the_row_as_stored(tmp_path):
+    async def main():
+        storage = Storage("bot", workdir=str(tmp_path))
+        await storage.open()
+        await storage.auth_key(KEY)
+        try:
+            await storage.auth_key(b"short")
+        except sessiondb.errors.InvalidArgumentError:
+            pass
+        else:
+            raise AssertionError("a 5-byte key was accepted")
+        assert await storage.auth_key() == KEY
+        await storage.close()
+
+    asyncio.run(main())

@@ -171,6 +171,7 @@ async def run_sequence(tmp_path, seed, calls=60):
             i = rng.choice(list(peers.peers))
             p = peers.peers[i]
             await pair.both(lambda s: s.get_peer_by_id(i))
+            await pair.both(lambda s: s.get_peer_by_id(str(i)))  # ids from a config file
             await pair.both(lambda s: s.get_peer_by_id(rng.randrange(1, 2**31)))
             for name in p["ever"] + ["nobody_at_all"]:
                 await pair.both(lambda s: s.get_peer_by_username(name))
@@ -179,6 +180,8 @@ async def run_sequence(tmp_path, seed, calls=60):
         elif op == "state":
             sid = 0 if rng.random() < 0.5 else rng.choice(channels)
             pts = rng.randrange(1, 2**31)
+            if sid == 0 and rng.random() < 0.2:
+                pts = None
             if sid == 0:
                 qts, date, seq = (rng.choice([None, rng.randrange(0, 2**31)]) for _ in range(3))
             else:
