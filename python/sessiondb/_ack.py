@@ -43,3 +43,12 @@ def settle_all(acks):
     if len(acks) == 1:
         return _future(acks[0], loop)
     return asyncio.gather(*(_future(ack, loop) for ack in acks))
+
+
+async def acknowledged(*acks):
+    """Awaits each write (``None``s skipped): for adapters whose methods are coroutines."""
+    for ack in acks:
+        if ack is not None:
+            pending = settle(ack)
+            if pending is not None:
+                await pending

@@ -17,7 +17,8 @@ from pyrogram import raw, utils
 from pyrogram.storage import Storage as _ForkStorage
 
 from . import _native
-from ._ack import settle
+from ._ack import acknowledged
+from ._addresses import address, endpoint
 from .errors import InvalidArgumentError
 
 try:  # Kurigram
@@ -52,28 +53,6 @@ def _input_peer(peer):
                                       access_hash=access_hash)
 
 
-def _endpoint(address, port):
-    if not address or port is None:
-        return None, None
-    if ":" in address:
-        return None, "[{}]:{}".format(address, port)
-    return "{}:{}".format(address, port), None
-
-
-def _address(ipv4, ipv6):
-    text = ipv4 or ipv6
-    if not text:
-        return None, None
-    host, _, port = text.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-async def _done(ack):
-    pending = settle(ack)
-    if pending is not None:
-        await pending
-
-
 class Storage(_ForkStorage):
     """``Storage("bot")`` keeps the session in ``./bot.session/`` (``workdir=`` moves it);
     ``store=`` shares an open ``sessiondb.Store``, one account per client (``account=``,
@@ -106,12 +85,12 @@ class Storage(_ForkStorage):
         app = self._account.app_fields()
         fresh = home is None and not dcs and user is None and app[0] is None
         dc = next((d for d in dcs if d[0] == home), None)
-        address, port = _address(dc[1], dc[2]) if dc else (None, None)
+        host, port = address(dc[1], dc[2]) if dc else (None, None)
         if fresh:
-            address, port = _FRESH_ADDRESS
+            host, port = _FRESH_ADDRESS
         self._row = {
             "dc_id": home if home is not None else 2,
-            "server_address": address,
+            "server_address": host,
             "port": port,
             "api_id": app[0],
             "test_mode": None if fresh else app[1],
@@ -131,7 +110,7 @@ class Storage(_ForkStorage):
 
     async def save(self):
         await self.date(int(time.time()))
-        await _done(self._store.flush())
+        await acknowledged(self._store.flush())
 
     async def close(self):
         if self._store is None:
@@ -140,9 +119,9 @@ class Storage(_ForkStorage):
         self._account = None
         if self._owns_store:
             self._store = None
-            await _done(store.close())
+            await acknowledged(store.close())
         else:
-            await _done(store.flush())
+            await acknowledged(store.flush())
 
     async def delete(self):
         """Deletes the account (the log-out; the forks call it after ``stop()`` closed the
@@ -152,10 +131,10 @@ class Storage(_ForkStorage):
             store = await asyncio.get_running_loop().run_in_executor(
                 None, _native.Store, self._path, self._passphrase)
         try:
-            await _done(store.delete_account(self._account_name))
+            await acknowledged(store.delete_account(self._account_name))
         finally:
             if self._store is None:
-                await _done(store.close())
+                await acknowledged(store.close())
         self._account = None
         self._row = self._state = self._app = None
 
@@ -163,20 +142,21 @@ class Storage(_ForkStorage):
 
     async def _dc(self, remove_others=False):
         row = self._row
-        ipv4, ipv6 = _endpoint(row["server_address"], row["port"])
+        # An address without its port is not stored (the forks set the two one after the other).
+        host = row["server_address"] if row["port"] is not None else None
+        ipv4, ipv6 = endpoint(host, row["port"])
         account = self._account
         acks = [account.set_dc(row["dc_id"], ipv4, ipv6, row["auth_key"]),
                 account.set_home_dc(row["dc_id"])]
         if remove_others:
             acks += [account.remove_dc(d) for d in account.dc_ids() if d != row["dc_id"]]
-        for ack in acks:
-            await _done(ack)
+        await acknowledged(*acks)
 
     async def _app_write(self):
         row, app = self._row, self._app
         custom = dict(app[4])
         self._app = (row["api_id"], bool(row["test_mode"]), app[2], row["date"], custom)
-        await _done(self._account.set_app_fields(*self._app))
+        await acknowledged(self._account.set_app_fields(*self._app))
 
     def _custom(self, key, value):
         """The write that sets (or, with None, removes) one custom app value; None if it is
@@ -200,9 +180,7 @@ class Storage(_ForkStorage):
         held_by_user = row["user_id"] is not None and row["is_bot"] is not None
         is_bot = None if held_by_user else bytes([2 if row["is_bot"] is None else row["is_bot"]])
         acks.append(self._custom(_IS_BOT_KEY, is_bot))
-        for ack in acks:
-            if ack is not None:
-                await _done(ack)
+        await acknowledged(*acks)
 
     async def _field(self, name, value, write):
         if value is object:
@@ -216,17 +194,8 @@ class Storage(_ForkStorage):
             raise
 
     async def dc_id(self, value=object):
-        if value is not object:
-            # The key and address stay with the row, as in the forks' own file.
-            old = self._row["dc_id"]
-            self._row["dc_id"] = value
-            try:
-                await self._dc(remove_others=True)
-            except BaseException:
-                self._row["dc_id"] = old
-                raise
-            return None
-        return self._row["dc_id"]
+        # The key and address stay with the row, as in the forks' own file.
+        return await self._field("dc_id", value, lambda: self._dc(remove_others=True))
 
     async def server_address(self, value=object):
         return await self._field("server_address", value, self._dc)
@@ -271,7 +240,7 @@ class Storage(_ForkStorage):
             rows.append((peer_id, ours, None if ours == "group" else access_hash, names, phone,
                          None, None))
         if rows:
-            await _done(self._account.cache_peers(rows))
+            await acknowledged(self._account.cache_peers(rows))
 
     async def update_usernames(self, usernames):
         """Kurigram: (id, [usernames]); Pyrofork: (id, username) pairs, every username of a
@@ -289,7 +258,7 @@ class Storage(_ForkStorage):
                 names = [old[4][0]] + [n for n in names if n != old[4][0]]
             rows.append((peer_id, old[1], old[2], names, old[5], old[6], old[7]))
         if rows:
-            await _done(self._account.cache_peers(rows))
+            await acknowledged(self._account.cache_peers(rows))
 
     async def get_peer_by_id(self, peer_id):
         if isinstance(peer_id, str):  # the forks' SQLite matches "-100…" to the number
@@ -302,27 +271,26 @@ class Storage(_ForkStorage):
             raise KeyError(f"ID not found: {peer_id}")
         return _input_peer(peer)
 
-    async def get_peer_by_username(self, username):
+    def _lookup(self, find, key, what):
+        """The peer ``find(key)`` gives, or the forks' KeyError (text that is not a username
+        or phone is a miss, as in their tables)."""
         try:
-            peer = self._account.peer_by_username(username) if isinstance(username, str) \
-                else None
+            peer = find(key) if isinstance(key, str) else None
         except InvalidArgumentError:
             peer = None
         if peer is None:
-            raise KeyError(f"Username not found: {username}")
+            raise KeyError(f"{what} not found: {key}")
+        return peer
+
+    async def get_peer_by_username(self, username):
+        peer = self._lookup(self._account.peer_by_username, username, "Username")
         if abs(time.time() - peer[8]) > _USERNAME_TTL:
             raise KeyError(f"Username expired: {username}")
         return _input_peer(peer)
 
     async def get_peer_by_phone_number(self, phone_number):
-        try:
-            peer = self._account.peer_by_phone(phone_number) if isinstance(phone_number, str) \
-                else None
-        except InvalidArgumentError:
-            peer = None
-        if peer is None:
-            raise KeyError(f"Phone number not found: {phone_number}")
-        return _input_peer(peer)
+        return _input_peer(self._lookup(self._account.peer_by_phone, phone_number,
+                                        "Phone number"))
 
     # ---- update state --------------------------------------------------------------------
 
@@ -338,25 +306,22 @@ class Storage(_ForkStorage):
     async def _set_state(self, state_id, pts, qts, date, seq, replace):
         if state_id != 0:
             if pts is not None:
-                await _done(self._account.set_channel_pts(utils.get_channel_id(state_id), pts))
+                await acknowledged(self._account.set_channel_pts(utils.get_channel_id(state_id), pts))
             return
         new = [pts, qts, date, seq]
         if not replace and self._state is not None:  # Kurigram keeps what it is not given
             new = [n if n is not None else o for n, o in zip(new, self._state)]
         self._state = new
         unset = sum(bit for bit, v in zip((8, 1, 2, 4), new) if v is None)
-        acks = [self._account.set_update_state(*(v or 0 for v in new)),
-                self._custom(_UNSET_KEY, bytes([unset]) if unset else None)]
-        for ack in acks:
-            if ack is not None:
-                await _done(ack)
+        await acknowledged(self._account.set_update_state(*(v or 0 for v in new)),
+                           self._custom(_UNSET_KEY, bytes([unset]) if unset else None))
 
     async def _delete_state(self, state_id):
         if state_id == 0:
             self._state = None
-            await _done(self._account.clear_update_state())
+            await acknowledged(self._account.clear_update_state())
         elif isinstance(state_id, int) and state_id < 0:
-            await _done(self._account.remove_channel(utils.get_channel_id(state_id)))
+            await acknowledged(self._account.remove_channel(utils.get_channel_id(state_id)))
 
     # Kurigram
     async def get_update_states(self, ids=None):

@@ -18,6 +18,7 @@ from telethon.sessions import MemorySession
 
 from . import _native
 from ._ack import settle, settle_all
+from ._addresses import address, endpoint
 from .errors import InvalidArgumentError
 
 _UTC = datetime.timezone.utc
@@ -48,24 +49,6 @@ def _kind(entity, marked_id):
     if peer_type is types.PeerChat:
         return "group"
     return "channel_unknown"
-
-
-def _endpoint(address, port):
-    """Telethon's (server_address, port) as sessiondb's ipv4 / ipv6 texts."""
-    if not address:
-        return None, None
-    if ":" in address:
-        return None, "[{}]:{}".format(address, port)
-    return "{}:{}".format(address, port), None
-
-
-def _address(ipv4, ipv6):
-    """sessiondb's ipv4 / ipv6 texts as Telethon's (server_address, port)."""
-    text = ipv4 or ipv6
-    if not text:
-        return None, None
-    host, _, port = text.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def _seconds(date):
@@ -119,12 +102,12 @@ class Session(MemorySession):
         home, dcs, _user, _state, _channels, takeout_id = self._acct().snapshot()
         dc = next((d for d in dcs if d[0] == home), None)
         self._dc_id = home or 0
-        self._server_address, self._port = _address(dc[1], dc[2]) if dc else (None, None)
+        self._server_address, self._port = address(dc[1], dc[2]) if dc else (None, None)
         self._auth_key = AuthKey(data=dc[3]) if dc and dc[3] else None
         self._takeout_id = takeout_id
 
     def _write_dc(self):
-        ipv4, ipv6 = _endpoint(self._server_address, self._port)
+        ipv4, ipv6 = endpoint(self._server_address, self._port)
         key = self._auth_key.key if self._auth_key else None
         return self._acct().set_dc(self._dc_id, ipv4, ipv6, key)
 
@@ -141,7 +124,7 @@ class Session(MemorySession):
         is home, so a crash between the writes leaves a usable session. An address that is
         not an IP address is refused before anything changes."""
         account = self._acct()
-        ipv4, ipv6 = _endpoint(server_address, port)
+        ipv4, ipv6 = endpoint(server_address, port)
         key = self._auth_key.key if self._auth_key else None
         acks = [account.set_dc(dc_id or 0, ipv4, ipv6, key)]  # validates, then queues
         super().set_dc(dc_id, server_address, port)

@@ -11,7 +11,7 @@ import dataclasses
 from typing import List, Optional
 
 from . import _native
-from ._ack import settle
+from ._ack import acknowledged
 
 try:  # Telethon 2
     from telethon.session import ChannelState, DataCenter, Session, UpdateState, User
@@ -101,12 +101,12 @@ class Storage(_StorageBase):
         common = (state.pts, state.qts, state.date, state.seq) if state is not None else None
         channels = {c.id: c.pts for c in state.channels} if state is not None else {}
         user_row = (user.id, user.dc, user.bot, user.username) if user is not None else None
-        await _awaitable(self._acct().save(home, dcs, user_row, common, channels))
+        await acknowledged(self._acct().save(home, dcs, user_row, common, channels))
 
     async def delete(self):
         """Deletes the account and everything under it."""
         self._acct()
-        await _awaitable(self._store.delete_account(self._name))
+        await acknowledged(self._store.delete_account(self._name))
 
     async def close(self):
         """Closes a store this storage opened from a path (it opens again on the next call);
@@ -114,13 +114,8 @@ class Storage(_StorageBase):
         if self._store is None:
             return
         if not (self._owns_store and self._path):
-            await _awaitable(self._store.flush())
+            await acknowledged(self._store.flush())
             return
         store, self._store, self._account = self._store, None, None
-        await _awaitable(store.close())
+        await acknowledged(store.close())
 
-
-async def _awaitable(ack):
-    pending = settle(ack)
-    if pending is not None:
-        await pending

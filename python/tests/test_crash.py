@@ -6,17 +6,15 @@ asserted."""
 
 import os
 import random
-import signal
-import subprocess
-import sys
 
 import pytest
 from telethon.sessions import SQLiteSession
 
 from crash_child import CHANNEL, user
+from kill_loop import run_and_kill
 
 KILLS = 50
-HERE = os.path.dirname(os.path.abspath(__file__))
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crash_child.py")
 
 
 def open_session(kind, path):
@@ -26,38 +24,13 @@ def open_session(kind, path):
     return SQLiteSession(path)
 
 
-def run_and_kill(kind, path, rng):
-    """Starts the child, lets it handle a random number of updates, kills it; returns the
-    last update it acknowledged and the last it handled."""
-    child = subprocess.Popen([sys.executable, os.path.join(HERE, "crash_child.py"), kind, path],
-                             stdout=subprocess.PIPE, cwd=HERE, text=True)
-    target = rng.randint(1, 120)
-    acked = handled = 0
-    try:
-        for line in child.stdout:
-            word, n = line.split()
-            if word == "ack":
-                acked = int(n)
-            else:
-                handled = int(n)
-                target -= 1
-                if target == 0:
-                    break
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-    assert handled, "the child handled nothing before the kill"
-    return acked, handled
-
-
 @pytest.mark.parametrize("kind", ["sessiondb", "sqlite"])
 def test_no_acknowledged_update_is_lost_across_kills(tmp_path, kind):
     rng = random.Random(22)
     path = str(tmp_path / "bot")
     lost_acked = lost_handled = 0
     for _ in range(KILLS):
-        acked, handled = run_and_kill(kind, path, rng)
+        acked, handled = run_and_kill(CHILD, kind, path, rng)
         session = open_session(kind, path)  # opens after every kill, or the test fails here
         state = session.get_update_state(0)
         stored = state.pts if state else 0

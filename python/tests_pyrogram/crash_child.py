@@ -9,25 +9,28 @@ from pathlib import Path
 
 from pyrogram import utils
 
+from sessiondb.pyrogram import UpdateState
+
+KURIGRAM = UpdateState is not None
+
 SAVE_EVERY = 50
 CHANNEL = utils.get_channel_id(1_234_567)
 
 
-def peer_row(n, kurigram):
-    if kurigram:
+def peer_row(n):
+    if KURIGRAM:
         return (10_000_000 + n, n, "user", None)
     return (10_000_000 + n, n, "user", "crash{}".format(n), None)
 
 
-async def states(storage, kurigram):
-    if kurigram:
+async def states(storage):
+    if KURIGRAM:
         return {s.id: s.pts for s in await storage.get_update_states()}
     return {s[0]: s[1] for s in await storage.update_state()}
 
 
-async def put_state(storage, kurigram, state_id, n):
-    if kurigram:
-        from pyrogram.storage.storage import UpdateState
+async def put_state(storage, state_id, n):
+    if KURIGRAM:
         await storage.set_update_state(UpdateState(state_id, n, None, None, None))
     else:
         await storage.update_state((state_id, n, None, 1_700_000_000, None))
@@ -37,29 +40,23 @@ def make(kind, workdir):
     if kind == "sessiondb":
         from sessiondb.pyrogram import Storage
         return Storage("bot", workdir=workdir)
-    try:
+    if KURIGRAM:
         from pyrogram.storage import SQLiteStorage
         return SQLiteStorage("bot", workdir=Path(workdir))
-    except ImportError:
-        from pyrogram.storage import FileStorage
-        return FileStorage("bot", Path(workdir))
+    from pyrogram.storage import FileStorage
+    return FileStorage("bot", Path(workdir))
 
 
 async def main(kind, workdir):
-    try:
-        from pyrogram.storage.storage import UpdateState  # noqa: F401
-        kurigram = True
-    except ImportError:
-        kurigram = False
     storage = make(kind, workdir)
     await storage.open()
-    n = (await states(storage, kurigram)).get(0, 0)
+    n = (await states(storage)).get(0, 0)
     unsaved = []
     while True:
         n += 1
-        await storage.update_peers([peer_row(n, kurigram)])
-        await put_state(storage, kurigram, CHANNEL, n)
-        await put_state(storage, kurigram, 0, n)
+        await storage.update_peers([peer_row(n)])
+        await put_state(storage, CHANNEL, n)
+        await put_state(storage, 0, n)
         print("handled", n, flush=True)
         unsaved.append(n)
         if kind == "sessiondb" or len(unsaved) == SAVE_EVERY:

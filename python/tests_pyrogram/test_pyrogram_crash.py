@@ -6,54 +6,28 @@ same loop; its figures are printed beside ours, ours are asserted."""
 import asyncio
 import os
 import random
-import signal
-import subprocess
 import sys
 
 import pytest
 
 from crash_child import CHANNEL, make, peer_row, states
 
+# The kill loop is python/tests' (appended: this folder's crash_child comes first).
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from kill_loop import run_and_kill  # noqa: E402
+
 KILLS = 50
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def run_and_kill(kind, workdir, rng):
-    child = subprocess.Popen([sys.executable, os.path.join(HERE, "crash_child.py"), kind,
-                              workdir], stdout=subprocess.PIPE, cwd=HERE, text=True)
-    target = rng.randint(1, 120)
-    acked = handled = 0
-    try:
-        for line in child.stdout:
-            word, n = line.split()
-            if word == "ack":
-                acked = int(n)
-            else:
-                handled = int(n)
-                target -= 1
-                if target == 0:
-                    break
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-    assert handled, "the child handled nothing before the kill"
-    return acked, handled
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "crash_child.py")
 
 
 async def check(kind, workdir, acked):
-    try:
-        from pyrogram.storage.storage import UpdateState  # noqa: F401
-        kurigram = True
-    except ImportError:
-        kurigram = False
     storage = make(kind, workdir)
     await storage.open()  # opens after every kill, or the test fails here
-    found = await states(storage, kurigram)
+    found = await states(storage)
     stored = found.get(0, 0)
     assert found.get(CHANNEL, 0) >= min(stored, acked)
     for n in range(max(1, acked - 20), min(stored, acked) + 1):
-        peer = await storage.get_peer_by_id(peer_row(n, kurigram)[0])
+        peer = await storage.get_peer_by_id(peer_row(n)[0])
         assert peer.access_hash == n
     await storage.close()
     return stored
@@ -65,7 +39,7 @@ def test_no_acknowledged_update_is_lost_across_kills(tmp_path, kind):
     workdir = str(tmp_path)
     lost_acked = lost_handled = 0
     for _ in range(KILLS):
-        acked, handled = run_and_kill(kind, workdir, rng)
+        acked, handled = run_and_kill(CHILD, kind, workdir, rng)
         stored = asyncio.run(check(kind, workdir, acked))
         lost_acked += max(0, acked - stored)
         lost_handled += max(0, handled - stored)
